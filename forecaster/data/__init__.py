@@ -1,0 +1,1 @@
+"""Batch table: reading, validation, splits, fitted preprocessing, datasets."""

@@ -1,0 +1,173 @@
+"""Fitted preprocessing: batch table rows -> model feature matrix, state as plain values.
+
+Every model (forecaster, autoencoder, explainers, predict) sees a batch through one
+:class:`Preprocessor`, fitted on training batches only. For a batch with ``T`` rows it
+produces ``(T, F)`` float32 features, built causally (row ``t`` uses rows ``<= t`` only):
+
+- dense variables (online, control, setpoint, static): standardised value; a missing
+  reading carries the last one forward (0 = training mean before the first reading);
+- offline assays: the last measured value, standardised (0 before the first assay), a mask
+  that is 1 on rows where the assay was taken, and the hours since it was taken / 24 (days,
+  capped at ``max_age_days``);
+- elapsed time ``time_h / time_scale_h``.
+
+``feature_variables`` maps each feature column back to its variable (``time_h`` for the
+clock), which is how attributions are reported per variable. The state is a dict of
+floats, strings and lists (``state_dict``), so it rides in a checkpoint loaded with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+
+
+@dataclass
+class Preprocessor:
+    """Scaler and feature builder for a fixed list of canonical input variables.
+
+    Attributes:
+        variables: canonical variable names used as inputs, in order.
+        mean, std: per-variable statistics over observed training values (same order).
+        time_scale_h: elapsed-time divisor (default 14 days).
+        max_age_days: cap of the time-since-assay feature.
+    """
+
+    variables: list[str]
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    time_scale_h: float = 336.0
+    max_age_days: float = 5.0
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(cls, table: pd.DataFrame, variables: Sequence[str]) -> Preprocessor:
+        """Fit mean/std of each variable on the observed (non-NaN) values of ``table``."""
+        variables = [str(v) for v in variables]
+        for v in variables:
+            schema.variable(v)  # raises with a suggestion on typos
+        mean, std = [], []
+        for v in variables:
+            col = pd.to_numeric(table[v], errors="coerce").to_numpy(dtype=float)
+            col = col[np.isfinite(col)]
+            m = float(col.mean()) if col.size else 0.0
+            s = float(col.std()) if col.size > 1 else 1.0
+            mean.append(m)
+            std.append(s if s > 1e-8 * max(1.0, abs(m)) and s > 0 else 1.0)
+        return cls(variables=variables, mean=mean, std=std)
+
+    # ----------------------------------------------------------- feature layout
+    @property
+    def dense(self) -> list[str]:
+        return [v for v in self.variables if schema.variable(v).role != "offline"]
+
+    @property
+    def offline(self) -> list[str]:
+        return [v for v in self.variables if schema.variable(v).role == "offline"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the F feature columns, in order."""
+        names = list(self.dense)
+        for v in self.offline:
+            names += [v, f"{v}:measured", f"{v}:age_d"]
+        return names + [schema.TIME]
+
+    @property
+    def feature_variables(self) -> list[str]:
+        """Variable behind each feature column (``time_h`` for the clock)."""
+        out = list(self.dense)
+        for v in self.offline:
+            out += [v, v, v]
+        return out + [schema.TIME]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.dense) + 3 * len(self.offline) + 1
+
+    def value_index(self, variable: str) -> int:
+        """Column of ``variable``'s (scaled, last-known) value in the feature matrix."""
+        return self.feature_names.index(variable)
+
+    # ---------------------------------------------------------------- transform
+    def scale(self, variable: str, values: np.ndarray) -> np.ndarray:
+        i = self.variables.index(variable)
+        return (np.asarray(values, dtype=float) - self.mean[i]) / self.std[i]
+
+    def unscale(self, variable: str, values: np.ndarray) -> np.ndarray:
+        i = self.variables.index(variable)
+        return np.asarray(values, dtype=float) * self.std[i] + self.mean[i]
+
+    def transform_batch(self, batch: pd.DataFrame) -> np.ndarray:
+        """Features of one batch, rows sorted by time.
+
+        Args:
+            batch: rows of one batch (canonical columns, ``time_h`` increasing).
+
+        Returns:
+            ``(T, F)`` float32 array, causal row by row.
+        """
+        t = batch[schema.TIME].to_numpy(dtype=float)
+        n = len(t)
+        mean = dict(zip(self.variables, self.mean))
+        std = dict(zip(self.variables, self.std))
+        cols: list[np.ndarray] = []
+        for v in self.dense:
+            x = (batch[v].to_numpy(dtype=float) - mean[v]) / std[v]
+            cols.append(_locf(x, fill=0.0))
+        idx = np.arange(n)
+        for v in self.offline:
+            raw = batch[v].to_numpy(dtype=float)
+            seen = np.isfinite(raw)
+            last = np.maximum.accumulate(np.where(seen, idx, -1))
+            has = last >= 0
+            val = np.where(has, (raw[np.clip(last, 0, None)] - mean[v]) / std[v], 0.0)
+            t_last = np.where(has, t[np.clip(last, 0, None)], 0.0)
+            age = np.minimum((t - t_last) / 24.0, self.max_age_days)
+            age = np.where(has, age, np.minimum(t / 24.0, self.max_age_days))
+            cols += [val, seen.astype(float), age]
+        cols.append(t / self.time_scale_h)
+        return np.stack(cols, axis=1).astype(np.float32) if n else np.zeros((0, self.n_features), np.float32)
+
+    def transform(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Features of every batch in ``table``: ``{batch_id: (T_b, F) array}``."""
+        out: dict[str, np.ndarray] = {}
+        for bid, g in table.groupby(schema.BATCH_ID, sort=False):
+            out[str(bid)] = self.transform_batch(g.sort_values(schema.TIME))
+        return out
+
+    # -------------------------------------------------------------- persistence
+    def state_dict(self) -> dict:
+        """Plain-value state (lists, floats, strings): safe for ``weights_only=True``."""
+        return {
+            "variables": list(self.variables),
+            "mean": [float(m) for m in self.mean],
+            "std": [float(s) for s in self.std],
+            "time_scale_h": float(self.time_scale_h),
+            "max_age_days": float(self.max_age_days),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> Preprocessor:
+        return cls(
+            variables=list(state["variables"]),
+            mean=list(state["mean"]),
+            std=list(state["std"]),
+            time_scale_h=float(state["time_scale_h"]),
+            max_age_days=float(state["max_age_days"]),
+        )
+
+
+def _locf(x: np.ndarray, fill: float) -> np.ndarray:
+    """Last observation carried forward along axis 0; ``fill`` before the first one."""
+    seen = np.isfinite(x)
+    if seen.all():
+        return x
+    idx = np.maximum.accumulate(np.where(seen, np.arange(len(x)), -1))
+    return np.where(idx >= 0, x[np.clip(idx, 0, None)], fill)

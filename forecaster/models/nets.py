@@ -1,0 +1,117 @@
+"""Pure torch networks of the forecaster (no Lightning here).
+
+The network is causal and emits an output at every time step, so one pass over a batch
+gives the prediction for *every* prefix: the output at step ``t`` only depends on rows
+``<= t``. Padding at the end of shorter sequences therefore never leaks into valid steps,
+and a running batch at day 4 is handled exactly like the first 4 days of a finished one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+Tensor = torch.Tensor
+RNNState = Tensor | tuple[Tensor, Tensor]
+
+
+class MonotoneQuantiles(nn.Module):
+    """Linear layer emitting ``n_out`` groups of sorted quantiles.
+
+    The median is a free output; lower and upper quantiles sit at softplus distances below
+    and above it, so the quantiles never cross.
+    """
+
+    def __init__(self, in_features: int, n_out: int, quantiles: Sequence[float]) -> None:
+        super().__init__()
+        self.quantiles = [float(q) for q in quantiles]
+        if sorted(self.quantiles) != self.quantiles or 0.5 not in self.quantiles:
+            raise ValueError(f"quantiles must be sorted and contain 0.5, got {self.quantiles}")
+        self.n_out = n_out
+        self.mid = self.quantiles.index(0.5)
+        self.linear = nn.Linear(in_features, n_out * len(self.quantiles))
+
+    def forward(self, h: Tensor) -> Tensor:
+        """h: (..., in_features) -> (..., n_out, Q)."""
+        raw = self.linear(h).unflatten(-1, (self.n_out, len(self.quantiles)))
+        med = raw[..., self.mid : self.mid + 1]
+        gaps = F.softplus(raw) + 1e-4
+        below = torch.flip(torch.cumsum(torch.flip(gaps[..., : self.mid], [-1]), -1), [-1])
+        above = torch.cumsum(gaps[..., self.mid + 1 :], -1)
+        return torch.cat([med - below, med, med + above], dim=-1)
+
+
+class ForecastNet(nn.Module):
+    """GRU/LSTM encoder with three heads: next feed rate, harvest titer, titer trajectory.
+
+    Args:
+        n_features: F, input features per time step (see ``Preprocessor.feature_names``).
+        n_days: D, days of the daily titer grid (day 1..D) predicted by the trajectory head.
+        quantiles: predicted quantiles of harvest titer and trajectory (must contain 0.5).
+        cell: ``"gru"`` or ``"lstm"``.
+        hidden_size, num_layers, dropout: encoder size (dropout between layers and heads).
+
+    Outputs of ``forward(x)`` for ``x: (B, T, F)``, all in scaled units:
+        ``feed``: (B, T) next-step feed rate; ``harvest``: (B, T, Q) harvest titer quantiles;
+        ``trajectory``: (B, T, D, Q) titer quantiles on days 1..D.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_days: int = 14,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        self.n_features, self.n_days, self.cell = n_features, n_days, cell
+        rnn_cls = nn.GRU if cell == "gru" else nn.LSTM
+        self.inp = nn.Sequential(nn.Linear(n_features, hidden_size), nn.GELU())
+        self.rnn = rnn_cls(
+            hidden_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.trunk = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(hidden_size + n_features, hidden_size), nn.GELU()
+        )
+        self.feed_head = nn.Linear(hidden_size, 1)
+        self.harvest_head = MonotoneQuantiles(hidden_size, 1, quantiles)
+        self.traj_head = MonotoneQuantiles(hidden_size, n_days, quantiles)
+
+    @property
+    def quantiles(self) -> list[float]:
+        return self.harvest_head.quantiles
+
+    def encode(self, x: Tensor, state: RNNState | None = None) -> tuple[Tensor, RNNState]:
+        """x: (B, T, F) -> hidden (B, T, H) and the final RNN state (for streaming)."""
+        h, state = self.rnn(self.inp(x), state)
+        return h, state
+
+    def heads(self, h: Tensor, x: Tensor) -> dict[str, Tensor]:
+        """Per-step heads from hidden ``h: (B, T, H)`` and the same steps' inputs ``x``."""
+        z = self.trunk(torch.cat([h, x], dim=-1))
+        return {
+            "feed": self.feed_head(z).squeeze(-1),
+            "harvest": self.harvest_head(z).squeeze(-2),
+            "trajectory": self.traj_head(z),
+        }
+
+    def forward(self, x: Tensor, state: RNNState | None = None) -> dict[str, Tensor]:
+        h, _ = self.encode(x, state)
+        return self.heads(h, x)
+
+    def step(self, x: Tensor, state: RNNState | None) -> tuple[dict[str, Tensor], RNNState]:
+        """Streaming update: new rows ``x: (B, t_new, F)`` continue from ``state``."""
+        h, state = self.encode(x, state)
+        return self.heads(h, x), state
