@@ -1,7 +1,8 @@
 """Prediction targets derived from a batch's rows (one definition for every model).
 
-- next feed: the feed rate the operator gave at the next row (what a recommendation
-  should reproduce), NaN at the last row;
+- next feed: the feed rate to apply over the next step, i.e. the pump command logged at
+  row t (a row's feed command holds from that row to the next; the operator sets it from
+  what is known at t, including an assay taken at t). NaN at the last row (harvest);
 - harvest titer: the titer measured at harvest (the last titer assay of a complete batch);
 - daily titer: the titer assay on the daily grid, days 1..D (NaN where not measured).
 """
@@ -15,10 +16,10 @@ from forecaster import schema
 
 
 def next_feed(rows: pd.DataFrame) -> np.ndarray:
-    """(T,) feed rate at row t+1 in mL/h; NaN at the last row."""
-    f = rows[schema.FEED].to_numpy(dtype=float)
-    out = np.full(len(f), np.nan)
-    out[:-1] = f[1:]
+    """(T,) feed rate (mL/h) applied from row t to row t+1; NaN at the last row."""
+    out = rows[schema.FEED].to_numpy(dtype=float).copy()
+    if len(out):
+        out[-1] = np.nan
     return out
 
 

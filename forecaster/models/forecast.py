@@ -1,0 +1,133 @@
+"""Thin LightningModule around :class:`ForecastNet`: losses, optimiser, logging."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+
+from forecaster.models.nets import ForecastNet
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class ForecastConfig:
+    """Sequence model and its optimisation (the ``model:`` section of a run config).
+
+    Attributes:
+        cell: ``gru`` or ``lstm``.
+        hidden_size, num_layers, dropout: encoder size.
+        quantiles: predicted quantiles; 0.1/0.9 give the 80 % interval.
+        n_days: length of the daily titer grid the trajectory head predicts (days 1..n_days).
+        exclude_inputs: canonical variables kept out of the inputs. The feed rate is the
+            recommendation target: feeding it in lets the model copy the last command
+            instead of learning the operator's rule from the culture state.
+        lr, weight_decay, warmup_epochs: AdamW with linear warm-up then cosine decay.
+        batch_size: batches (runs) per minibatch.
+        min_prefix_h: shortest prefix (hours of data) used in training.
+        loss_feed, loss_harvest, loss_trajectory: loss weights of the three heads.
+    """
+
+    cell: str = "gru"
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    quantiles: list[float] = (0.1, 0.5, 0.9)  # type: ignore[assignment]
+    n_days: int = 16
+    exclude_inputs: list[str] = ("feed_rate_mL_h",)  # type: ignore[assignment]
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 2
+    batch_size: int = 32
+    min_prefix_h: float = 24.0
+    loss_feed: float = 1.0
+    loss_harvest: float = 1.0
+    loss_trajectory: float = 0.5
+
+
+def pinball(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """Quantile loss per element. pred: (..., Q); target: (...); quantiles: (Q,)."""
+    err = target.unsqueeze(-1) - pred
+    return torch.maximum(quantiles * err, (quantiles - 1) * err).mean(-1)
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    mask = mask & torch.isfinite(values)
+    n = mask.sum()
+    return torch.where(mask, values, torch.zeros_like(values)).sum() / n.clamp(min=1)
+
+
+def forecast_losses(net_out: dict[str, Tensor], batch: dict[str, Tensor], quantiles: Tensor) -> dict[str, Tensor]:
+    """Per-head losses over every valid step of a padded minibatch.
+
+    ``batch``: ``mask (B, T)``, ``feed (B, T)``, ``harvest (B,)``, ``daily (B, D)``,
+    ``time_h (B, T)`` as built by :func:`forecaster.data.datasets.collate`.
+    """
+    mask = batch["mask"]
+    feed_t = torch.nan_to_num(batch["feed"])
+    feed_ok = mask & torch.isfinite(batch["feed"])
+    feed = masked_mean((net_out["feed"] - feed_t) ** 2, feed_ok)
+
+    h_t = batch["harvest"][:, None].expand_as(mask)
+    h_ok = mask & torch.isfinite(h_t)
+    harvest = masked_mean(pinball(net_out["harvest"], torch.nan_to_num(h_t), quantiles), h_ok)
+
+    daily = batch["daily"]  # (B, D)
+    n_days = daily.shape[1]
+    day_h = 24.0 * torch.arange(1, n_days + 1, device=daily.device)
+    future = day_h[None, None, :] > batch["time_h"][:, :, None]  # (B, T, D)
+    d_ok = mask[:, :, None] & future & torch.isfinite(daily)[:, None, :]
+    d_t = torch.nan_to_num(daily)[:, None, :].expand(-1, mask.shape[1], -1)
+    traj = masked_mean(pinball(net_out["trajectory"], d_t, quantiles), d_ok)
+    return {"feed": feed, "harvest": harvest, "trajectory": traj}
+
+
+class ForecastModule(L.LightningModule):
+    """Trains a :class:`ForecastNet` (injected) on the three heads jointly."""
+
+    def __init__(self, net: ForecastNet, cfg: ForecastConfig, max_epochs: int, seed: int = 0) -> None:
+        super().__init__()
+        self.net = net
+        self.cfg = cfg
+        self.max_epochs = max_epochs
+        self.seed = seed
+        self.register_buffer("q", torch.tensor(list(cfg.quantiles), dtype=torch.float32), persistent=False)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return self.net(x)
+
+    def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        losses = forecast_losses(self.net(batch["x"]), batch, self.q)
+        c = self.cfg
+        total = c.loss_feed * losses["feed"] + c.loss_harvest * losses["harvest"] + c.loss_trajectory * losses["trajectory"]
+        bs = batch["x"].shape[0]
+        for k, v in losses.items():
+            self.log(f"{stage}/loss_{k}", v, batch_size=bs, on_epoch=True, on_step=False, sync_dist=stage != "train")
+        self.log(f"{stage}/loss", total, batch_size=bs, on_epoch=True, on_step=False, prog_bar=True, sync_dist=stage != "train")
+        return total
+
+    def on_train_epoch_start(self) -> None:
+        # dropout draws depend on (seed, epoch) only, so a resumed run repeats them exactly
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "val")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        warm, total = max(self.cfg.warmup_epochs, 0), max(self.max_epochs, 1)
+
+        def factor(epoch: int) -> float:
+            if epoch < warm:
+                return (epoch + 1) / (warm + 1)
+            p = (epoch - warm) / max(total - warm, 1)
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -1,0 +1,180 @@
+"""The sequence forecaster behind a fit/predict interface (same shape as the RF baseline).
+
+``SequenceForecaster`` owns the trained :class:`ForecastNet`, its fitted
+:class:`Preprocessor` and target scales. ``save`` writes one ``model.pt`` of plain values
+and tensors (``torch.load(weights_only=True)`` works); ``load`` restores it on any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster import schema
+from forecaster.data.datasets import TargetScales
+from forecaster.data.features import Preprocessor
+from forecaster.models.forecast import ForecastConfig
+from forecaster.models.nets import ForecastNet
+
+FORMAT = "bioreactor-forecaster/forecast-v1"
+PREDICTION_COLUMNS = (
+    schema.BATCH_ID,
+    "origin_h",
+    "feed_next_mL_h",
+    "harvest_titer_mg_L",
+    "harvest_titer_p10_mg_L",
+    "harvest_titer_p90_mg_L",
+)
+
+
+def input_variables(table: pd.DataFrame, exclude: Sequence[str]) -> list[str]:
+    """Canonical variables present in ``table`` (with any value) minus ``exclude``."""
+    return [
+        v
+        for v in schema.VARIABLE_NAMES
+        if v in table.columns and v not in exclude and table[v].notna().any()
+    ]
+
+
+class SequenceForecaster:
+    """Trained ForecastNet + preprocessing; predicts from raw batch rows.
+
+    Attributes:
+        net: the network (eval mode after fit/load).
+        prep: input preprocessing fitted on training batches.
+        scales: target scaling.
+        cfg: the model config it was built with.
+    """
+
+    def __init__(self, net: ForecastNet, prep: Preprocessor, scales: TargetScales, cfg: ForecastConfig) -> None:
+        self.net, self.prep, self.scales, self.cfg = net.eval(), prep, scales, cfg
+
+    # --------------------------------------------------------------- building
+    @classmethod
+    def build(cls, cfg: ForecastConfig, train: pd.DataFrame) -> SequenceForecaster:
+        """Fit preprocessing and target scales on ``train`` and create an untrained net."""
+        prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs))
+        net = ForecastNet(
+            prep.n_features,
+            n_days=cfg.n_days,
+            quantiles=cfg.quantiles,
+            cell=cfg.cell,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout,
+        )
+        return cls(net, prep, TargetScales.fit(train), cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self.prep.variables)
+
+    # -------------------------------------------------------------- inference
+    def features(self, rows: pd.DataFrame) -> np.ndarray:
+        """(T, F) float32 features of one batch's rows (sorted by time)."""
+        return self.prep.transform_batch(rows.sort_values(schema.TIME))
+
+    @torch.no_grad()
+    def step_outputs(self, batches: Sequence[pd.DataFrame], chunk: int = 256) -> list[dict[str, np.ndarray]]:
+        """Unscaled per-step outputs of each batch, one network pass per chunk.
+
+        Returns per batch: ``time_h (T,)``, ``feed (T,)`` mL/h, ``harvest (T, Q)`` mg/L,
+        ``trajectory (T, D, Q)`` mg/L. Row t is the forecast made with rows <= t.
+        """
+        xs = [self.features(b) for b in batches]
+        times = [b.sort_values(schema.TIME)[schema.TIME].to_numpy(dtype=float) for b in batches]
+        out: list[dict[str, np.ndarray]] = []
+        s = self.scales
+        for i in range(0, len(xs), chunk):
+            part = xs[i : i + chunk]
+            t_max = max(len(x) for x in part)
+            pad = np.zeros((len(part), t_max, self.prep.n_features), np.float32)
+            for k, x in enumerate(part):
+                pad[k, : len(x)] = x
+            res = self.net(torch.from_numpy(pad).to(self.device))
+            res = {k: v.float().cpu().numpy() for k, v in res.items()}
+            for k, x in enumerate(part):
+                n = len(x)
+                out.append(
+                    {
+                        "time_h": times[i + k],
+                        "feed": np.maximum(res["feed"][k, :n] * s.feed_std + s.feed_mean, 0.0),
+                        "harvest": res["harvest"][k, :n] * s.titer_scale,
+                        "trajectory": res["trajectory"][k, :n] * s.titer_scale,
+                    }
+                )
+        return out
+
+    def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """One row per prefix (its last row is the forecast origin); columns PREDICTION_COLUMNS."""
+        q = self.net.quantiles
+        lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+        rows = []
+        for p, o in zip(prefixes, self.step_outputs(prefixes)):
+            h = o["harvest"][-1]
+            rows.append(
+                (str(p[schema.BATCH_ID].iloc[0]), float(o["time_h"][-1]), float(o["feed"][-1]), float(h[mid]), float(h[lo]), float(h[hi]))
+            )
+        return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
+
+    def head_fn(self, target: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Scaled output at the last step: x (B, L, F) -> (B,); target 'feed' or 'titer'."""
+        mid = self.net.quantiles.index(0.5)
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            out = self.net(x)
+            return out["feed"][:, -1] if target == "feed" else out["harvest"][:, -1, mid]
+
+        if target not in ("feed", "titer"):
+            raise ValueError(f"target must be 'feed' or 'titer', got {target!r}")
+        return fn
+
+    # ------------------------------------------------------------ persistence
+    def state(self) -> dict[str, Any]:
+        """Everything needed to predict, as tensors and plain values."""
+        return {
+            "format": FORMAT,
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.cfg).items()},
+            "n_features": self.prep.n_features,
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "prep": self.prep.state_dict(),
+            "scales": self.scales.to_dict(),
+        }
+
+    def save(self, path: Path) -> None:
+        from forecaster.data.io import atomic_path
+
+        with atomic_path(Path(path)) as tmp:
+            torch.save(self.state(), tmp)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SequenceForecaster:
+        if state.get("format") != FORMAT:
+            raise ValueError(f"unsupported forecast model format {state.get('format')!r}; expected {FORMAT!r}")
+        known = {f.name for f in fields(ForecastConfig)}
+        cfg = ForecastConfig(**{k: v for k, v in state["config"].items() if k in known})
+        net = ForecastNet(
+            int(state["n_features"]),
+            n_days=cfg.n_days,
+            quantiles=cfg.quantiles,
+            cell=cfg.cell,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout,
+        )
+        net.load_state_dict(state["state_dict"])
+        return cls(net, Preprocessor.from_state_dict(state["prep"]), TargetScales(**state["scales"]), cfg)
+
+    @classmethod
+    def load(cls, path: Path, map_location: str | torch.device = "cpu") -> SequenceForecaster:
+        return cls.from_state(torch.load(path, map_location=map_location, weights_only=True))

@@ -1,0 +1,51 @@
+"""Command line of ``train.py``: parse the config, run, print the results table."""
+
+from __future__ import annotations
+
+import sys
+
+from forecaster.cli import cli_main
+from forecaster.pipeline.evaluate import ORIGIN_DAYS
+
+
+def results_table(metrics: dict) -> str:
+    """A short plain-text summary of the headline metrics."""
+    rows = []
+    f, t = metrics.get("feed", {}), metrics.get("titer", {})
+
+    def fmt(x, pct=False):
+        if x is None:
+            return "n/a"
+        return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+    head = f"{'model':<10}{'feed R2':>9}" + "".join(f"{'MAPE d' + str(d):>10}" for d in ORIGIN_DAYS)
+    rows.append(head)
+    for name in ("sequence", "rf"):
+        if name in f:
+            m = t.get(name, {}).get("harvest_mape_by_day", {})
+            rows.append(f"{name:<10}{fmt(f[name].get('r2')):>9}" + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in ORIGIN_DAYS))
+    cov = t.get("sequence", {}).get("pi80_coverage")
+    rows.append(f"PI80 coverage {fmt(cov)}; assay-noise floor MAPE {fmt(t.get('noise_floor_mape'), True)}")
+    an = metrics.get("anomaly", {}).get("combined")
+    if isinstance(an, dict) and "event_recall" in an:
+        rows.append(
+            f"anomaly (combined): recall {fmt(an.get('event_recall'))}, precision {fmt(an.get('precision'))}, "
+            f"false alarms/100 batch-days {fmt(an.get('false_alarms_per_100_batch_days'))}"
+        )
+    return "\n".join(rows)
+
+
+def _main() -> int:
+    from forecaster.pipeline.config import parse_config
+    from forecaster.pipeline.train import run
+
+    cfg, yaml_text = parse_config(sys.argv[1:])
+    run_dir, metrics = run(cfg, yaml_text)
+    print()
+    print(results_table(metrics))
+    print(f"\nrun folder: {run_dir}   (report: {run_dir / 'report.md'}; tensorboard --logdir {cfg.output_dir})")
+    return 0
+
+
+def main() -> None:
+    cli_main(_main)

@@ -1,0 +1,126 @@
+"""The run configuration: one YAML describes a whole training run.
+
+Typed dataclasses are the schema: jsonargparse reads ``--config FILE`` and any key can be
+overridden on the command line (``--model.cell lstm --trainer.max_epochs 5 --seed 3``); a
+misspelt key or a wrong type is an error naming the key. The resolved config is written to
+``<run folder>/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from forecaster.anomaly.config import AnomalyConfig
+from forecaster.data.column_map import ColumnMap
+from forecaster.explain.config import ExplainConfig
+from forecaster.models.baseline import RFConfig
+from forecaster.models.forecast import ForecastConfig
+from forecaster.sim import SimConfig
+
+
+@dataclass
+class DataConfig:
+    """Where the batches come from and how they are split.
+
+    Attributes:
+        path: a batch table (CSV/Parquet) to train on; empty = simulate with ``sim``.
+        faults_path: the fault table of ``path`` (optional; without labels the anomaly
+            metrics are skipped). Default: ``<path stem>.faults.csv`` if it exists.
+        column_map: the user's column names and units -> canonical ones.
+        split: train/val/test fractions of batches (stratified by faulty/normal).
+        train_on_faulty: also train the forecaster on batches with faults (default: learn
+            normal behaviour only; faulty test batches are still evaluated separately).
+    """
+
+    path: str | None = None
+    faults_path: str | None = None
+    column_map: ColumnMap = field(default_factory=ColumnMap)
+    split: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
+    train_on_faulty: bool = False
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer settings (plain keys: the same YAML runs on CPU, GPU or DDP).
+
+    ``accelerator``/``devices``/``strategy``/``num_nodes``/``precision`` go straight to
+    ``lightning.Trainer``. ``threads``: torch CPU threads (0 = one per core, at most 2 if
+    other work shares the machine is up to you: set 1 there).
+    """
+
+    max_epochs: int = 40
+    patience: int = 8
+    accelerator: str = "auto"
+    devices: str | int = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    gradient_clip_val: float = 1.0
+    limit_train_batches: float | int = 1.0
+    limit_val_batches: float | int = 1.0
+    enable_progress_bar: bool = True
+    deterministic: bool = True
+    threads: int = 0
+    num_workers: int = 0
+
+
+@dataclass
+class RunConfig:
+    """A whole training run.
+
+    Attributes:
+        seed: one seed for the simulator, the splits, NumPy, torch and the data loaders.
+        run_name: the run folder is ``<output_dir>/<run_name>``.
+        resume: continue an interrupted run from ``forecast/last.ckpt`` in that folder.
+        overwrite: allow reusing an existing, finished run folder.
+    """
+
+    seed: int = 0
+    run_name: str = "run"
+    output_dir: str = "checkpoints"
+    resume: bool = False
+    overwrite: bool = True
+    sim: SimConfig = field(default_factory=SimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ForecastConfig = field(default_factory=ForecastConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    rf: RFConfig = field(default_factory=RFConfig)
+    anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+
+def build_parser():
+    """The ``train.py`` argument parser (jsonargparse)."""
+    from jsonargparse import ActionConfigFile, ArgumentParser
+
+    parser = ArgumentParser(
+        prog="train.py",
+        description="Train and evaluate the forecaster, RF baseline, anomaly detectors and "
+        "explanations; everything lands in checkpoints/<run_name>/.",
+        env_prefix="FORECASTER",
+        default_env=False,
+    )
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML run config")
+    parser.add_class_arguments(RunConfig, None, as_group=False)
+    return parser
+
+
+def parse_config(argv: list[str] | None = None) -> tuple[RunConfig, str]:
+    """Parse argv into a RunConfig; returns it and the resolved YAML text."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    yaml_text = parser.dump(ns, skip_none=False)
+    init = parser.instantiate(ns) if hasattr(parser, "instantiate") else parser.instantiate_classes(ns)
+    cfg = RunConfig(**{f.name: init[f.name] for f in fields(RunConfig)})
+    return cfg, yaml_text
+
+
+def load_config_file(path: str | os.PathLike) -> tuple[RunConfig, str]:
+    """Read a config YAML (used by tests and tools)."""
+    return parse_config(["--config", str(path)])

@@ -1,0 +1,135 @@
+"""Forecast metrics on held-out batches, identical for the sequence model and the RF.
+
+Keys (fixed, scripts read them): ``feed.<model>.r2|rmse`` over every step of the test
+batches; ``titer.<model>.harvest_mape_by_day|harvest_r2_by_day`` keyed by forecast-origin
+day ("3", "5", "7", "10": forecasts made with the rows up to that day);
+``titer.sequence.pi80_coverage``; ``titer.noise_floor_mape``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+from forecaster.data import targets
+
+ORIGIN_DAYS = (3, 5, 7, 10)
+
+
+def r2_score(y: np.ndarray, p: np.ndarray) -> float:
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p = y[ok], p[ok]
+    if y.size < 2:
+        return float("nan")
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(((y - p) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+
+
+def rmse(y: np.ndarray, p: np.ndarray) -> float:
+    ok = np.isfinite(y) & np.isfinite(p)
+    return float(np.sqrt(np.mean((y[ok] - p[ok]) ** 2))) if ok.any() else float("nan")
+
+
+def mape(y: np.ndarray, p: np.ndarray) -> float:
+    ok = np.isfinite(y) & np.isfinite(p) & (np.abs(y) > 0)
+    return float(np.mean(np.abs((p[ok] - y[ok]) / y[ok]))) if ok.any() else float("nan")
+
+
+def prefixes_at(batches: Sequence[pd.DataFrame], origin_h: float) -> list[pd.DataFrame]:
+    """Rows with ``time_h <= origin_h`` of each batch that runs past the origin."""
+    out = []
+    for g in batches:
+        t = g[schema.TIME].to_numpy(dtype=float)
+        if t[-1] > origin_h:
+            out.append(g[t <= origin_h])
+    return out
+
+
+def feed_samples(batches: Sequence[pd.DataFrame], stride: int = 1) -> tuple[list[pd.DataFrame], np.ndarray]:
+    """Every ``stride``-th prefix of each batch with a defined next-feed target."""
+    prefixes, ys = [], []
+    for g in batches:
+        y = targets.next_feed(g)
+        for i in range(0, len(g), stride):
+            if np.isfinite(y[i]):
+                prefixes.append(g.iloc[: i + 1])
+                ys.append(y[i])
+    return prefixes, np.asarray(ys)
+
+
+def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
+    """Metrics of the sequence model: one network pass per batch covers every prefix."""
+    outs = model.step_outputs(batches)
+    y_feed, p_feed = [], []
+    by_day: dict[str, tuple[list, list, list, list]] = {str(d): ([], [], [], []) for d in ORIGIN_DAYS}
+    q = model.net.quantiles
+    lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+    cover = []
+    for g, o in zip(batches, outs):
+        y = targets.next_feed(g)
+        y_feed.append(y)
+        p_feed.append(o["feed"])
+        h = targets.harvest_titer(g)
+        for d in ORIGIN_DAYS:
+            idx = np.flatnonzero(o["time_h"] <= 24.0 * d)
+            if idx.size == 0 or o["time_h"][-1] <= 24.0 * d:
+                continue
+            pred = o["harvest"][idx[-1]]
+            ys, ps, los, his = by_day[str(d)]
+            ys.append(h)
+            ps.append(pred[mid])
+            los.append(pred[lo])
+            his.append(pred[hi])
+    y_feed_a, p_feed_a = np.concatenate(y_feed), np.concatenate(p_feed)
+    res = {
+        "feed": {"r2": r2_score(y_feed_a, p_feed_a), "rmse": rmse(y_feed_a, p_feed_a)},
+        "titer": {"harvest_mape_by_day": {}, "harvest_r2_by_day": {}},
+    }
+    for d, (ys, ps, los, his) in by_day.items():
+        ys_a, ps_a = np.asarray(ys), np.asarray(ps)
+        res["titer"]["harvest_mape_by_day"][d] = mape(ys_a, ps_a)
+        res["titer"]["harvest_r2_by_day"][d] = r2_score(ys_a, ps_a)
+        cover.append((np.asarray(los) <= ys_a) & (ys_a <= np.asarray(his)))
+    allc = np.concatenate(cover) if cover else np.array([])
+    res["titer"]["pi80_coverage"] = float(allc.mean()) if allc.size else float("nan")
+    res["titer"]["pi80_coverage_by_day"] = {d: float(c.mean()) if c.size else float("nan") for d, c in zip(by_day, cover)}
+    return res
+
+
+def evaluate_rf(rf, batches: Sequence[pd.DataFrame], feed_stride: int = 1) -> dict:
+    """Same metrics for the RF baseline (feature rows built per prefix)."""
+    prefixes, y_feed = feed_samples(batches, feed_stride)
+    p_feed = rf.predict(prefixes)["feed_next_mL_h"].to_numpy(dtype=float)
+    res = {
+        "feed": {"r2": r2_score(y_feed, p_feed), "rmse": rmse(y_feed, p_feed)},
+        "titer": {"harvest_mape_by_day": {}, "harvest_r2_by_day": {}},
+    }
+    for d in ORIGIN_DAYS:
+        pre = prefixes_at(batches, 24.0 * d)
+        if not pre:
+            continue
+        full = {str(g[schema.BATCH_ID].iloc[0]): g for g in batches}
+        ys = np.asarray([targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])]) for p in pre])
+        ps = rf.predict(pre)["harvest_titer_mg_L"].to_numpy(dtype=float)
+        res["titer"]["harvest_mape_by_day"][str(d)] = mape(ys, ps)
+        res["titer"]["harvest_r2_by_day"][str(d)] = r2_score(ys, ps)
+    return res
+
+
+def noise_floor_mape(table: pd.DataFrame, batch_info: pd.DataFrame | None) -> float | None:
+    """MAPE of the measured harvest titer against the noise-free one (simulator only).
+
+    This is the error a perfect model would still show, because it is scored against a
+    noisy assay.
+    """
+    if batch_info is None or "harvest_titer_true_mg_L" not in batch_info:
+        return None
+    true = batch_info.set_index(batch_info[schema.BATCH_ID].astype(str))["harvest_titer_true_mg_L"]
+    meas = {str(b): targets.harvest_titer(g) for b, g in table.groupby(schema.BATCH_ID)}
+    ids = [b for b in meas if b in true.index]
+    if not ids:
+        return None
+    return mape(np.asarray([meas[b] for b in ids]), true.loc[ids].to_numpy(dtype=float))

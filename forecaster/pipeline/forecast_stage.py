@@ -1,0 +1,118 @@
+"""Stage 1: train the sequence forecaster with Lightning (checkpoints, TensorBoard, resume)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_arrays, collate
+from forecaster.models.forecast import ForecastModule
+from forecaster.models.sequence import SequenceForecaster
+from forecaster.pipeline.context import RunContext
+
+
+class FigureCallback(Callback):
+    """Each validation epoch: titer trajectories with intervals and feed, for a few val batches."""
+
+    def __init__(self, model: SequenceForecaster, val: pd.DataFrame, n_batches: int = 3) -> None:
+        ids = sorted(val["batch_id"].astype(str).unique())[:n_batches]
+        self.model = model
+        self.batches = [g for _, g in val[val["batch_id"].isin(ids)].groupby("batch_id")]
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        exp = getattr(trainer.logger, "experiment", None)
+        if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(exp, "add_figure"):
+            return
+        from forecaster.plots import forecast_figure
+
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            fig = forecast_figure(self.model, self.batches, origin_days=(3, 7))
+            exp.add_figure("val/forecasts", fig, global_step=trainer.current_epoch)
+        finally:
+            pl_module.train(was_training)
+
+
+def trainer_kwargs(ctx: RunContext) -> dict:
+    """Lightning settings from the run config (shared with the other stages)."""
+    t = ctx.cfg.trainer
+    return {
+        "accelerator": t.accelerator,
+        "devices": t.devices,
+        "strategy": t.strategy,
+        "num_nodes": t.num_nodes,
+        "precision": t.precision,
+        "deterministic": t.deterministic,
+        "enable_progress_bar": t.enable_progress_bar,
+        "enable_model_summary": False,
+    }
+
+
+def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
+    """Fit the forecaster on the training batches; early stopping on the validation loss.
+
+    Returns the best model (eval mode, CPU) and info for metrics (epochs, seconds).
+    """
+    cfg, tcfg = ctx.cfg.model, ctx.cfg.trainer
+    fault_filter = None if ctx.cfg.data.train_on_faulty else False
+    train = ctx.batches("train", faulty=fault_filter)
+    val = ctx.batches("val", faulty=fault_filter)
+    model = SequenceForecaster.build(cfg, train)
+    min_len = max(int(cfg.min_prefix_h), 1)
+    ds_train = PrefixDataset(batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed)
+    ds_val = PrefixDataset(batch_arrays(val, model.prep, model.scales, cfg.n_days), min_len, False, ctx.seed)
+    dl_train = DataLoader(
+        ds_train,
+        batch_size=cfg.batch_size,
+        sampler=EpochShuffleSampler(ds_train, ctx.seed),
+        collate_fn=collate,
+        num_workers=tcfg.num_workers,
+    )
+    dl_val = DataLoader(ds_val, batch_size=cfg.batch_size, collate_fn=collate, num_workers=tcfg.num_workers)
+
+    out_dir = ctx.run_dir / "forecast"
+    ckpt = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val/loss", mode="min", save_last=True)
+    callbacks = [
+        ckpt,
+        EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience),
+        LearningRateMonitor(logging_interval="epoch"),
+        FigureCallback(model, val),
+    ]
+    module = ForecastModule(model.net, cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)
+    trainer = L.Trainer(
+        **trainer_kwargs(ctx),
+        max_epochs=tcfg.max_epochs,
+        gradient_clip_val=tcfg.gradient_clip_val,
+        limit_train_batches=tcfg.limit_train_batches,
+        limit_val_batches=tcfg.limit_val_batches,
+        logger=TensorBoardLogger(str(ctx.run_dir / "tb"), name="forecast", version="", default_hp_metric=False),
+        callbacks=callbacks,
+        log_every_n_steps=1,
+    )
+    last = out_dir / "last.ckpt"
+    resume = last if ctx.cfg.resume and last.exists() else None
+    start = time.perf_counter()
+    trainer.fit(module, dl_train, dl_val, ckpt_path=str(resume) if resume else None)
+    seconds = time.perf_counter() - start
+    if not trainer.is_global_zero:  # DDP: only rank 0 goes on to evaluation and the other stages
+        raise SystemExit(0)
+    best = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    model.net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
+    model.net.cpu().eval()
+    info = {
+        "epochs": int(trainer.current_epoch),
+        "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "resumed_from": str(resume) if resume else None,
+        "seconds": seconds,
+        "n_parameters": int(sum(p.numel() for p in model.net.parameters())),
+    }
+    return model, info

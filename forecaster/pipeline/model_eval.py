@@ -1,0 +1,81 @@
+"""Stage 2: fit the RF baseline on the same split, evaluate both models on test batches."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+from forecaster.models.baseline import RFBaseline
+from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.evaluate import evaluate_rf, evaluate_sequence, noise_floor_mape, prefixes_at
+
+
+def _groups(table: pd.DataFrame) -> list[pd.DataFrame]:
+    return [g.sort_values(schema.TIME) for _, g in table.groupby(schema.BATCH_ID, sort=True)]
+
+
+def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) -> dict:
+    """Fit the RF (same batches, same inputs as the sequence model) and score both.
+
+    Returns ``{"feed": ..., "titer": ..., "faulty_batches": ..., "rf_search": ...}``.
+    Normal test batches give the headline metrics; faulty test batches are scored
+    separately under ``faulty_batches``.
+    """
+    seq = ctx.artifacts["forecast"]
+    fault_filter = None if ctx.cfg.data.train_on_faulty else False
+    out: dict = {"feed": {}, "titer": {}, "faulty_batches": {"feed": {}, "titer": {}}}
+    rf = None
+    if ctx.cfg.rf.enabled:
+        t0 = time.perf_counter()
+        rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed).fit(
+            ctx.batches("train", faulty=fault_filter), ctx.batches("val", faulty=fault_filter)
+        )
+        rf.save(ctx.run_dir / "rf")
+        ctx.artifacts["rf"] = rf
+        out["rf_search"] = {"fit_s": time.perf_counter() - t0, "results": getattr(rf, "search_results", None)}
+
+    for label, faulty, dest in (("normal", False, out), ("faulty", True, out["faulty_batches"])):
+        batches = _groups(ctx.batches("test", faulty=faulty))
+        if not batches:
+            dest["note"] = f"no {label} test batches"
+            continue
+        s = evaluate_sequence(seq, batches)
+        dest["feed"]["sequence"], dest["titer"]["sequence"] = s["feed"], s["titer"]
+        if rf is not None:
+            r = evaluate_rf(rf, batches)
+            dest["feed"]["rf"], dest["titer"]["rf"] = r["feed"], r["titer"]
+        dest["n_batches"] = len(batches)
+    out["titer"]["noise_floor_mape"] = noise_floor_mape(ctx.batches("test", faulty=False), batch_info)
+    _figures(ctx, out, rf)
+    return out
+
+
+def _figures(ctx: RunContext, metrics: dict, rf) -> None:
+    from forecaster.plots import forecast_figure, mape_by_day_figure, parity_figure
+    from forecaster.data import targets
+
+    figdir = ctx.figure_dir()
+    seq = ctx.artifacts["forecast"]
+    test = _groups(ctx.batches("test", faulty=False))
+    if not test:
+        return
+    figs = {"forecast_mape_by_day": mape_by_day_figure(metrics)}
+    figs["forecast_examples"] = forecast_figure(seq, test[:3], origin_days=(3, 7))
+    truth = np.asarray([targets.harvest_titer(g) for g in test])
+    pre = prefixes_at(test, 24.0 * 7)
+    ids = [str(p[schema.BATCH_ID].iloc[0]) for p in pre]
+    truth7 = np.asarray([truth[[str(g[schema.BATCH_ID].iloc[0]) for g in test].index(b)] for b in ids])
+    preds = {"sequence": seq.predict(pre)["harvest_titer_mg_L"].to_numpy()}
+    if rf is not None:
+        preds["rf"] = rf.predict(pre)["harvest_titer_mg_L"].to_numpy()
+    figs["forecast_parity_day7"] = parity_figure(truth7, preds, "harvest titer from day 7", "mg/L")
+    import matplotlib.pyplot as plt
+
+    for name, fig in figs.items():
+        fig.savefig(figdir / f"{name}.png", dpi=110)
+        if ctx.writer is not None:
+            ctx.writer.add_figure(f"test/{name}", fig)
+        plt.close(fig)

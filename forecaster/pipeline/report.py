@@ -1,0 +1,82 @@
+"""``report.md``: the run's tables and figures for a human reader."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from forecaster.data.io import atomic_write_text
+from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.evaluate import ORIGIN_DAYS
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def _num(x, fmt: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def forecast_section(metrics: dict) -> str:
+    t, f = metrics.get("titer", {}), metrics.get("feed", {})
+    lines = ["## Forecasts (normal test batches, never seen in training)", ""]
+    lines += ["| model | feed R² | feed RMSE (mL/h) | " + " | ".join(f"MAPE day {d}" for d in ORIGIN_DAYS) + " |"]
+    lines += ["|---|---|---|" + "---|" * len(ORIGIN_DAYS)]
+    for name in ("sequence", "rf"):
+        if name not in f and name not in t:
+            continue
+        m = t.get(name, {}).get("harvest_mape_by_day", {})
+        lines.append(
+            f"| {name} | {_num(f.get(name, {}).get('r2'))} | {_num(f.get(name, {}).get('rmse'), '.2f')} | "
+            + " | ".join(_pct(m.get(str(d))) for d in ORIGIN_DAYS)
+            + " |"
+        )
+    seq = t.get("sequence", {})
+    lines += [
+        "",
+        f"- Harvest-titer R² by origin day (sequence): "
+        + ", ".join(f"day {d}: {_num(seq.get('harvest_r2_by_day', {}).get(str(d)))}" for d in ORIGIN_DAYS),
+        f"- 80 % interval coverage (sequence, all origin days): {_num(seq.get('pi80_coverage'))}",
+        f"- Assay-noise floor of the harvest-titer MAPE: {_pct(t.get('noise_floor_mape'))} "
+        "(a perfect model still shows this error, because it is scored against a noisy assay)",
+        "",
+    ]
+    fb = metrics.get("faulty_batches", {})
+    if fb.get("feed"):
+        lines += ["### Faulty test batches (scored separately)", ""]
+        for name in ("sequence", "rf"):
+            if name in fb["feed"]:
+                m = fb["titer"].get(name, {}).get("harvest_mape_by_day", {})
+                lines.append(
+                    f"- {name}: feed R² {_num(fb['feed'][name].get('r2'))}, harvest MAPE "
+                    + ", ".join(f"day {d} {_pct(m.get(str(d)))}" for d in ORIGIN_DAYS)
+                )
+        lines.append("")
+    lines += [
+        "![MAPE by origin day](figures/forecast_mape_by_day.png)",
+        "![Example forecasts](figures/forecast_examples.png)",
+        "![Parity at day 7](figures/forecast_parity_day7.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(ctx: RunContext, metrics: dict) -> None:
+    d = metrics.get("data", {})
+    head = [
+        f"# Run report: {ctx.cfg.run_name}",
+        "",
+        f"- Data: {d.get('source')}, {d.get('n_batches')} batches "
+        f"({d.get('n_faulty_batches')} with faults); split train/val/test "
+        f"{d.get('n_train_batches')}/{d.get('n_val_batches')}/{d.get('n_test_batches')} batches, seed {ctx.seed}.",
+        f"- Forecaster: {ctx.cfg.model.cell.upper()} {ctx.cfg.model.num_layers}x{ctx.cfg.model.hidden_size}, "
+        f"{metrics.get('forecast_training', {}).get('epochs')} epochs, trained on "
+        f"{'all' if ctx.cfg.data.train_on_faulty else 'fault-free'} training batches.",
+        f"- Total time: {_num(metrics.get('timing', {}).get('train_s'), '.0f')} s.",
+        "",
+    ]
+    if ctx.sim is not None:
+        head += ["<details><summary>Simulator settings (variability ranges)</summary>", "", "```"]
+        head += [str(asdict(ctx.sim))[:4000], "```", "</details>", ""]
+    body = [forecast_section(metrics)] + list(ctx.report)
+    atomic_write_text(ctx.run_dir / "report.md", "\n".join(head + body) + "\n")

@@ -1,0 +1,149 @@
+"""One training run: data -> splits -> preprocessing -> stages -> run folder.
+
+Stages, in order: the sequence forecaster (Lightning), the RandomForest baseline, their
+evaluation on held-out test batches, anomaly detection, attributions. Each writes its files
+under the run folder and returns its part of ``metrics.json``; the manifest with file
+hashes is written last, so a folder without one is an unfinished run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster import __version__, schema
+from forecaster.bundle import write_manifest
+from forecaster.data.errors import ConfigError
+from forecaster.data.features import Preprocessor
+from forecaster.data.io import atomic_write_text
+from forecaster.pipeline import report as report_mod
+from forecaster.pipeline.config import RunConfig
+from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.data_stage import load_data
+from forecaster.pipeline.forecast_stage import train_forecaster, trainer_kwargs
+from forecaster.pipeline.model_eval import run_forecast_evaluation
+
+
+def set_threads(n: int) -> None:
+    """Torch CPU threads: ``n`` or, for 0, the cores available to this process."""
+    if n <= 0:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, n))
+
+
+def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
+    """Train and evaluate everything; returns the run folder and the metrics."""
+    t0 = time.perf_counter()
+    set_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir = cfg.run_dir
+    if run_dir.exists() and not cfg.resume:
+        if not cfg.overwrite:
+            raise ConfigError(f"run folder {run_dir} exists; choose another --run_name, or --overwrite true")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "manifest.json").unlink(missing_ok=True)  # unfinished until the end
+    atomic_write_text(run_dir / "config.yaml", config_yaml)
+
+    log(f"[1/6] data: {'simulating' if not cfg.data.path else 'reading ' + str(cfg.data.path)}")
+    data = load_data(cfg, run_dir)
+    fault_free_train = data.table[data.table[schema.BATCH_ID].isin(data.splits["train"]) & ~data.table[schema.BATCH_ID].isin(data.faulty)]
+    prep = Preprocessor.fit(fault_free_train, [v for v in schema.VARIABLE_NAMES if v in data.table and data.table[v].notna().any()])
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb" / "summary"))
+    ctx = RunContext(
+        cfg=cfg,
+        run_dir=run_dir,
+        table=data.table,
+        faults=data.faults,
+        splits=data.splits,
+        prep=prep,
+        seed=cfg.seed,
+        writer=writer,
+        has_labels=data.has_labels,
+        sim=cfg.sim if not cfg.data.path else None,
+    )
+    ctx.trainer_kwargs = trainer_kwargs(ctx)
+    metrics: dict = {"data": data.summary, "timing": {}}
+
+    log(f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches")
+    model, info = train_forecaster(ctx)
+    model.save(run_dir / "forecast" / "model.pt")
+    ctx.artifacts["forecast"] = model
+    # later stages train on one device (rank 0 only after DDP)
+    ctx.trainer_kwargs = {**ctx.trainer_kwargs, "devices": 1, "strategy": "auto", "num_nodes": 1}
+    metrics["timing"]["forecast_train_s"] = info["seconds"]
+    metrics["forecast_training"] = info
+
+    log("[3/6] RandomForest baseline and evaluation on test batches")
+    t_rf = time.perf_counter()
+    metrics.update(run_forecast_evaluation(ctx, data.batch_info))
+    metrics["timing"]["rf_and_eval_s"] = time.perf_counter() - t_rf
+
+    if cfg.anomaly.enabled:
+        log("[4/6] anomaly detection (autoencoder, rules, PCA)")
+        from forecaster.anomaly.stage import run_anomaly_stage
+
+        t_a = time.perf_counter()
+        metrics["anomaly"] = run_anomaly_stage(ctx)
+        metrics["timing"]["anomaly_s"] = time.perf_counter() - t_a
+    if cfg.explain.enabled:
+        log("[5/6] attributions (Captum) and RF importances")
+        from forecaster.explain.stage import run_explain_stage
+
+        t_e = time.perf_counter()
+        metrics["attribution"] = run_explain_stage(ctx)
+        metrics["timing"]["explain_s"] = time.perf_counter() - t_e
+
+    metrics["timing"]["train_s"] = time.perf_counter() - t0
+    log("[6/6] writing report and manifest")
+    metrics = _plain(metrics)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
+    report_mod.write_report(ctx, metrics)
+    _log_hparams(ctx, metrics)
+    writer.close()
+    write_manifest(run_dir, __version__, {"seed": cfg.seed, "config": asdict(cfg.model)})
+    return run_dir, metrics
+
+
+def _log_hparams(ctx: RunContext, metrics: dict) -> None:
+    hp = {f"model.{k}": (str(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(ctx.cfg.model).items()}
+    hp["seed"] = ctx.seed
+    final = {}
+    for key, val in (
+        ("hparam/feed_r2", metrics.get("feed", {}).get("sequence", {}).get("r2")),
+        ("hparam/titer_mape_day7", metrics.get("titer", {}).get("sequence", {}).get("harvest_mape_by_day", {}).get("7")),
+        ("hparam/pi80_coverage", metrics.get("titer", {}).get("sequence", {}).get("pi80_coverage")),
+    ):
+        if isinstance(val, (int, float)) and np.isfinite(val):
+            final[key] = float(val)
+    if final:
+        ctx.writer.add_hparams(hp, final, run_name="hparams")
+
+
+def _plain(obj):
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp, Path)):
+        return str(obj)
+    return obj

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from forecaster import schema
+from forecaster.data.features import Preprocessor
+from tests.synthetic import synthetic_table
+
+
+def test_offline_features_use_last_measurement_mask_and_age():
+    table = synthetic_table(2, 60)
+    prep = Preprocessor.fit(table, ["do_pct", "glucose_g_L"])
+    g = table[table.batch_id == "S000"]
+    x = prep.transform_batch(g)
+    names = prep.feature_names
+    assert names == ["do_pct", "glucose_g_L", "glucose_g_L:measured", "glucose_g_L:age_d", "time_h"]
+    assert x.shape == (61, 5)
+    gi, mi, ai = 1, 2, 3
+    # measured on rows 0, 24, 48 only
+    assert np.flatnonzero(x[:, mi]).tolist() == [0, 24, 48]
+    # between assays the value is the last measurement, scaled
+    expected = prep.scale("glucose_g_L", [g.glucose_g_L.iloc[24]])[0]
+    assert np.allclose(x[25:48, gi], expected)
+    assert np.isclose(x[30, ai], 6 / 24)
+    assert prep.feature_variables == ["do_pct", "glucose_g_L", "glucose_g_L", "glucose_g_L", "time_h"]
+
+
+def test_missing_assays_before_first_measurement_are_masked():
+    table = synthetic_table(1, 30)
+    table.loc[table.time_h == 0, "vcd_1e6_cells_mL"] = np.nan
+    prep = Preprocessor.fit(table, ["vcd_1e6_cells_mL"])
+    x = prep.transform_batch(table)
+    assert (x[:24, 0] == 0).all() and (x[:24, 1] == 0).all()
+    assert x[24, 1] == 1
+
+
+def test_features_are_causal():
+    table = synthetic_table(1, 72)
+    prep = Preprocessor.fit(table, list(schema.VARIABLE_NAMES))
+    a = prep.transform_batch(table)
+    changed = table.copy()
+    changed.loc[changed.time_h > 40, ["do_pct", "glucose_g_L", "titer_mg_L"]] *= 3
+    b = prep.transform_batch(changed)
+    assert np.array_equal(a[:41], b[:41])
+    assert not np.array_equal(a[41:], b[41:])
+
+
+def test_state_dict_round_trip_is_weights_only_safe(tmp_path):
+    table = synthetic_table(3, 48)
+    prep = Preprocessor.fit(table, ["do_pct", "titer_mg_L", "ph"])
+    torch.save({"prep": prep.state_dict()}, tmp_path / "p.pt")
+    back = Preprocessor.from_state_dict(torch.load(tmp_path / "p.pt", weights_only=True)["prep"])
+    assert np.array_equal(back.transform_batch(table), prep.transform_batch(table))
+
+
+def test_unknown_variable_suggests_name():
+    with pytest.raises(KeyError, match="glucose_g_L"):
+        Preprocessor.fit(synthetic_table(1, 24), ["glucose_g_l"])

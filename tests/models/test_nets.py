@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from forecaster.models.nets import ForecastNet, MonotoneQuantiles
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_head_shapes(cell):
+    net = ForecastNet(7, n_days=5, quantiles=(0.1, 0.5, 0.9), cell=cell, hidden_size=8, num_layers=2)
+    out = net(torch.randn(3, 11, 7))
+    assert out["feed"].shape == (3, 11)
+    assert out["harvest"].shape == (3, 11, 3)
+    assert out["trajectory"].shape == (3, 11, 5, 3)
+
+
+def test_quantiles_never_cross():
+    head = MonotoneQuantiles(4, 2, (0.05, 0.1, 0.5, 0.9, 0.95))
+    q = head(torch.randn(50, 4) * 10)
+    assert (q.diff(dim=-1) > 0).all()
+
+
+def test_prefix_never_sees_the_future():
+    torch.manual_seed(0)
+    net = ForecastNet(5, n_days=3, hidden_size=8).eval()
+    x = torch.randn(2, 20, 5)
+    y = x.clone()
+    y[:, 12:] = torch.randn(2, 8, 5) * 100  # change the future only
+    a, b = net(x), net(y)
+    for k in a:
+        assert torch.allclose(a[k][:, :12], b[k][:, :12])
+        assert not torch.allclose(a[k][:, 12:], b[k][:, 12:])
+
+
+def test_streaming_equals_one_shot():
+    torch.manual_seed(1)
+    net = ForecastNet(4, n_days=3, hidden_size=8, cell="lstm").eval()
+    x = torch.randn(1, 15, 4)
+    full = net(x)
+    state, parts = None, []
+    for t0 in range(0, 15, 4):
+        out, state = net.step(x[:, t0 : t0 + 4], state)
+        parts.append(out["harvest"])
+    assert torch.allclose(torch.cat(parts, 1), full["harvest"], atol=1e-5)
