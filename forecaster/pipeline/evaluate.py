@@ -48,18 +48,6 @@ def prefixes_at(batches: Sequence[pd.DataFrame], origin_h: float) -> list[pd.Dat
     return out
 
 
-def feed_samples(batches: Sequence[pd.DataFrame], stride: int = 1) -> tuple[list[pd.DataFrame], np.ndarray]:
-    """Every ``stride``-th prefix of each batch with a defined next-feed target."""
-    prefixes, ys = [], []
-    for g in batches:
-        y = targets.next_feed(g)
-        for i in range(0, len(g), stride):
-            if np.isfinite(y[i]):
-                prefixes.append(g.iloc[: i + 1])
-                ys.append(y[i])
-    return prefixes, np.asarray(ys)
-
-
 def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
     """Metrics of the sequence model: one network pass per batch covers every prefix."""
     outs = model.step_outputs(batches)
@@ -99,10 +87,10 @@ def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
     return res
 
 
-def evaluate_rf(rf, batches: Sequence[pd.DataFrame], feed_stride: int = 1) -> dict:
-    """Same metrics for the RF baseline (feature rows built per prefix)."""
-    prefixes, y_feed = feed_samples(batches, feed_stride)
-    p_feed = rf.predict(prefixes)["feed_next_mL_h"].to_numpy(dtype=float)
+def evaluate_rf(rf, batches: Sequence[pd.DataFrame]) -> dict:
+    """Same metrics for the RF baseline (the prefix ending at every row of every batch)."""
+    y_feed = np.concatenate([targets.next_feed(g) for g in batches])
+    p_feed = rf.predict_table(pd.concat(batches))["feed_next_mL_h"].to_numpy(dtype=float)
     res = {
         "feed": {"r2": r2_score(y_feed, p_feed), "rmse": rmse(y_feed, p_feed)},
         "titer": {"harvest_mape_by_day": {}, "harvest_r2_by_day": {}},

@@ -86,13 +86,13 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         LearningRateMonitor(logging_interval="epoch"),
         FigureCallback(model, val),
     ]
-    module = ForecastModule(model.net, cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)
+    module = ForecastModule(model.net.train(), cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)
+    limits = {k: v for k, v in (("limit_train_batches", tcfg.limit_train_batches), ("limit_val_batches", tcfg.limit_val_batches)) if v != 1.0}
     trainer = L.Trainer(
         **trainer_kwargs(ctx),
+        **limits,
         max_epochs=tcfg.max_epochs,
         gradient_clip_val=tcfg.gradient_clip_val,
-        limit_train_batches=tcfg.limit_train_batches,
-        limit_val_batches=tcfg.limit_val_batches,
         logger=TensorBoardLogger(str(ctx.run_dir / "tb"), name="forecast", version="", default_hp_metric=False),
         callbacks=callbacks,
         log_every_n_steps=1,

@@ -1,0 +1,284 @@
+"""RandomForest baseline: engineered prefix features -> next feed rate and harvest titer.
+
+Same splits, same prefixes and the same fit/predict shape as the sequence model, so both
+land in the same metric tables. Training samples are prefixes ending every ``stride_h``
+hours of each training batch; each target gets its own ``RandomForestRegressor``, chosen by
+a small grid search on the validation batches (feed: RMSE in mL/h; titer: MAPE in %).
+Targets come from :mod:`forecaster.data.targets`. Features: :mod:`.tabular_features`.
+Storage: :mod:`.rf_store` (pickle verified against a sha256 before it is loaded).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestRegressor
+
+from forecaster import schema
+from forecaster.data import targets
+from forecaster.data.errors import ConfigError, MissingColumnError, RunFolderError, ShortBatchError
+from forecaster.models import rf_store
+from forecaster.models.tabular_features import TabularFeatures, sort_rows
+
+#: Model key -> output column of :meth:`RFBaseline.predict`.
+OUTPUTS: dict[str, str] = {"feed": "feed_next_mL_h", "titer": "harvest_titer_mg_L"}
+#: Model key -> validation score minimised by the search.
+METRICS: dict[str, str] = {"feed": "rmse_mL_h", "titer": "mape_pct"}
+
+
+@dataclass
+class RFConfig:
+    """RandomForest baseline settings; every list is one axis of the validation grid.
+
+    Attributes:
+        enabled: whether the training run fits the baseline.
+        n_estimators, max_depth, min_samples_leaf, max_features: grid of
+            ``RandomForestRegressor`` settings (all combinations are tried per target).
+        stride_h: hours between prefix origins in each training / validation batch.
+        n_jobs: worker processes of each forest.
+        max_train_samples: cap on training samples per target (random subset, seeded);
+            None keeps all.
+    """
+
+    enabled: bool = True
+    n_estimators: list[int] = field(default_factory=lambda: [150])
+    max_depth: list[int | None] = field(default_factory=lambda: [None])
+    min_samples_leaf: list[int] = field(default_factory=lambda: [2, 8])
+    max_features: list[float | str] = field(default_factory=lambda: [0.33])
+    stride_h: float = 6.0
+    n_jobs: int = 2
+    max_train_samples: int | None = 50000
+
+    def __post_init__(self) -> None:
+        for name in ("n_estimators", "max_depth", "min_samples_leaf", "max_features"):
+            if not list(getattr(self, name)):
+                raise ConfigError(f"rf.{name} is empty", expected="at least one value")
+        if not self.stride_h > 0:
+            raise ConfigError(f"rf.stride_h = {self.stride_h}", expected="> 0 hours")
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ConfigError(f"rf.max_train_samples = {self.max_train_samples}", expected=">= 1")
+
+    def grid(self) -> list[dict]:
+        """Every combination of the grid lists, as ``RandomForestRegressor`` kwargs."""
+        keys = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
+        return [dict(zip(keys, c)) for c in itertools.product(*(getattr(self, k) for k in keys))]
+
+
+class RFBaseline:
+    """Per-target RandomForests on engineered prefix features.
+
+    Attributes:
+        feature_names: the P feature names; ``feature_variables``: the canonical variable
+            (or ``time_h``) behind each.
+        models: fitted forests, keys ``"feed"`` and ``"titer"``.
+        search_results: one dict per (target, grid point): settings, validation score,
+            fit seconds, sample counts and ``best``.
+    """
+
+    def __init__(self, cfg: RFConfig, variables: Sequence[str], seed: int = 0) -> None:
+        self.cfg = cfg
+        self.variables = [str(v) for v in variables]
+        self.seed = int(seed)
+        self.tab = TabularFeatures(tuple(self.variables))
+        self.feature_names: list[str] = self.tab.feature_names
+        self.feature_variables: list[str] = self.tab.feature_variables
+        self.models: dict[str, RandomForestRegressor] = {}
+        self.search_results: list[dict] = []
+
+    # ---------------------------------------------------------------- samples
+    def samples(self, table: pd.DataFrame, stride_h: float | None = None) -> dict[str, np.ndarray]:
+        """Prefix origins every ``stride_h`` hours (default ``cfg.stride_h``; 0 = every row)
+        in each batch of ``table``, with their features and targets.
+
+        Returns:
+            ``X (N, P)``, ``feed (N,)`` next feed rate (mL/h, NaN at a batch's last row),
+            ``titer (N,)`` harvest titer of the origin's batch (mg/L, meaningful for complete
+            batches), ``batch_id (N,)``, ``origin_h (N,)``. A target whose column is absent
+            is NaN.
+        """
+        stride = self.cfg.stride_h if stride_h is None else float(stride_h)
+        for c in (schema.BATCH_ID, schema.TIME):
+            if c not in table.columns:
+                raise MissingColumnError(c, available=table.columns, hint="needed by the RF")
+        parts: dict[str, list] = {k: [] for k in ("X", "feed", "titer", "batch_id", "origin_h")}
+        for bid, rows in table.groupby(schema.BATCH_ID, sort=True):
+            rows = sort_rows(rows)
+            t = rows[schema.TIME].to_numpy(dtype=float)
+            if stride > 0:
+                grid = np.arange(t[0], t[-1] + 1e-9, stride)
+                idx = np.unique(np.searchsorted(t, grid + 1e-9, side="right") - 1)
+            else:
+                idx = np.arange(len(t))
+            feed = targets.next_feed(rows) if schema.FEED in rows else np.full(len(t), np.nan)
+            titer = targets.harvest_titer(rows) if schema.TITER in rows else np.nan
+            parts["X"].append(self.tab.at_rows(rows, idx))
+            parts["feed"].append(feed[idx])
+            parts["titer"].append(np.full(idx.size, titer))
+            parts["batch_id"].append(np.full(idx.size, str(bid), dtype=object))
+            parts["origin_h"].append(t[idx])
+        if not parts["X"]:
+            return {
+                "X": np.zeros((0, self.tab.n_features)),
+                **{k: np.zeros(0) for k in ("feed", "titer", "origin_h")},
+                "batch_id": np.zeros(0, dtype=object),
+            }
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, train: pd.DataFrame, val: pd.DataFrame) -> RFBaseline:
+        """Grid-search each target's forest on ``val``; keep the best one fitted on ``train``.
+
+        Args:
+            train: batch table of the training batches (complete batches).
+            val: batch table of the validation batches.
+        """
+        for c in (schema.FEED, schema.TITER):
+            if c not in train.columns:
+                raise MissingColumnError(c, available=train.columns, hint="an RF target")
+        tr, va = self.samples(train), self.samples(val)
+        self.models, self.search_results = {}, []
+        for key in OUTPUTS:  # "feed", "titer": also the target keys of samples()
+            ok = np.isfinite(tr[key])
+            x_tr, y_tr = tr["X"][ok], tr[key][ok]
+            if len(y_tr) == 0:
+                raise ShortBatchError(f"no training prefix has a {key} target")
+            if self.cfg.max_train_samples is not None and len(y_tr) > self.cfg.max_train_samples:
+                rng = np.random.default_rng(self.seed)
+                keep = np.sort(rng.choice(len(y_tr), self.cfg.max_train_samples, replace=False))
+                x_tr, y_tr = x_tr[keep], y_tr[keep]
+            ok_va = np.isfinite(va[key])
+            self.models[key] = self._search(key, x_tr, y_tr, va["X"][ok_va], va[key][ok_va])
+        return self
+
+    def _search(
+        self, key: str, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray
+    ) -> RandomForestRegressor:
+        grid = self.cfg.grid()
+        if len(y_va) == 0:
+            warnings.warn(
+                f"RF baseline: no validation samples for {key}; using the first grid point "
+                f"{grid[0]} without a search",
+                stacklevel=3,
+            )
+            grid = grid[:1]
+        best, best_score, rows = None, np.inf, []
+        for params in grid:
+            t0 = time.perf_counter()
+            rf = RandomForestRegressor(**params, n_jobs=self.cfg.n_jobs, random_state=self.seed)
+            rf.fit(x_tr, y_tr)
+            fit_s = time.perf_counter() - t0
+            score = score_of(key, y_va, rf.predict(x_va)) if len(y_va) else float("nan")
+            rows.append(
+                {
+                    "target": key,
+                    **params,
+                    "metric": METRICS[key],
+                    "score": score,
+                    "fit_s": round(fit_s, 3),
+                    "n_train": len(y_tr),
+                    "n_val": len(y_va),
+                    "best": False,
+                }
+            )
+            # strict "<": ties keep the earlier (listed first, usually simpler) setting
+            if best is None or score < best_score:
+                best, best_score, best_row = rf, score, rows[-1]
+        best_row["best"] = True
+        self.search_results += rows
+        return best
+
+    # ---------------------------------------------------------------- predict
+    def features(self, prefixes: Sequence[pd.DataFrame]) -> np.ndarray:
+        """``(N, P)`` engineered features of each prefix at its last row."""
+        return self.tab.of_prefixes(prefixes)
+
+    def predict_matrix(self, target: str, X: np.ndarray) -> np.ndarray:
+        """``(N,)`` predictions of one target's forest from a feature matrix ``(N, P)``."""
+        if target not in self.models:
+            raise KeyError(f"no fitted RF for target {target!r}; have {sorted(self.models)}")
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ValueError(f"X has shape {X.shape}; expected (N, {len(self.feature_names)})")
+        return self.models[target].predict(X)
+
+    def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """One row per prefix: ``batch_id``, ``origin_h`` (last ``time_h``),
+        ``feed_next_mL_h`` and ``harvest_titer_mg_L``."""
+        X = self.features(prefixes)
+        out = pd.DataFrame(
+            {
+                schema.BATCH_ID: [_batch_id(p) for p in prefixes],
+                "origin_h": X[:, self.feature_names.index(schema.TIME)],
+            }
+        )
+        for key, col in OUTPUTS.items():
+            out[col] = self.predict_matrix(key, X) if len(X) else np.zeros(0)
+        return out
+
+    def predict_table(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Like :meth:`predict` for the prefix ending at every row of every batch in
+        ``table``, built in one pass per batch (fast for whole test batches)."""
+        s = self.samples(table, stride_h=0)
+        out = pd.DataFrame({schema.BATCH_ID: s["batch_id"].astype(str), "origin_h": s["origin_h"]})
+        for key, col in OUTPUTS.items():
+            out[col] = self.predict_matrix(key, s["X"]) if len(s["X"]) else np.zeros(0)
+        return out
+
+    # ------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> None:
+        """Write ``model.pkl`` + ``rf.json`` (sha256-checked on load) into ``directory``."""
+        if set(self.models) != set(OUTPUTS):
+            raise RuntimeError("RFBaseline.save: fit the baseline first")
+        meta = {
+            "config": asdict(self.cfg),
+            "variables": self.variables,
+            "seed": self.seed,
+            "feature_names": self.feature_names,
+            "feature_variables": self.feature_variables,
+            "search_results": self.search_results,
+        }
+        rf_store.save_models(Path(directory), self.models, meta)
+
+    @classmethod
+    def load(cls, directory: Path) -> RFBaseline:
+        """Load a saved baseline; the pickle is verified against its sha256 first."""
+        models, meta = rf_store.load_models(Path(directory))
+        model = cls(RFConfig(**meta["config"]), meta["variables"], seed=meta["seed"])
+        if model.feature_names != meta["feature_names"]:
+            raise RunFolderError(
+                "the stored RF was trained on other features than this version builds",
+                file=str(Path(directory) / rf_store.META_FILE),
+                expected=f"feature_names {model.feature_names}",
+            )
+        model.models = dict(models)
+        model.search_results = list(meta["search_results"])
+        return model
+
+
+def score_of(key: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """Validation score of one target: RMSE (feed, mL/h) or MAPE in % (titer)."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    if key == "feed":
+        return float(np.sqrt(np.mean((pred - y) ** 2)))
+    return float(100.0 * np.mean(np.abs(pred - y) / np.maximum(np.abs(y), 1e-9)))
+
+
+def default_variables(table: pd.DataFrame) -> list[str]:
+    """Schema variables present in ``table`` with any value, except the feed-rate target
+    (same rule as ``sequence.input_variables(table, exclude=[FEED])``)."""
+    return [
+        v
+        for v in schema.VARIABLE_NAMES
+        if v in table.columns and v != schema.FEED and table[v].notna().any()
+    ]
+
+
+def _batch_id(prefix: pd.DataFrame) -> str | None:
+    return str(prefix[schema.BATCH_ID].iloc[0]) if schema.BATCH_ID in prefix else None
