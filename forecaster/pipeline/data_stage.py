@@ -23,6 +23,7 @@ class RunData:
     has_labels: bool
     batch_info: pd.DataFrame | None
     summary: dict
+    sim: object = None  # the SimConfig actually used (seed included), None for user data
 
 
 def _faulty_ids(table: pd.DataFrame, faults: pd.DataFrame) -> set[str]:
@@ -34,7 +35,7 @@ def _faulty_ids(table: pd.DataFrame, faults: pd.DataFrame) -> set[str]:
 
 def load_data(cfg, run_dir: Path) -> RunData:
     """Simulate (``data.path`` empty) or read + validate the user's table; split by batch."""
-    batch_info = None
+    batch_info = sim_cfg = None
     if cfg.data.path:
         path = Path(cfg.data.path)
         table = read_table(path, cfg.data.column_map)
@@ -66,4 +67,4 @@ def load_data(cfg, run_dir: Path) -> RunData:
     for k, v in splits.items():
         summary[f"n_{k}_batches"] = len(v)
         summary[f"n_{k}_faulty_batches"] = len([b for b in v if b in faulty])
-    return RunData(table, faults, splits, faulty, has_labels, batch_info, summary)
+    return RunData(table, faults, splits, faulty, has_labels, batch_info, summary, sim_cfg)

@@ -72,7 +72,7 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
         seed=cfg.seed,
         writer=writer,
         has_labels=data.has_labels,
-        sim=cfg.sim if not cfg.data.path else None,
+        sim=data.sim,
     )
     ctx.trainer_kwargs = trainer_kwargs(ctx)
     metrics: dict = {"data": data.summary, "timing": {}}

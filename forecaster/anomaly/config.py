@@ -1,0 +1,209 @@
+"""Settings of the anomaly stage (the ``anomaly:`` section of a run config).
+
+Defaults are physically sensible for a CHO fed-batch (see ``shared/DOMAIN.md``): DO set
+point 30-50 % of air saturation, pH dead band 0.05-0.1, temperature 36.5-37 C with a shift
+to 31-34 C, glucose starvation below about 0.5 g/L, viability > 90 % during growth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CELLS: tuple[str, ...] = ("gru", "lstm")
+THRESHOLD_METHODS: tuple[str, ...] = ("event_rate", "quantile")
+SCORE_ROLES: tuple[str, ...] = ("online", "control", "offline", "setpoint", "static")
+
+
+@dataclass
+class AutoencoderConfig:
+    """Recurrent encoder-decoder on windows of the preprocessed signals.
+
+    Attributes:
+        cell: ``gru`` or ``lstm``.
+        window_h: rows per window (hourly data: hours); the score at row t uses the window
+            of rows t-window+1..t.
+        hidden_size, latent_size, num_layers, dropout: network size (latent = bottleneck).
+        score_roles: roles of the variables reconstructed and scored; the other inputs
+            (set points, static, clock, assay masks and ages) only condition the network.
+        exclude: canonical variables neither fed in nor scored.
+        train_stride: hours between the ends of consecutive training windows.
+        max_epochs, batch_size, lr, weight_decay: optimisation.
+    """
+
+    cell: str = "gru"
+    window_h: int = 12
+    hidden_size: int = 48
+    latent_size: int = 12
+    num_layers: int = 1
+    dropout: float = 0.0
+    score_roles: list[str] = field(default_factory=lambda: ["online", "control", "offline"])
+    exclude: list[str] = field(default_factory=list)
+    train_stride: int = 2
+    max_epochs: int = 15
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"anomaly.autoencoder.cell: {self.cell!r}; expected one of {CELLS}")
+        bad = [r for r in self.score_roles if r not in SCORE_ROLES]
+        if bad:
+            raise ValueError(
+                f"anomaly.autoencoder.score_roles: unknown {bad}; expected {SCORE_ROLES}"
+            )
+        if self.window_h < 2:
+            raise ValueError(f"anomaly.autoencoder.window_h must be >= 2, got {self.window_h}")
+
+
+@dataclass
+class ThresholdConfig:
+    """Alarm threshold of a score, calibrated on fault-free validation batches.
+
+    Attributes:
+        method: ``event_rate``: the lowest threshold whose alarm events on the calibration
+            batches stay within ``target_false_alarms_per_100_batch_days``; ``quantile``:
+            the ``quantile`` of the per-step scores.
+        target_false_alarms_per_100_batch_days: allowed false-alarm rate (event_rate).
+        quantile: per-step quantile (quantile method).
+        margin: factor applied to the calibrated value (1 = none); >1 trades delay for
+            fewer false alarms on batches unlike the calibration set.
+        persistence_steps: consecutive steps above threshold before an alarm is raised.
+        clear_steps: consecutive steps below threshold that end an alarm event.
+    """
+
+    method: str = "event_rate"
+    target_false_alarms_per_100_batch_days: float = 0.3
+    quantile: float = 0.999
+    margin: float = 1.0
+    persistence_steps: int = 2
+    clear_steps: int = 6
+
+    def __post_init__(self) -> None:
+        if self.method not in THRESHOLD_METHODS:
+            raise ValueError(
+                f"anomaly threshold method {self.method!r}; expected {THRESHOLD_METHODS}"
+            )
+        if self.persistence_steps < 1 or self.clear_steps < 1:
+            raise ValueError("anomaly threshold persistence_steps and clear_steps must be >= 1")
+        if not 0.0 < self.quantile < 1.0:
+            raise ValueError(f"anomaly threshold quantile must be in (0, 1), got {self.quantile}")
+
+
+@dataclass
+class RulesConfig:
+    """Day-one checks an engineer would write; each threshold is reported with its alarm.
+
+    Attributes:
+        enabled: evaluate the rules.
+        do_floor_pct, do_floor_duration_h: DO below this (% air saturation) for this long.
+        ph_band, ph_duration_h: |pH - set point| above this for this long.
+        glucose_starvation_g_L: a glucose assay below this (cells starve below ~0.5 g/L).
+        temperature_tolerance_C, temperature_duration_h: |T - set point| above this for this long.
+        setpoint_settle_h: band and spike checks of a variable pause this long after its set
+            point changes (the temperature shift takes about an hour to settle).
+        startup_h: band and spike checks start this many hours after inoculation (DO and
+            pH settle from their initial values).
+        vcd_drop_frac: a VCD assay below (1 - frac) x the highest assay of the last
+            ``drop_lookback_h`` hours (normal day-to-day falls stay under ~27 %).
+        viability_drop_pct: a viability assay this many points below that reference (normal
+            late-run decline stays under ~9 points a day).
+        drop_lookback_h: reference window of the VCD / viability drop checks.
+        stuck_variables, stuck_duration_h, stuck_tolerance: an online reading that moves by
+            no more than ``stuck_tolerance`` (in its unit) for this long (real probes
+            are noisy, so a flat line is a frozen transmitter). Raise the duration for data
+            from a historian that stores only changes (repeated values are normal there).
+        spike_limits: jump of a reading (of its deviation from set point where there is
+            one) from the median of the previous ``spike_context_h`` rows, per variable.
+        feed_check_h, feed_missing_mL, feed_missing_frac: feed-pump mass balance: over the
+            last ``feed_check_h`` hours the volume rose by less than the feed and base
+            pumped minus ``max(feed_missing_mL, feed_missing_frac x pumped)`` (the feed did
+            not reach the vessel). Volume is averaged over 3 readings (probe noise).
+        clear_steps: rows without violation that end a rule's event.
+    """
+
+    enabled: bool = True
+    do_floor_pct: float = 15.0
+    do_floor_duration_h: float = 1.0
+    ph_band: float = 0.2
+    ph_duration_h: float = 1.0
+    glucose_starvation_g_L: float = 0.5
+    temperature_tolerance_C: float = 1.0
+    temperature_duration_h: float = 0.0
+    setpoint_settle_h: float = 4.0
+    startup_h: float = 12.0
+    vcd_drop_frac: float = 0.35
+    viability_drop_pct: float = 12.0
+    drop_lookback_h: float = 24.0
+    stuck_variables: list[str] = field(default_factory=lambda: ["do_pct", "ph", "temperature_C"])
+    stuck_duration_h: float = 1.0
+    stuck_tolerance: float = 1e-6
+    spike_limits: dict[str, float] = field(
+        default_factory=lambda: {"do_pct": 15.0, "ph": 0.15, "temperature_C": 1.0}
+    )
+    spike_context_h: int = 6
+    feed_check_h: float = 24.0
+    feed_missing_mL: float = 20.0
+    feed_missing_frac: float = 0.5
+    clear_steps: int = 3
+
+
+@dataclass
+class PCAConfig:
+    """PCA monitor (Hotelling T^2 and SPE) on time-wise standardised signals.
+
+    Attributes:
+        enabled: fit and evaluate the monitor.
+        explained_variance: components kept until this share of variance is explained.
+        max_components: upper bound on the number of components.
+        alpha: confidence level of the control limits.
+        smooth_h: half-width (hours) of the window that smooths the per-hour reference mean
+            and standard deviation of the good batches.
+        persistence_steps, clear_steps: as for the autoencoder threshold.
+    """
+
+    enabled: bool = True
+    explained_variance: float = 0.9
+    max_components: int = 10
+    alpha: float = 0.999
+    smooth_h: int = 3
+    persistence_steps: int = 2
+    clear_steps: int = 6
+
+
+@dataclass
+class EvalConfig:
+    """Event-level evaluation against the simulator's fault labels.
+
+    Attributes:
+        grace_h: an alarm raised up to this long after a fault ended still counts.
+        max_figures: at most this many per-batch figures (test batches with an alarm).
+    """
+
+    grace_h: float = 24.0
+    max_figures: int = 60
+
+
+@dataclass
+class AnomalyConfig:
+    """The ``anomaly:`` section: autoencoder, rules, PCA baseline and evaluation."""
+
+    enabled: bool = True
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        # Accept plain dicts (from YAML) for the nested sections; unknown keys raise TypeError.
+        for name, cls in (
+            ("autoencoder", AutoencoderConfig),
+            ("threshold", ThresholdConfig),
+            ("rules", RulesConfig),
+            ("pca", PCAConfig),
+            ("eval", EvalConfig),
+        ):
+            val = getattr(self, name)
+            if isinstance(val, dict):
+                setattr(self, name, cls(**val))

@@ -1,0 +1,160 @@
+"""Alarm events: turning a per-step "above threshold" flag into events with persistence.
+
+An alarm is *raised* once the flag has been true for ``min_steps`` consecutive rows (and at
+least ``min_duration_h`` hours); the event starts at the first of those rows and ends at
+the last flagged row before ``clear_steps`` consecutive unflagged rows. The same
+:class:`RunTracker` consumes a whole batch at once or a running batch chunk by chunk, so
+one-shot and streaming detection give the same events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+DETECTORS: tuple[str, ...] = ("autoencoder", "rules", "pca")
+
+
+@dataclass
+class AlarmEvent:
+    """One alarm of one detector on one batch.
+
+    Attributes:
+        batch_id: the batch.
+        detector: ``autoencoder``, ``rules`` or ``pca``.
+        start_h: first row of the run of flagged rows (hours since inoculation).
+        raised_h: when the alarm was raised (persistence satisfied); delays use this.
+        end_h: last flagged row (the current row while the event is open).
+        peak_score: highest score in the event (rules: the most extreme reading).
+        threshold: the threshold the score was compared with (in the score's units).
+        rule: rule name for rule alarms, else None.
+        top_variables: ``[(variable, share of the error), ...]`` largest first.
+        reason: one plain-language sentence.
+        open: the event was still active at the last row seen.
+    """
+
+    batch_id: str
+    detector: str
+    start_h: float
+    raised_h: float
+    end_h: float
+    peak_score: float
+    threshold: float
+    rule: str | None = None
+    top_variables: list[tuple[str, float]] = field(default_factory=list)
+    reason: str = ""
+    open: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str | None, float]:
+        """Identity of an event (same in one-shot and streaming detection)."""
+        return (self.batch_id, self.detector, self.rule, self.raised_h)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["top_variables"] = [[v, float(s)] for v, s in self.top_variables]
+        return d
+
+
+@dataclass
+class Span:
+    """A raised event in row indices (global within the batch) and hours."""
+
+    start_i: int
+    raised_i: int
+    end_i: int
+    start_h: float
+    raised_h: float
+    end_h: float
+    peak: float
+    open: bool
+
+
+class RunTracker:
+    """Incremental persistence / clearing logic over a stream of flags.
+
+    Args:
+        min_steps: consecutive flagged rows needed to raise an alarm.
+        min_duration_h: hours the flag must have lasted (last - first flagged row) as well.
+        clear_steps: consecutive unflagged rows that close a raised event.
+    """
+
+    def __init__(self, min_steps: int = 1, min_duration_h: float = 0.0, clear_steps: int = 1):
+        self.min_steps = max(1, int(min_steps))
+        self.min_duration_h = float(min_duration_h)
+        self.clear_steps = max(1, int(clear_steps))
+        self.i = 0  # global index of the next row
+        self._run_start: tuple[int, float] | None = None  # first row of current flagged run
+        self._run_len = 0
+        self._run_peak = -np.inf
+        self._event: Span | None = None
+        self._quiet = 0  # unflagged rows since the event's last flagged row
+
+    def update(self, t: np.ndarray, flag: np.ndarray, score: np.ndarray) -> list[Span]:
+        """Consume the next rows; return events raised in them and events closed in them.
+
+        Args:
+            t: (n,) hours of the new rows. flag: (n,) bool. score: (n,) float.
+
+        Returns:
+            Spans that were raised or closed during these rows (an open event raised here is
+            returned with ``open=True``; when it closes later it is returned again).
+        """
+        flag = np.asarray(flag, dtype=bool)
+        out: list[Span] = []
+        if not flag.any() and self._event is None and self._run_len == 0:
+            self.i += len(flag)  # fast path: nothing going on
+            return out
+        for k in range(len(flag)):
+            i, th, f, s = self.i + k, float(t[k]), bool(flag[k]), float(score[k])
+            if f:
+                if self._run_len == 0:
+                    self._run_start, self._run_peak = (i, th), -np.inf
+                self._run_len += 1
+                self._run_peak = max(self._run_peak, s)
+                if self._event is not None:
+                    ev = self._event
+                    ev.end_i, ev.end_h, ev.peak, self._quiet = i, th, max(ev.peak, s), 0
+                elif (
+                    self._run_len >= self.min_steps
+                    and th - self._run_start[1] >= self.min_duration_h - 1e-9
+                ):
+                    i0, t0 = self._run_start
+                    self._event = Span(i0, i, i, t0, th, th, self._run_peak, True)
+                    self._quiet = 0
+                    out.append(self._event)
+            else:
+                self._run_len = 0
+                if self._event is not None:
+                    self._quiet += 1
+                    if self._quiet >= self.clear_steps:
+                        self._event.open = False
+                        if not any(x is self._event for x in out):
+                            out.append(self._event)
+                        self._event = None
+        self.i += len(flag)
+        return out
+
+
+def find_spans(
+    t: np.ndarray,
+    flag: np.ndarray,
+    score: np.ndarray,
+    min_steps: int = 1,
+    min_duration_h: float = 0.0,
+    clear_steps: int = 1,
+) -> list[Span]:
+    """All events of one whole series (rows sorted by time), in order of raising."""
+    tracker = RunTracker(min_steps, min_duration_h, clear_steps)
+    spans = tracker.update(np.asarray(t, float), flag, np.asarray(score, float))
+    seen: dict[int, Span] = {}
+    for s in spans:
+        seen[id(s)] = s
+    return sorted(seen.values(), key=lambda s: s.raised_i)
+
+
+def top_shares(shares: np.ndarray, names: list[str], k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` largest entries of ``shares: (V,)`` as ``[(name, share), ...]``."""
+    order = np.argsort(-shares, kind="stable")[:k]
+    return [(names[j], round(float(shares[j]), 4)) for j in order if shares[j] > 0]

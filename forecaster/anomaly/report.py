@@ -1,0 +1,146 @@
+"""The anomaly section of ``report.md``, the per-batch figures and the TensorBoard logs."""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+from forecaster.anomaly.config import AnomalyConfig
+from forecaster.anomaly.detector import AnomalyDetector
+from forecaster.anomaly.evaluate import Evaluation
+from forecaster.anomaly.plots import batch_figure, score_histogram_figure
+
+log = logging.getLogger(__name__)
+_DETS = ("autoencoder", "rules", "pca", "combined")
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return str(x)
+
+
+def save_batch_figures(
+    ctx, det: AnomalyDetector, ev: Evaluation, test: dict[str, pd.DataFrame], cfg: AnomalyConfig
+) -> list[str]:
+    """One figure per test batch with an alarm (at most ``cfg.eval.max_figures``); returns
+    their paths relative to the run folder."""
+    thr = {"autoencoder": det.ae_cal.threshold}
+    if det.pca_cal is not None:
+        thr["pca"] = det.pca_cal.threshold
+    with_alarm = sorted({e.batch_id for e in ev.events})
+    out = []
+    fdir = ctx.figure_dir()
+    for bid in with_alarm[: cfg.eval.max_figures]:
+        faults = (
+            ctx.faults[ctx.faults[schema.BATCH_ID].astype(str) == bid]
+            if len(ctx.faults)
+            else ctx.faults
+        )
+        fig = batch_figure(
+            test[bid], ev.histories[bid], [e for e in ev.events if e.batch_id == bid], faults, thr
+        )
+        path = fdir / f"anomaly_{bid}.png"
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        out.append(str(path.relative_to(ctx.run_dir)))
+    return out
+
+
+def anomaly_report(
+    ctx,
+    det: AnomalyDetector,
+    ev: Evaluation,
+    result: dict,
+    test: dict[str, pd.DataFrame],
+    cfg: AnomalyConfig,
+) -> str:
+    """Markdown section: thresholds, metric table, per-fault-type table, bars, figures."""
+    figs = save_batch_figures(ctx, det, ev, test, cfg)
+    a = det.ae_cal
+    lines = [
+        "## Anomaly detection",
+        "",
+        f"Autoencoder threshold **{a.threshold:.4g}** (mean normalised squared reconstruction error; "
+        f"method `{a.method}`, target {a.target_false_alarms_per_100_batch_days:g} false alarms per 100 "
+        f"batch-days, {a.n_batches} fault-free validation batches / {a.batch_days:.1f} batch-days, "
+        f"{a.calibration_events} alarms there; alarm after {a.persistence_steps} steps above).",
+    ]
+    if det.pca_cal is not None:
+        p = det.pca_cal
+        lines.append(
+            f"PCA monitor: {det.pca.loadings.shape[1]} components, T^2 limit {det.pca.t2_limit:.3g} "
+            f"(alpha {det.pca.alpha:g}); alarm threshold {p.threshold:.3g} x the control limit, calibrated "
+            f"the same way on the same batches."
+        )
+    if a.note:
+        lines.append(f"Note: {a.note}.")
+    keys = ["event_recall", "precision", "f1", "false_alarms_per_100_batch_days", "median_delay_h",
+            "auroc", "auprc", "top_variable_accuracy", "n_alarm_events"]  # fmt: skip
+    lines += ["", "| detector | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for d in _DETS:
+        if d in result and "event_recall" in result[d]:
+            lines.append(f"| {d} | " + " | ".join(_fmt(result[d].get(k)) for k in keys) + " |")
+    types = sorted(
+        {t for d in _DETS if d in result for t in result[d].get("event_recall_by_type", {})}
+    )
+    present = [d for d in _DETS if d in result and "event_recall_by_type" in result[d]]
+    n_by_type = (
+        pd.Series(
+            [str(x) for x in ctx.faults[ctx.faults[schema.BATCH_ID].astype(str).isin(test)]["type"]]
+        ).value_counts()
+        if len(ctx.faults)
+        else pd.Series(dtype=int)
+    )
+    lines += ["", "Recall / median delay (h) per fault type on the test batches:", "",
+              "| fault type | n | " + " | ".join(present) + " |", "|---" * (len(present) + 2) + "|"]  # fmt: skip
+    for t in types:
+        cells = [
+            f"{_fmt(result[d]['event_recall_by_type'].get(t))} / {_fmt(result[d]['median_delay_h_by_type'].get(t))}"
+            for d in present
+        ]
+        lines.append(f"| {t} | {int(n_by_type.get(t, 0))} | " + " | ".join(cells) + " |")
+    bars = result["combined"].get("bars", {})
+    if bars:
+        lines += ["", "Bars (combined = autoencoder + rules):", ""]
+        for k, v in bars.items():
+            if k == "median_delay_h_by_type":
+                for t, b in v.items():
+                    lines.append(
+                        f"- median delay {t}: {_fmt(b['value'])} h (bar <= {b['bar']:g} h): {'pass' if b['pass'] else 'FAIL'}"
+                    )
+            elif isinstance(v, dict):
+                lines.append(
+                    f"- {k}: {', '.join(f'{kk}={_fmt(vv)}' for kk, vv in v.items() if kk != 'pass')}: {'pass' if v['pass'] else 'FAIL'}"
+                )
+    if figs:
+        lines += ["", "Test batches with an alarm:", ""]
+        lines += [f"- ![{f}]({f})" for f in figs]
+    return "\n".join(lines) + "\n"
+
+
+def log_tensorboard(ctx, ev: Evaluation, thresholds: dict[str, float]) -> None:
+    """Score distributions of normal and faulty rows (histograms + figures with threshold)."""
+    if ctx.writer is None:
+        return
+    for d in ("autoencoder", "pca"):
+        key = f"{d}_score"
+        if not all(key in h for h in ev.histories.values()):
+            continue
+        s = np.concatenate([ev.histories[b][key] for b in ev.histories])
+        y = np.concatenate([ev.labels[b] for b in ev.histories]).astype(bool)
+        s = np.log10(np.maximum(s, 1e-9))
+        ctx.writer.add_histogram(f"anomaly/{d}_log10_score_normal", s[~y], 0)
+        if y.any():
+            ctx.writer.add_histogram(f"anomaly/{d}_log10_score_faulty", s[y], 0)
+        if hasattr(ctx.writer, "add_figure") and d in thresholds:
+            fig = score_histogram_figure(10 ** s[~y], 10 ** s[y], thresholds[d], d)
+            ctx.writer.add_figure(f"anomaly/{d}_score_distribution", fig, 0)
+            plt.close(fig)
+    ctx.writer.flush()

@@ -1,0 +1,224 @@
+"""Incremental alarms for a running batch; also the one-shot path (a stream fed everything).
+
+Each ``update(new_rows)`` works on the new rows plus a bounded tail: the last rows that the
+autoencoder windows, the rules and the persistence logic can look back to, and for each
+variable its last observed row (which is all that last-observation-carried-forward and
+assay ages need). Work is therefore proportional to the window, not to the history.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+from forecaster.anomaly.events import AlarmEvent, RunTracker, Span, top_shares
+from forecaster.anomaly.reasons import reason_sentence
+from forecaster.anomaly.rules import evaluate_rules, lookback_h
+from forecaster.anomaly.scores import SETTLE_TAU_H
+
+if TYPE_CHECKING:
+    from forecaster.anomaly.detector import AnomalyDetector
+
+
+class AlarmStream:
+    """Alarms of one running batch, fed in time order.
+
+    Attributes:
+        events: every alarm raised so far (``end_h``/``peak_score``/``open`` kept current).
+    """
+
+    def __init__(
+        self,
+        det: AnomalyDetector,
+        batch_id: str,
+        detectors: tuple[str, ...],
+        keep_history: bool = False,
+    ) -> None:
+        self.det, self.batch_id, self.detectors = det, batch_id, detectors
+        self.events: list[AlarmEvent] = []
+        self._open: list[tuple[AlarmEvent, Span]] = []
+        self._tail: pd.DataFrame | None = None
+        self._tail_raw: dict[str, np.ndarray] | None = None
+        self._tail_gi = np.zeros(0, dtype=int)  # global row index of each tail row
+        self._n_seen = 0
+        self._trackers: dict[tuple[str, str | None], RunTracker] = {}
+        self._hist: dict[str, list[np.ndarray]] | None = {} if keep_history else None
+        cal = det.ae_cal
+        self._k_ae = cal.persistence_steps
+        self._k_pca = det.pca_cal.persistence_steps if det.pca_cal else 1
+        rule_vars = [*det.rules.stuck_variables, *det.rules.spike_limits]
+        self._cols = list(dict.fromkeys([schema.TIME, *det.prep.variables, *_EXTRA, *rule_vars]))
+
+    # ------------------------------------------------------------------ public
+    def update(self, new_rows: pd.DataFrame) -> list[AlarmEvent]:
+        """Consume the next rows (time-ordered, after the previous ones); return new alarms."""
+        if len(new_rows) == 0:
+            return []
+        self._trim()  # drop what the previous update no longer needs (lazy: detect never pays)
+        new_rows = new_rows.sort_values(schema.TIME, kind="stable").reset_index(drop=True)
+        t_new = new_rows[schema.TIME].to_numpy(float)
+        if (
+            self._tail is not None
+            and len(self._tail)
+            and t_new[0] <= self._tail[schema.TIME].iloc[-1]
+        ):
+            raise ValueError(
+                f"batch {self.batch_id}: new rows start at {t_new[0]} h, not after the last row "
+                f"seen ({self._tail[schema.TIME].iloc[-1]} h)"
+            )
+        keep = [c for c in self._cols if c in new_rows.columns]
+        ctx = (
+            new_rows[keep]
+            if self._tail is None
+            else pd.concat([self._tail, new_rows[keep]], ignore_index=True)
+        )
+        n_prev = 0 if self._tail is None else len(self._tail)
+        gi = np.concatenate([self._tail_gi, self._n_seen + np.arange(len(new_rows))])
+        t = ctx[schema.TIME].to_numpy(float)
+        raw = {c: ctx[c].to_numpy(float) for c in keep}
+        feats = self.det.spec.features(self.det.prep, ctx)
+        raised: list[AlarmEvent] = []
+        if "autoencoder" in self.detectors:
+            raised += self._score_detector("autoencoder", feats, t, raw, gi, n_prev)
+        if "pca" in self.detectors:
+            raised += self._score_detector("pca", feats, t, raw, gi, n_prev)
+        if "rules" in self.detectors and self.det.rules.enabled:
+            raised += self._rules(raw, t, gi, n_prev)
+        if self._hist is not None:
+            self._hist.setdefault(schema.TIME, []).append(t[n_prev:])
+        self._sync()
+        self._n_seen += len(new_rows)
+        self._tail, self._tail_gi, self._tail_raw = ctx, gi, raw
+        raised.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
+        self.events.extend(raised)
+        self.events.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
+        return raised
+
+    def history(self) -> dict[str, np.ndarray]:
+        """Per-row arrays seen so far (``keep_history=True``): time_h, ae_score, ae_contrib,
+        pca_score, pca_contrib, rules_flag."""
+        if self._hist is None:
+            raise ValueError("stream was created without keep_history=True")
+        return {k: np.concatenate(v) for k, v in self._hist.items()}
+
+    # ---------------------------------------------------------------- detectors
+    def _score_detector(self, name, feats, t, raw, gi, n_prev) -> list[AlarmEvent]:
+        det, spec = self.det, self.det.spec
+        k = self._k_ae if name == "autoencoder" else self._k_pca
+        lo = max(0, n_prev - (k - 1))  # earlier rows: contributions over the persistence run
+        if name == "autoencoder":
+            r = det.scorer.score(feats, t, slice(lo, None))
+            score, contrib, cal = r.score, r.contrib, det.ae_cal
+            expected_scaled, target = r.recon, r.target
+        else:
+            x = feats[lo:, spec.target_idx].astype(np.float64)
+            r = det.pca.score(t[lo:], x)
+            score, contrib, cal, expected_scaled = r.score, r.contrib, det.pca_cal, r.expected
+        target = feats[lo:, spec.target_idx].astype(np.float64)
+        off = n_prev - lo
+        if self._hist is not None:
+            self._hist.setdefault(f"{name}_score", []).append(score[off:])
+            self._hist.setdefault(f"{name}_contrib", []).append(contrib[off:])
+        tr = self._tracker(name, None, k, 0.0, cal.clear_steps)
+        spans = tr.update(t[n_prev:], score[off:] > cal.threshold, score[off:])
+        out = []
+        for sp in spans:
+            if not self._is_new(sp):
+                continue
+            j = int(np.searchsorted(gi, sp.raised_i))  # ctx row of the raise
+            j0 = max(j - k + 1, lo, int(np.searchsorted(gi, sp.start_i)))
+            share = contrib[j0 - lo : j - lo + 1].mean(axis=0)
+            top = top_shares(share, spec.variables)
+            # expected reading = reading - error, the error taken back to raw units
+            gap = (target[j - lo] - expected_scaled[j - lo]) * np.asarray(spec.target_std)
+            exp = {v: float(_last(raw.get(v), j) - gap[jv]) for jv, v in enumerate(spec.variables)}
+            reason = reason_sentence(name, top, raw, j, t[j], exp, det.agitation_max)
+            out.append(self._event(sp, name, None, cal.threshold, top, reason))
+        return out
+
+    def _rules(self, raw, t, gi, n_prev) -> list[AlarmEvent]:
+        results = evaluate_rules(raw, self.det.rules, self.det.agitation_max)
+        out = []
+        any_flag = np.zeros(len(t) - n_prev, dtype=bool)
+        for rr in results:
+            tr = self._tracker("rules", rr.name, 1, rr.min_duration_h, self.det.rules.clear_steps)
+            flag = rr.flag[n_prev:]
+            any_flag |= flag
+            for sp in tr.update(t[n_prev:], flag, rr.severity[n_prev:]):
+                if not self._is_new(sp):
+                    continue
+                j = int(np.searchsorted(gi, sp.raised_i))
+                reason = (
+                    rr.describe(j, sp.start_h) + f" [rule {rr.name}, threshold {rr.threshold:g}]."
+                )
+                out.append(
+                    self._event(sp, "rules", rr.name, rr.threshold, [(rr.variable, 1.0)], reason)
+                )
+        if self._hist is not None:
+            self._hist.setdefault("rules_flag", []).append(any_flag)
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _tracker(self, det: str, rule: str | None, k: int, dur: float, clear: int) -> RunTracker:
+        key = (det, rule)
+        if key not in self._trackers:
+            self._trackers[key] = RunTracker(k, dur, clear)
+        return self._trackers[key]
+
+    def _is_new(self, sp: Span) -> bool:
+        return not any(s is sp for _, s in self._open)
+
+    def _event(
+        self, sp: Span, det: str, rule: str | None, thr: float, top, reason: str
+    ) -> AlarmEvent:
+        ev = AlarmEvent(self.batch_id, det, sp.start_h, sp.raised_h, sp.end_h, sp.peak, float(thr),
+                        rule, list(top), reason, sp.open)  # fmt: skip
+        self._open.append((ev, sp))
+        return ev
+
+    def _sync(self) -> None:
+        """Copy the trackers' progress (end, peak, open) into the events."""
+        still = []
+        for ev, sp in self._open:
+            ev.end_h, ev.peak_score, ev.open = sp.end_h, float(sp.peak), sp.open
+            if sp.open:
+                still.append((ev, sp))
+        self._open = still
+
+    def _trim(self) -> None:
+        """Keep the rows any later update can look back to (see module docstring)."""
+        if self._tail is None or self._tail_raw is None:
+            return
+        ctx, gi, raw = self._tail, self._tail_gi, self._tail_raw
+        t = raw[schema.TIME]
+        dt = float(np.median(np.diff(t[-50:]))) if len(t) > 1 else 1.0
+        rows = max(
+            self.det.scorer.window + max(self._k_ae, self._k_pca),
+            self.det.rules.spike_context_h + 2,
+        )
+        lb = max(lookback_h(self.det.rules, dt), 5 * SETTLE_TAU_H) + dt
+        first = min(max(0, len(t) - rows), int(np.searchsorted(t, t[-1] - lb)))
+        keep = set(range(first, len(t)))
+        for c, x in raw.items():  # last observed row of each variable before the tail (LOCF)
+            seen = np.flatnonzero(np.isfinite(x[:first]))
+            if seen.size and c != schema.TIME:
+                keep.add(int(seen[-1]))
+        idx = np.array(sorted(keep), dtype=int)
+        self._tail = ctx.iloc[idx].reset_index(drop=True)
+        self._tail_gi = gi[idx]
+        self._tail_raw = None
+
+
+def _last(x: np.ndarray | None, j: int) -> float:
+    """Last finite value of ``x`` at or before row ``j`` (NaN if none)."""
+    if x is None:
+        return float("nan")
+    seen = np.flatnonzero(np.isfinite(x[: j + 1]))
+    return float(x[seen[-1]]) if seen.size else float("nan")
+
+
+_EXTRA = ("do_setpoint_pct", "ph_setpoint", "temperature_setpoint_C", "agitation_rpm",
+          "glucose_g_L", "vcd_1e6_cells_mL", "viability_pct", "do_pct", "ph", "temperature_C")  # fmt: skip

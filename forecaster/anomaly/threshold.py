@@ -1,0 +1,158 @@
+"""Threshold calibration of an anomaly score on fault-free batches, stored as plain values.
+
+The raw threshold is kept in the score's own units (no hidden normalisation), together with
+how it was chosen and on how many batches, so an engineer can read what it means.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from forecaster.anomaly.config import ThresholdConfig
+from forecaster.anomaly.events import find_spans
+
+
+@dataclass
+class Calibration:
+    """A calibrated threshold and how it was obtained.
+
+    Attributes:
+        threshold: raw threshold in score units (alarm when score > threshold).
+        method: ``event_rate`` or ``quantile``.
+        n_batches, n_steps, batch_days: size of the calibration set.
+        allowed_events: alarm events the target rate allows on this set (event_rate).
+        calibration_events: alarm events at ``threshold`` on the calibration set.
+        calibration_rate_per_100_batch_days: the same as a rate.
+        excluded_batches: calibration batches dropped because they carry fault labels.
+        note: plain-language caveats (few batches, excluded faults).
+    """
+
+    threshold: float
+    method: str
+    target_false_alarms_per_100_batch_days: float
+    quantile: float
+    margin: float
+    persistence_steps: int
+    clear_steps: int
+    n_batches: int
+    n_steps: int
+    batch_days: float
+    allowed_events: int
+    calibration_events: int
+    calibration_rate_per_100_batch_days: float
+    excluded_batches: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def count_events(
+    series: list[tuple[np.ndarray, np.ndarray]], thr: float, min_steps: int, clear_steps: int
+) -> int:
+    """Alarm events over batches ``[(t: (T,), score: (T,)), ...]`` at threshold ``thr``."""
+    n = 0
+    for t, s in series:
+        flag = s > thr
+        if flag.any():
+            n += len(find_spans(t, flag, s, min_steps=min_steps, clear_steps=clear_steps))
+    return n
+
+
+def persistent_values(score: np.ndarray, k: int) -> np.ndarray:
+    """(T,) minimum of the last ``k`` scores at each row: an alarm is raised at row t iff
+    this exceeds the threshold (NaN for the first k-1 rows)."""
+    s = np.asarray(score, dtype=float)
+    if k <= 1 or len(s) < k:
+        return s.copy() if k <= 1 else np.full(len(s), np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(s, k)
+    return np.concatenate([np.full(k - 1, np.nan), win.min(axis=1)])
+
+
+def calibrate(
+    series: list[tuple[np.ndarray, np.ndarray]],
+    cfg: ThresholdConfig,
+    excluded_batches: list[str] | None = None,
+) -> Calibration:
+    """Choose the threshold of a score on fault-free calibration batches.
+
+    Args:
+        series: one ``(t_h: (T,), score: (T,))`` pair per calibration batch (fault-free).
+        cfg: method, target rate, persistence.
+        excluded_batches: ids of calibration batches left out because they had labelled faults.
+
+    Returns:
+        The :class:`Calibration`; ``event_rate`` gives the lowest candidate threshold whose
+        alarm events on these batches stay within the target rate (at most
+        ``floor(target x batch_days / 100)`` events).
+    """
+    if not series:
+        raise ValueError("threshold calibration needs at least one fault-free batch, got none")
+    excluded = list(excluded_batches or [])
+    k, c = cfg.persistence_steps, cfg.clear_steps
+    n_steps = int(sum(len(s) for _, s in series))
+    days = float(sum(_duration_days(t) for t, _ in series))
+    allowed = int(math.floor(cfg.target_false_alarms_per_100_batch_days * days / 100.0 + 1e-9))
+    finite = [(np.asarray(t, float), np.nan_to_num(np.asarray(s, float))) for t, s in series]
+    if cfg.method == "quantile":
+        raw = float(np.quantile(np.concatenate([s for _, s in finite]), cfg.quantile))
+    else:
+        cand = np.concatenate([persistent_values(s, k) for _, s in finite])
+        cand = np.unique(cand[np.isfinite(cand)])[::-1]  # descending
+        if cand.size == 0:
+            raise ValueError(f"calibration batches are shorter than persistence ({k} steps)")
+        # Events grow as the threshold falls: bisect for the lowest candidate within budget.
+        lo, hi = 0, cand.size - 1  # count(cand[0]) == 0 <= allowed
+        if count_events(finite, float(cand[hi]), k, c) <= allowed:
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if count_events(finite, float(cand[mid]), k, c) <= allowed:
+                lo = mid
+            else:
+                hi = mid
+        raw = float(cand[lo])
+    thr = raw * cfg.margin
+    n_ev = count_events(finite, thr, k, c)
+    notes = []
+    if len(series) < 10:
+        notes.append(f"only {len(series)} calibration batches: the threshold is a rough estimate")
+    if allowed == 0 and cfg.method == "event_rate":
+        notes.append(
+            f"{days:.1f} batch-days allow no alarm at the target rate, so the threshold sits "
+            "just above the highest persistent calibration score"
+        )
+    if excluded:
+        msg = f"{len(excluded)} validation batches with labelled faults were excluded from calibration"
+        warnings.warn(msg, stacklevel=2)
+        notes.append(msg)
+    return Calibration(
+        threshold=float(thr),
+        method=cfg.method,
+        target_false_alarms_per_100_batch_days=cfg.target_false_alarms_per_100_batch_days,
+        quantile=cfg.quantile,
+        margin=cfg.margin,
+        persistence_steps=k,
+        clear_steps=c,
+        n_batches=len(series),
+        n_steps=n_steps,
+        batch_days=round(days, 3),
+        allowed_events=allowed,
+        calibration_events=n_ev,
+        calibration_rate_per_100_batch_days=round(100.0 * n_ev / max(days, 1e-9), 4),
+        excluded_batches=excluded,
+        note="; ".join(notes),
+    )
+
+
+def _duration_days(t: np.ndarray) -> float:
+    """Days covered by rows at hours ``t`` (n rows of step dt count n x dt)."""
+    t = np.asarray(t, dtype=float)
+    if len(t) < 2:
+        return len(t) / 24.0
+    dt = float(np.median(np.diff(t)))
+    return (t[-1] - t[0] + dt) / 24.0

@@ -1,0 +1,134 @@
+"""Tiny trained autoencoder: faulty window scores higher, causality, save/load, streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_batch, make_table
+
+from forecaster import schema
+from forecaster.anomaly.config import AutoencoderConfig, RulesConfig, ThresholdConfig
+from forecaster.anomaly.detector import AnomalyDetector, AnomalyDetectorError
+from forecaster.anomaly.scores import AEScorer, FeatureSpec, windows
+from forecaster.anomaly.threshold import calibrate
+from forecaster.anomaly.train_ae import train_autoencoder
+from forecaster.data.features import Preprocessor
+from forecaster.models.autoencoder_net import AutoencoderNet
+
+CFG = AutoencoderConfig(
+    window_h=8, hidden_size=24, latent_size=6, train_stride=2, max_epochs=25, lr=1e-2
+)
+
+
+@pytest.fixture(scope="module")
+def detector() -> AnomalyDetector:
+    torch.set_num_threads(1)
+    table, _ = make_table(8, n_hours=72)
+    prep = Preprocessor.fit(table, [v for v in schema.VARIABLE_NAMES])
+    spec = FeatureSpec.build(prep, table, CFG.score_roles, CFG.exclude)
+    groups = [g.reset_index(drop=True) for _, g in table.groupby(schema.BATCH_ID)]
+    feats = [spec.features(prep, g) for g in groups]
+    trainer = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False}
+    net, hp = train_autoencoder(feats[:6], feats[6:], spec, CFG, seed=0, trainer_kwargs=trainer)
+    ts = [g[schema.TIME].to_numpy(float) for g in groups]
+    scale, dt = AEScorer.fit_err_scale(net, spec, CFG.window_h, list(zip(ts[:6], feats[:6])))
+    scorer = AEScorer(net, spec, CFG.window_h, scale, dt)
+    cal = calibrate(
+        [(t, scorer.score(f, t).score) for t, f in zip(ts[6:], feats[6:])], ThresholdConfig()
+    )
+    return AnomalyDetector(prep, net, hp, spec, CFG.window_h, scale, dt, cal, RulesConfig(), 400.0)
+
+
+def test_windows_are_causal_and_padded():
+    x = np.arange(5, dtype=float)[:, None]
+    w = windows(x, 3)
+    assert w.shape == (5, 3, 1)
+    np.testing.assert_array_equal(w[0, :, 0], [0, 0, 0])
+    np.testing.assert_array_equal(w[4, :, 0], [2, 3, 4])
+
+
+def test_net_shapes_gru_and_lstm():
+    for cell in ("gru", "lstm"):
+        net = AutoencoderNet(7, 3, cell=cell, hidden_size=8, latent_size=2, num_layers=2)
+        assert net(torch.zeros(4, 5, 7)).shape == (4, 5, 3)
+
+
+def test_faulty_window_scores_higher_than_normal_window(detector):
+    rows = make_batch("F", n_hours=72, seed=77, do_fault_h=40.0)
+    s = detector.score(rows)
+    normal = s["ae_score"].to_numpy()[10:38].mean()
+    faulty = s["ae_score"].to_numpy()[42:60].mean()
+    assert faulty > 5 * normal
+    top = s.filter(like="contrib_").iloc[50].idxmax()
+    assert top in ("contrib_do_pct", "contrib_agitation_rpm")
+
+
+def test_future_rows_do_not_change_past_scores(detector):
+    rows = make_batch("C", n_hours=72, seed=5)
+    full = detector.score(rows)["ae_score"].to_numpy()
+    altered = rows.copy()
+    altered.loc[40:, "do_pct"] = 5.0
+    altered.loc[40:, "glucose_g_L"] = 0.1
+    part = detector.score(altered)["ae_score"].to_numpy()
+    np.testing.assert_allclose(part[:40], full[:40], rtol=1e-6)
+    assert not np.allclose(part[40:], full[40:])
+    short = detector.score(rows.iloc[:30])["ae_score"].to_numpy()
+    np.testing.assert_allclose(short, full[:30], rtol=1e-6)
+
+
+def test_detect_reports_reason_and_top_variable(detector):
+    rows = make_batch("F", n_hours=72, seed=78, do_fault_h=40.0)
+    events = detector.detect(rows)
+    ae = [e for e in events if e.detector == "autoencoder"]
+    assert ae and 40.0 <= ae[0].raised_h <= 43.0
+    assert ae[0].top_variables[0][0] in ("do_pct", "agitation_rpm")
+    assert "h" in ae[0].reason and "%" in ae[0].reason
+    rules = {e.rule for e in events if e.detector == "rules"}
+    assert "do_low" in rules
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 24])
+def test_streaming_agrees_with_one_shot(detector, chunk):
+    rows = make_batch("F", n_hours=72, seed=79, do_fault_h=30.0)
+    rows.loc[50, "temperature_C"] = 40.0  # a spike as well
+    whole = detector.detect(rows)
+    s = detector.stream("F")
+    for lo in range(0, len(rows), chunk):
+        s.update(rows.iloc[lo : lo + chunk])
+    key = lambda e: (e.key, e.start_h, e.end_h, e.open, [v for v, _ in e.top_variables])  # noqa: E731
+    assert [key(e) for e in s.events] == [key(e) for e in whole]
+    assert len(whole) >= 2
+    assert len(s._tail) < len(rows)  # the stream keeps a bounded tail, not the history
+
+
+def test_stream_rejects_rows_from_the_past(detector):
+    rows = make_batch("F", n_hours=30, seed=1)
+    s = detector.stream("F")
+    s.update(rows.iloc[:20])
+    with pytest.raises(ValueError, match="not after the last row"):
+        s.update(rows.iloc[10:15])
+
+
+def test_save_load_roundtrip(detector, tmp_path):
+    detector.save(tmp_path / "anomaly")
+    state = torch.load(tmp_path / "anomaly" / "model.pt", weights_only=True)
+    assert state["hparams"]["cell"] == "gru" and "prep" in state
+    loaded = AnomalyDetector.load(tmp_path)
+    rows = make_batch("F", n_hours=72, seed=80, do_fault_h=40.0)
+    np.testing.assert_allclose(
+        loaded.score(rows)["ae_score"], detector.score(rows)["ae_score"], rtol=1e-6
+    )
+    assert loaded.threshold == detector.threshold
+    assert [e.key for e in loaded.detect(rows)] == [e.key for e in detector.detect(rows)]
+
+
+def test_load_missing_files_is_a_clear_error(tmp_path):
+    with pytest.raises(AnomalyDetectorError, match="model.pt not found"):
+        AnomalyDetector.load(tmp_path)
+
+
+def test_missing_columns_are_named(detector):
+    rows = make_batch("F", n_hours=30, seed=1).drop(columns=["ph"])
+    with pytest.raises(KeyError, match="ph"):
+        detector.score(rows)
