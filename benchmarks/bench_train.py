@@ -44,7 +44,11 @@ def get(d: dict, dotted: str):
 def check(value, op, bar) -> str:
     if value is None:
         return "n/a"
-    ok = {"<=": lambda: value <= bar, ">=": lambda: value >= bar, "between": lambda: bar[0] <= value <= bar[1]}[op]()
+    ok = {
+        "<=": lambda: value <= bar,
+        ">=": lambda: value >= bar,
+        "between": lambda: bar[0] <= value <= bar[1],
+    }[op]()
     return "PASS" if ok else "MISS"
 
 
@@ -69,7 +73,10 @@ def main() -> None:
         "command": "python benchmarks/bench_train.py " + " ".join(sys.argv[1:]),
         "run_dir": str(run_dir),
         "wall_s": wall,
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+        },
         "bars": rows,
         "sequence_beats_rf_mape_by_day": rf_beats,
         "metrics": metrics,
@@ -77,7 +84,9 @@ def main() -> None:
     print(f"\nwall time {wall:.0f} s ({run_dir})")
     for r in rows:
         v = r["value"]
-        print(f"  {r['metric']:<55} {('n/a' if v is None else f'{v:.4f}'):>10}  {r['bar']:<22} {r['status']}")
+        print(
+            f"  {r['metric']:<55} {('n/a' if v is None else f'{v:.4f}'):>10}  {r['bar']:<22} {r['status']}"
+        )
     print(f"  sequence beats RF on harvest MAPE by day: {rf_beats}")
     dest = ROOT / "benchmarks" / "results" / f"train_{cfg.run_name}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)

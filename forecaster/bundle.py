@@ -86,7 +86,9 @@ def verify(run_dir: Path) -> dict:
         )
     for req in REQUIRED:
         if not (run_dir / req).exists():
-            raise RunFolderError(f"run folder is incomplete: {req} is missing", file=str(run_dir / req))
+            raise RunFolderError(
+                f"run folder is incomplete: {req} is missing", file=str(run_dir / req)
+            )
     for rel, digest in manifest.get("files", {}).items():
         p = run_dir / rel
         if not p.exists():

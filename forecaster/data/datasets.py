@@ -20,21 +20,34 @@ from forecaster import schema
 from forecaster.data import targets
 from forecaster.data.features import Preprocessor
 
+TITER_FLOOR = 1e-3
+
 
 @dataclass(frozen=True)
 class TargetScales:
     """Plain-value scaling of the targets (stored in the checkpoint).
 
-    Feed is standardised; titer is divided by ``titer_scale`` (mg/L), so quantile losses
-    and intervals stay relative to the typical harvest titer.
+    Feed is standardised. Titer is modelled as ``log(titer / titer_scale)`` when
+    ``titer_log`` (the default): errors then count relative to the titer, as MAPE does,
+    and a 5 % assay error weighs the same on day 2 as at harvest. Titers below
+    ``TITER_FLOOR`` x scale (a few mg/L: the first day) are clipped there.
     """
 
     feed_mean: float
     feed_std: float
     titer_scale: float
+    titer_log: bool = True
+
+    def titer_to_model(self, titer_mg_L: np.ndarray | float) -> np.ndarray:
+        y = np.asarray(titer_mg_L, dtype=float) / self.titer_scale
+        return np.log(np.maximum(y, TITER_FLOOR)) if self.titer_log else y
+
+    def titer_from_model(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        return (np.exp(z) if self.titer_log else z) * self.titer_scale
 
     @classmethod
-    def fit(cls, table: pd.DataFrame) -> TargetScales:
+    def fit(cls, table: pd.DataFrame, titer_log: bool = True) -> TargetScales:
         feed = table[schema.FEED].to_numpy(dtype=float)
         feed = feed[np.isfinite(feed)]
         harvest = [targets.harvest_titer(g) for _, g in table.groupby(schema.BATCH_ID)]
@@ -43,6 +56,7 @@ class TargetScales:
             feed_mean=float(feed.mean()) if feed.size else 0.0,
             feed_std=float(feed.std()) if feed.size > 1 and feed.std() > 0 else 1.0,
             titer_scale=float(harvest.mean()) if harvest.size and harvest.mean() > 0 else 1.0,
+            titer_log=titer_log,
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -50,6 +64,7 @@ class TargetScales:
             "feed_mean": self.feed_mean,
             "feed_std": self.feed_std,
             "titer_scale": self.titer_scale,
+            "titer_log": self.titer_log,
         }
 
 
@@ -81,8 +96,8 @@ def batch_arrays(
                 feed=((targets.next_feed(g) - scales.feed_mean) / scales.feed_std).astype(
                     np.float32
                 ),
-                harvest=targets.harvest_titer(g) / scales.titer_scale,
-                daily=(targets.titer_by_day(g, n_days) / scales.titer_scale).astype(np.float32),
+                harvest=float(scales.titer_to_model(targets.harvest_titer(g))),
+                daily=scales.titer_to_model(targets.titer_by_day(g, n_days)).astype(np.float32),
                 time_h=g[schema.TIME].to_numpy(dtype=np.float32),
             )
         )

@@ -11,6 +11,10 @@ produces ``(T, F)`` float32 features, built causally (row ``t`` uses rows ``<= t
   capped at ``max_age_days``);
 - elapsed time ``time_h / time_scale_h``.
 
+Variables in ``log_variables`` (by default none; the forecaster uses titer and VCD) are
+standardised as ``log(x + log_offset)``: early in a run a titer of 50 vs. 100 mg/L is a
+large relative difference that a linear scale fitted on 0-6,000 mg/L would flatten.
+
 ``feature_variables`` maps each feature column back to its variable (``time_h`` for the
 clock), which is how attributions are reported per variable. The state is a dict of
 floats, strings and lists (``state_dict``), so it rides in a checkpoint loaded with
@@ -44,23 +48,36 @@ class Preprocessor:
     std: list[float] = field(default_factory=list)
     time_scale_h: float = 336.0
     max_age_days: float = 5.0
+    log_variables: list[str] = field(default_factory=list)
+    log_offset: float = 1.0
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, table: pd.DataFrame, variables: Sequence[str]) -> Preprocessor:
+    def fit(
+        cls, table: pd.DataFrame, variables: Sequence[str], log_variables: Sequence[str] = ()
+    ) -> Preprocessor:
         """Fit mean/std of each variable on the observed (non-NaN) values of ``table``."""
         variables = [str(v) for v in variables]
         for v in variables:
             schema.variable(v)  # raises with a suggestion on typos
+        prep = cls(variables=variables, log_variables=[v for v in log_variables if v in variables])
         mean, std = [], []
         for v in variables:
-            col = pd.to_numeric(table[v], errors="coerce").to_numpy(dtype=float)
+            col = prep._raw(v, table[v])
             col = col[np.isfinite(col)]
             m = float(col.mean()) if col.size else 0.0
             s = float(col.std()) if col.size > 1 else 1.0
             mean.append(m)
             std.append(s if s > 1e-8 * max(1.0, abs(m)) and s > 0 else 1.0)
-        return cls(variables=variables, mean=mean, std=std)
+        prep.mean, prep.std = mean, std
+        return prep
+
+    def _raw(self, variable: str, values) -> np.ndarray:
+        """Values before standardisation (log-transformed for ``log_variables``)."""
+        x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+        if variable in self.log_variables:
+            x = np.log(np.maximum(x, 0.0) + self.log_offset)
+        return x
 
     # ----------------------------------------------------------- feature layout
     @property
@@ -97,12 +114,15 @@ class Preprocessor:
 
     # ---------------------------------------------------------------- transform
     def scale(self, variable: str, values: np.ndarray) -> np.ndarray:
+        """Raw values (canonical units) -> the model's standardised scale."""
         i = self.variables.index(variable)
-        return (np.asarray(values, dtype=float) - self.mean[i]) / self.std[i]
+        return (self._raw(variable, values) - self.mean[i]) / self.std[i]
 
     def unscale(self, variable: str, values: np.ndarray) -> np.ndarray:
+        """Standardised values -> canonical units."""
         i = self.variables.index(variable)
-        return np.asarray(values, dtype=float) * self.std[i] + self.mean[i]
+        x = np.asarray(values, dtype=float) * self.std[i] + self.mean[i]
+        return np.exp(x) - self.log_offset if variable in self.log_variables else x
 
     def transform_batch(self, batch: pd.DataFrame) -> np.ndarray:
         """Features of one batch, rows sorted by time.
@@ -119,11 +139,11 @@ class Preprocessor:
         std = dict(zip(self.variables, self.std))
         cols: list[np.ndarray] = []
         for v in self.dense:
-            x = (batch[v].to_numpy(dtype=float) - mean[v]) / std[v]
+            x = (self._raw(v, batch[v].to_numpy(dtype=float)) - mean[v]) / std[v]
             cols.append(_locf(x, fill=0.0))
         idx = np.arange(n)
         for v in self.offline:
-            raw = batch[v].to_numpy(dtype=float)
+            raw = self._raw(v, batch[v].to_numpy(dtype=float))
             seen = np.isfinite(raw)
             last = np.maximum.accumulate(np.where(seen, idx, -1))
             has = last >= 0
@@ -133,7 +153,11 @@ class Preprocessor:
             age = np.where(has, age, np.minimum(t / 24.0, self.max_age_days))
             cols += [val, seen.astype(float), age]
         cols.append(t / self.time_scale_h)
-        return np.stack(cols, axis=1).astype(np.float32) if n else np.zeros((0, self.n_features), np.float32)
+        return (
+            np.stack(cols, axis=1).astype(np.float32)
+            if n
+            else np.zeros((0, self.n_features), np.float32)
+        )
 
     def transform(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         """Features of every batch in ``table``: ``{batch_id: (T_b, F) array}``."""
@@ -151,6 +175,8 @@ class Preprocessor:
             "std": [float(s) for s in self.std],
             "time_scale_h": float(self.time_scale_h),
             "max_age_days": float(self.max_age_days),
+            "log_variables": list(self.log_variables),
+            "log_offset": float(self.log_offset),
         }
 
     @classmethod
@@ -161,6 +187,8 @@ class Preprocessor:
             std=list(state["std"]),
             time_scale_h=float(state["time_scale_h"]),
             max_age_days=float(state["max_age_days"]),
+            log_variables=list(state.get("log_variables", [])),
+            log_offset=float(state.get("log_offset", 1.0)),
         )
 
 

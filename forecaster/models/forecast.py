@@ -22,9 +22,11 @@ class ForecastConfig:
         hidden_size, num_layers, dropout: encoder size.
         quantiles: predicted quantiles; 0.1/0.9 give the 80 % interval.
         n_days: length of the daily titer grid the trajectory head predicts (days 1..n_days).
+        titer_log: model titer in log space (relative errors, like MAPE) instead of linear.
         exclude_inputs: canonical variables kept out of the inputs. The feed rate is the
             recommendation target: feeding it in lets the model copy the last command
             instead of learning the operator's rule from the culture state.
+        log_inputs: inputs standardised on a log scale (relative changes matter early on).
         lr, weight_decay, warmup_epochs: AdamW with linear warm-up then cosine decay.
         batch_size: batches (runs) per minibatch.
         min_prefix_h: shortest prefix (hours of data) used in training.
@@ -37,7 +39,9 @@ class ForecastConfig:
     dropout: float = 0.1
     quantiles: list[float] = (0.1, 0.5, 0.9)  # type: ignore[assignment]
     n_days: int = 16
+    titer_log: bool = True
     exclude_inputs: list[str] = ("feed_rate_mL_h",)  # type: ignore[assignment]
+    log_inputs: list[str] = ("titer_mg_L", "vcd_1e6_cells_mL")  # type: ignore[assignment]
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup_epochs: int = 2
@@ -60,7 +64,9 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask, values, torch.zeros_like(values)).sum() / n.clamp(min=1)
 
 
-def forecast_losses(net_out: dict[str, Tensor], batch: dict[str, Tensor], quantiles: Tensor) -> dict[str, Tensor]:
+def forecast_losses(
+    net_out: dict[str, Tensor], batch: dict[str, Tensor], quantiles: Tensor
+) -> dict[str, Tensor]:
     """Per-head losses over every valid step of a padded minibatch.
 
     ``batch``: ``mask (B, T)``, ``feed (B, T)``, ``harvest (B,)``, ``daily (B, D)``,
@@ -88,13 +94,17 @@ def forecast_losses(net_out: dict[str, Tensor], batch: dict[str, Tensor], quanti
 class ForecastModule(L.LightningModule):
     """Trains a :class:`ForecastNet` (injected) on the three heads jointly."""
 
-    def __init__(self, net: ForecastNet, cfg: ForecastConfig, max_epochs: int, seed: int = 0) -> None:
+    def __init__(
+        self, net: ForecastNet, cfg: ForecastConfig, max_epochs: int, seed: int = 0
+    ) -> None:
         super().__init__()
         self.net = net
         self.cfg = cfg
         self.max_epochs = max_epochs
         self.seed = seed
-        self.register_buffer("q", torch.tensor(list(cfg.quantiles), dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            "q", torch.tensor(list(cfg.quantiles), dtype=torch.float32), persistent=False
+        )
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         return self.net(x)
@@ -102,11 +112,30 @@ class ForecastModule(L.LightningModule):
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         losses = forecast_losses(self.net(batch["x"]), batch, self.q)
         c = self.cfg
-        total = c.loss_feed * losses["feed"] + c.loss_harvest * losses["harvest"] + c.loss_trajectory * losses["trajectory"]
+        total = (
+            c.loss_feed * losses["feed"]
+            + c.loss_harvest * losses["harvest"]
+            + c.loss_trajectory * losses["trajectory"]
+        )
         bs = batch["x"].shape[0]
         for k, v in losses.items():
-            self.log(f"{stage}/loss_{k}", v, batch_size=bs, on_epoch=True, on_step=False, sync_dist=stage != "train")
-        self.log(f"{stage}/loss", total, batch_size=bs, on_epoch=True, on_step=False, prog_bar=True, sync_dist=stage != "train")
+            self.log(
+                f"{stage}/loss_{k}",
+                v,
+                batch_size=bs,
+                on_epoch=True,
+                on_step=False,
+                sync_dist=stage != "train",
+            )
+        self.log(
+            f"{stage}/loss",
+            total,
+            batch_size=bs,
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+            sync_dist=stage != "train",
+        )
         return total
 
     def on_train_epoch_start(self) -> None:
@@ -120,7 +149,9 @@ class ForecastModule(L.LightningModule):
         return self._step(batch, "val")
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+        )
         warm, total = max(self.cfg.warmup_epochs, 0), max(self.max_epochs, 1)
 
         def factor(epoch: int) -> float:

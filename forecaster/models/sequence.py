@@ -52,14 +52,16 @@ class SequenceForecaster:
         cfg: the model config it was built with.
     """
 
-    def __init__(self, net: ForecastNet, prep: Preprocessor, scales: TargetScales, cfg: ForecastConfig) -> None:
+    def __init__(
+        self, net: ForecastNet, prep: Preprocessor, scales: TargetScales, cfg: ForecastConfig
+    ) -> None:
         self.net, self.prep, self.scales, self.cfg = net.eval(), prep, scales, cfg
 
     # --------------------------------------------------------------- building
     @classmethod
     def build(cls, cfg: ForecastConfig, train: pd.DataFrame) -> SequenceForecaster:
         """Fit preprocessing and target scales on ``train`` and create an untrained net."""
-        prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs))
+        prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs), cfg.log_inputs)
         net = ForecastNet(
             prep.n_features,
             n_days=cfg.n_days,
@@ -69,7 +71,7 @@ class SequenceForecaster:
             num_layers=cfg.num_layers,
             dropout=cfg.dropout,
         )
-        return cls(net, prep, TargetScales.fit(train), cfg)
+        return cls(net, prep, TargetScales.fit(train, cfg.titer_log), cfg)
 
     @property
     def device(self) -> torch.device:
@@ -85,7 +87,9 @@ class SequenceForecaster:
         return self.prep.transform_batch(rows.sort_values(schema.TIME))
 
     @torch.no_grad()
-    def step_outputs(self, batches: Sequence[pd.DataFrame], chunk: int = 256) -> list[dict[str, np.ndarray]]:
+    def step_outputs(
+        self, batches: Sequence[pd.DataFrame], chunk: int = 256
+    ) -> list[dict[str, np.ndarray]]:
         """Unscaled per-step outputs of each batch, one network pass per chunk.
 
         Returns per batch: ``time_h (T,)``, ``feed (T,)`` mL/h, ``harvest (T, Q)`` mg/L,
@@ -109,8 +113,8 @@ class SequenceForecaster:
                     {
                         "time_h": times[i + k],
                         "feed": np.maximum(res["feed"][k, :n] * s.feed_std + s.feed_mean, 0.0),
-                        "harvest": res["harvest"][k, :n] * s.titer_scale,
-                        "trajectory": res["trajectory"][k, :n] * s.titer_scale,
+                        "harvest": s.titer_from_model(res["harvest"][k, :n]),
+                        "trajectory": s.titer_from_model(res["trajectory"][k, :n]),
                     }
                 )
         return out
@@ -123,7 +127,14 @@ class SequenceForecaster:
         for p, o in zip(prefixes, self.step_outputs(prefixes)):
             h = o["harvest"][-1]
             rows.append(
-                (str(p[schema.BATCH_ID].iloc[0]), float(o["time_h"][-1]), float(o["feed"][-1]), float(h[mid]), float(h[lo]), float(h[hi]))
+                (
+                    str(p[schema.BATCH_ID].iloc[0]),
+                    float(o["time_h"][-1]),
+                    float(o["feed"][-1]),
+                    float(h[mid]),
+                    float(h[lo]),
+                    float(h[hi]),
+                )
             )
         return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
 
@@ -144,7 +155,9 @@ class SequenceForecaster:
         """Everything needed to predict, as tensors and plain values."""
         return {
             "format": FORMAT,
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.cfg).items()},
+            "config": {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.cfg).items()
+            },
             "n_features": self.prep.n_features,
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "prep": self.prep.state_dict(),
@@ -160,7 +173,9 @@ class SequenceForecaster:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SequenceForecaster:
         if state.get("format") != FORMAT:
-            raise ValueError(f"unsupported forecast model format {state.get('format')!r}; expected {FORMAT!r}")
+            raise ValueError(
+                f"unsupported forecast model format {state.get('format')!r}; expected {FORMAT!r}"
+            )
         known = {f.name for f in fields(ForecastConfig)}
         cfg = ForecastConfig(**{k: v for k, v in state["config"].items() if k in known})
         net = ForecastNet(
@@ -173,7 +188,9 @@ class SequenceForecaster:
             dropout=cfg.dropout,
         )
         net.load_state_dict(state["state_dict"])
-        return cls(net, Preprocessor.from_state_dict(state["prep"]), TargetScales(**state["scales"]), cfg)
+        return cls(
+            net, Preprocessor.from_state_dict(state["prep"]), TargetScales(**state["scales"]), cfg
+        )
 
     @classmethod
     def load(cls, path: Path, map_location: str | torch.device = "cpu") -> SequenceForecaster:

@@ -23,9 +23,14 @@ def results_table(metrics: dict) -> str:
     for name in ("sequence", "rf"):
         if name in f:
             m = t.get(name, {}).get("harvest_mape_by_day", {})
-            rows.append(f"{name:<10}{fmt(f[name].get('r2')):>9}" + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in ORIGIN_DAYS))
+            rows.append(
+                f"{name:<10}{fmt(f[name].get('r2')):>9}"
+                + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in ORIGIN_DAYS)
+            )
     cov = t.get("sequence", {}).get("pi80_coverage")
-    rows.append(f"PI80 coverage {fmt(cov)}; assay-noise floor MAPE {fmt(t.get('noise_floor_mape'), True)}")
+    rows.append(
+        f"PI80 coverage {fmt(cov)}; assay-noise floor MAPE {fmt(t.get('noise_floor_mape'), True)}"
+    )
     an = metrics.get("anomaly", {}).get("combined")
     if isinstance(an, dict) and "event_recall" in an:
         rows.append(
@@ -43,7 +48,9 @@ def _main() -> int:
     run_dir, metrics = run(cfg, yaml_text)
     print()
     print(results_table(metrics))
-    print(f"\nrun folder: {run_dir}   (report: {run_dir / 'report.md'}; tensorboard --logdir {cfg.output_dir})")
+    print(
+        f"\nrun folder: {run_dir}   (report: {run_dir / 'report.md'}; tensorboard --logdir {cfg.output_dir})"
+    )
     return 0
 
 

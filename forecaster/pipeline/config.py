@@ -117,7 +117,9 @@ def parse_config(argv: list[str] | None = None) -> tuple[RunConfig, str]:
     parser = build_parser()
     ns = parser.parse_args(argv)
     yaml_text = parser.dump(ns, skip_none=False)
-    init = parser.instantiate(ns) if hasattr(parser, "instantiate") else parser.instantiate_classes(ns)
+    init = (
+        parser.instantiate(ns) if hasattr(parser, "instantiate") else parser.instantiate_classes(ns)
+    )
     cfg = RunConfig(**{f.name: init[f.name] for f in fields(RunConfig)})
     return cfg, yaml_text
 

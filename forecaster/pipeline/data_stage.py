@@ -40,7 +40,11 @@ def load_data(cfg, run_dir: Path) -> RunData:
         path = Path(cfg.data.path)
         table = read_table(path, cfg.data.column_map)
         table = validate_table(table, source=str(path), min_rows=2, strict=True).table
-        fpath = Path(cfg.data.faults_path) if cfg.data.faults_path else path.with_name(path.stem + ".faults.csv")
+        fpath = (
+            Path(cfg.data.faults_path)
+            if cfg.data.faults_path
+            else path.with_name(path.stem + ".faults.csv")
+        )
         if cfg.data.faults_path and not fpath.exists():
             raise ConfigError(f"fault table {fpath} not found (data.faults_path)", file=str(fpath))
         if fpath.exists():

@@ -52,7 +52,9 @@ def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
     """Metrics of the sequence model: one network pass per batch covers every prefix."""
     outs = model.step_outputs(batches)
     y_feed, p_feed = [], []
-    by_day: dict[str, tuple[list, list, list, list]] = {str(d): ([], [], [], []) for d in ORIGIN_DAYS}
+    by_day: dict[str, tuple[list, list, list, list]] = {
+        str(d): ([], [], [], []) for d in ORIGIN_DAYS
+    }
     q = model.net.quantiles
     lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
     cover = []
@@ -83,7 +85,9 @@ def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
         cover.append((np.asarray(los) <= ys_a) & (ys_a <= np.asarray(his)))
     allc = np.concatenate(cover) if cover else np.array([])
     res["titer"]["pi80_coverage"] = float(allc.mean()) if allc.size else float("nan")
-    res["titer"]["pi80_coverage_by_day"] = {d: float(c.mean()) if c.size else float("nan") for d, c in zip(by_day, cover)}
+    res["titer"]["pi80_coverage_by_day"] = {
+        d: float(c.mean()) if c.size else float("nan") for d, c in zip(by_day, cover)
+    }
     return res
 
 

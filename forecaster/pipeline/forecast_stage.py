@@ -8,7 +8,12 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
@@ -67,8 +72,12 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     val = ctx.batches("val", faulty=fault_filter)
     model = SequenceForecaster.build(cfg, train)
     min_len = max(int(cfg.min_prefix_h), 1)
-    ds_train = PrefixDataset(batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed)
-    ds_val = PrefixDataset(batch_arrays(val, model.prep, model.scales, cfg.n_days), min_len, False, ctx.seed)
+    ds_train = PrefixDataset(
+        batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed
+    )
+    ds_val = PrefixDataset(
+        batch_arrays(val, model.prep, model.scales, cfg.n_days), min_len, False, ctx.seed
+    )
     dl_train = DataLoader(
         ds_train,
         batch_size=cfg.batch_size,
@@ -76,10 +85,14 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         collate_fn=collate,
         num_workers=tcfg.num_workers,
     )
-    dl_val = DataLoader(ds_val, batch_size=cfg.batch_size, collate_fn=collate, num_workers=tcfg.num_workers)
+    dl_val = DataLoader(
+        ds_val, batch_size=cfg.batch_size, collate_fn=collate, num_workers=tcfg.num_workers
+    )
 
     out_dir = ctx.run_dir / "forecast"
-    ckpt = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val/loss", mode="min", save_last=True)
+    ckpt = ModelCheckpoint(
+        dirpath=out_dir, filename="best", monitor="val/loss", mode="min", save_last=True
+    )
     callbacks = [
         ckpt,
         EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience),
@@ -87,13 +100,22 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         FigureCallback(model, val),
     ]
     module = ForecastModule(model.net.train(), cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)
-    limits = {k: v for k, v in (("limit_train_batches", tcfg.limit_train_batches), ("limit_val_batches", tcfg.limit_val_batches)) if v != 1.0}
+    limits = {
+        k: v
+        for k, v in (
+            ("limit_train_batches", tcfg.limit_train_batches),
+            ("limit_val_batches", tcfg.limit_val_batches),
+        )
+        if v != 1.0
+    }
     trainer = L.Trainer(
         **trainer_kwargs(ctx),
         **limits,
         max_epochs=tcfg.max_epochs,
         gradient_clip_val=tcfg.gradient_clip_val,
-        logger=TensorBoardLogger(str(ctx.run_dir / "tb"), name="forecast", version="", default_hp_metric=False),
+        logger=TensorBoardLogger(
+            str(ctx.run_dir / "tb"), name="forecast", version="", default_hp_metric=False
+        ),
         callbacks=callbacks,
         log_every_n_steps=1,
     )
@@ -106,11 +128,15 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         raise SystemExit(0)
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-    model.net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
+    model.net.load_state_dict(
+        {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    )
     model.net.cpu().eval()
     info = {
         "epochs": int(trainer.current_epoch),
-        "best_val_loss": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "best_val_loss": float(ckpt.best_model_score)
+        if ckpt.best_model_score is not None
+        else None,
         "resumed_from": str(resume) if resume else None,
         "seconds": seconds,
         "n_parameters": int(sum(p.numel() for p in model.net.parameters())),

@@ -10,7 +10,12 @@ import pandas as pd
 from forecaster import schema
 from forecaster.models.baseline import RFBaseline
 from forecaster.pipeline.context import RunContext
-from forecaster.pipeline.evaluate import evaluate_rf, evaluate_sequence, noise_floor_mape, prefixes_at
+from forecaster.pipeline.evaluate import (
+    evaluate_rf,
+    evaluate_sequence,
+    noise_floor_mape,
+    prefixes_at,
+)
 
 
 def _groups(table: pd.DataFrame) -> list[pd.DataFrame]:
@@ -35,7 +40,10 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
         )
         rf.save(ctx.run_dir / "rf")
         ctx.artifacts["rf"] = rf
-        out["rf_search"] = {"fit_s": time.perf_counter() - t0, "results": getattr(rf, "search_results", None)}
+        out["rf_search"] = {
+            "fit_s": time.perf_counter() - t0,
+            "results": getattr(rf, "search_results", None),
+        }
 
     for label, faulty, dest in (("normal", False, out), ("faulty", True, out["faulty_batches"])):
         batches = _groups(ctx.batches("test", faulty=faulty))
@@ -48,14 +56,16 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
             r = evaluate_rf(rf, batches)
             dest["feed"]["rf"], dest["titer"]["rf"] = r["feed"], r["titer"]
         dest["n_batches"] = len(batches)
-    out["titer"]["noise_floor_mape"] = noise_floor_mape(ctx.batches("test", faulty=False), batch_info)
+    out["titer"]["noise_floor_mape"] = noise_floor_mape(
+        ctx.batches("test", faulty=False), batch_info
+    )
     _figures(ctx, out, rf)
     return out
 
 
 def _figures(ctx: RunContext, metrics: dict, rf) -> None:
-    from forecaster.plots import forecast_figure, mape_by_day_figure, parity_figure
     from forecaster.data import targets
+    from forecaster.plots import forecast_figure, mape_by_day_figure, parity_figure
 
     figdir = ctx.figure_dir()
     seq = ctx.artifacts["forecast"]
@@ -67,7 +77,9 @@ def _figures(ctx: RunContext, metrics: dict, rf) -> None:
     truth = np.asarray([targets.harvest_titer(g) for g in test])
     pre = prefixes_at(test, 24.0 * 7)
     ids = [str(p[schema.BATCH_ID].iloc[0]) for p in pre]
-    truth7 = np.asarray([truth[[str(g[schema.BATCH_ID].iloc[0]) for g in test].index(b)] for b in ids])
+    truth7 = np.asarray(
+        [truth[[str(g[schema.BATCH_ID].iloc[0]) for g in test].index(b)] for b in ids]
+    )
     preds = {"sequence": seq.predict(pre)["harvest_titer_mg_L"].to_numpy()}
     if rf is not None:
         preds["rf"] = rf.predict(pre)["harvest_titer_mg_L"].to_numpy()

@@ -20,7 +20,11 @@ def _num(x, fmt: str = ".3f") -> str:
 def forecast_section(metrics: dict) -> str:
     t, f = metrics.get("titer", {}), metrics.get("feed", {})
     lines = ["## Forecasts (normal test batches, never seen in training)", ""]
-    lines += ["| model | feed R² | feed RMSE (mL/h) | " + " | ".join(f"MAPE day {d}" for d in ORIGIN_DAYS) + " |"]
+    lines += [
+        "| model | feed R² | feed RMSE (mL/h) | "
+        + " | ".join(f"MAPE day {d}" for d in ORIGIN_DAYS)
+        + " |"
+    ]
     lines += ["|---|---|---|" + "---|" * len(ORIGIN_DAYS)]
     for name in ("sequence", "rf"):
         if name not in f and name not in t:
@@ -34,8 +38,10 @@ def forecast_section(metrics: dict) -> str:
     seq = t.get("sequence", {})
     lines += [
         "",
-        f"- Harvest-titer R² by origin day (sequence): "
-        + ", ".join(f"day {d}: {_num(seq.get('harvest_r2_by_day', {}).get(str(d)))}" for d in ORIGIN_DAYS),
+        "- Harvest-titer R² by origin day (sequence): "
+        + ", ".join(
+            f"day {d}: {_num(seq.get('harvest_r2_by_day', {}).get(str(d)))}" for d in ORIGIN_DAYS
+        ),
         f"- 80 % interval coverage (sequence, all origin days): {_num(seq.get('pi80_coverage'))}",
         f"- Assay-noise floor of the harvest-titer MAPE: {_pct(t.get('noise_floor_mape'))} "
         "(a perfect model still shows this error, because it is scored against a noisy assay)",

@@ -36,7 +36,11 @@ from forecaster.pipeline.model_eval import run_forecast_evaluation
 def set_threads(n: int) -> None:
     """Torch CPU threads: ``n`` or, for 0, the cores available to this process."""
     if n <= 0:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
     torch.set_num_threads(max(1, n))
 
 
@@ -48,7 +52,9 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     run_dir = cfg.run_dir
     if run_dir.exists() and not cfg.resume:
         if not cfg.overwrite:
-            raise ConfigError(f"run folder {run_dir} exists; choose another --run_name, or --overwrite true")
+            raise ConfigError(
+                f"run folder {run_dir} exists; choose another --run_name, or --overwrite true"
+            )
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "manifest.json").unlink(missing_ok=True)  # unfinished until the end
@@ -56,8 +62,14 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
 
     log(f"[1/6] data: {'simulating' if not cfg.data.path else 'reading ' + str(cfg.data.path)}")
     data = load_data(cfg, run_dir)
-    fault_free_train = data.table[data.table[schema.BATCH_ID].isin(data.splits["train"]) & ~data.table[schema.BATCH_ID].isin(data.faulty)]
-    prep = Preprocessor.fit(fault_free_train, [v for v in schema.VARIABLE_NAMES if v in data.table and data.table[v].notna().any()])
+    fault_free_train = data.table[
+        data.table[schema.BATCH_ID].isin(data.splits["train"])
+        & ~data.table[schema.BATCH_ID].isin(data.faulty)
+    ]
+    prep = Preprocessor.fit(
+        fault_free_train,
+        [v for v in schema.VARIABLE_NAMES if v in data.table and data.table[v].notna().any()],
+    )
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -77,7 +89,9 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     ctx.trainer_kwargs = trainer_kwargs(ctx)
     metrics: dict = {"data": data.summary, "timing": {}}
 
-    log(f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches")
+    log(
+        f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches"
+    )
     model, info = train_forecaster(ctx)
     model.save(run_dir / "forecast" / "model.pt")
     ctx.artifacts["forecast"] = model
@@ -118,12 +132,18 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
 
 
 def _log_hparams(ctx: RunContext, metrics: dict) -> None:
-    hp = {f"model.{k}": (str(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(ctx.cfg.model).items()}
+    hp = {
+        f"model.{k}": (str(v) if isinstance(v, (list, tuple)) else v)
+        for k, v in asdict(ctx.cfg.model).items()
+    }
     hp["seed"] = ctx.seed
     final = {}
     for key, val in (
         ("hparam/feed_r2", metrics.get("feed", {}).get("sequence", {}).get("r2")),
-        ("hparam/titer_mape_day7", metrics.get("titer", {}).get("sequence", {}).get("harvest_mape_by_day", {}).get("7")),
+        (
+            "hparam/titer_mape_day7",
+            metrics.get("titer", {}).get("sequence", {}).get("harvest_mape_by_day", {}).get("7"),
+        ),
         ("hparam/pi80_coverage", metrics.get("titer", {}).get("sequence", {}).get("pi80_coverage")),
     ):
         if isinstance(val, (int, float)) and np.isfinite(val):

@@ -22,7 +22,13 @@ def test_offline_features_use_last_measurement_mask_and_age():
     expected = prep.scale("glucose_g_L", [g.glucose_g_L.iloc[24]])[0]
     assert np.allclose(x[25:48, gi], expected)
     assert np.isclose(x[30, ai], 6 / 24)
-    assert prep.feature_variables == ["do_pct", "glucose_g_L", "glucose_g_L", "glucose_g_L", "time_h"]
+    assert prep.feature_variables == [
+        "do_pct",
+        "glucose_g_L",
+        "glucose_g_L",
+        "glucose_g_L",
+        "time_h",
+    ]
 
 
 def test_missing_assays_before_first_measurement_are_masked():
@@ -56,3 +62,18 @@ def test_state_dict_round_trip_is_weights_only_safe(tmp_path):
 def test_unknown_variable_suggests_name():
     with pytest.raises(KeyError, match="glucose_g_L"):
         Preprocessor.fit(synthetic_table(1, 24), ["glucose_g_l"])
+
+
+def test_log_variables_round_trip_and_spread_small_values():
+    table = synthetic_table(3, 72)
+    lin = Preprocessor.fit(table, ["titer_mg_L"])
+    log = Preprocessor.fit(table, ["titer_mg_L"], log_variables=["titer_mg_L"])
+    vals = np.array([49.0, 99.0, 2499.0, 4999.0])
+    assert np.allclose(log.unscale("titer_mg_L", log.scale("titer_mg_L", vals)), vals)
+    # equal ratios are equal steps on the log scale (log(x + 1)), not on the linear one
+    a, b, c, d = log.scale("titer_mg_L", vals)
+    assert np.isclose(b - a, d - c)
+    a, b, c, d = lin.scale("titer_mg_L", vals)
+    assert (d - c) > 40 * (b - a)
+    back = Preprocessor.from_state_dict(log.state_dict())
+    assert np.array_equal(back.transform_batch(table), log.transform_batch(table))

@@ -6,7 +6,9 @@ from forecaster.models.nets import ForecastNet, MonotoneQuantiles
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_head_shapes(cell):
-    net = ForecastNet(7, n_days=5, quantiles=(0.1, 0.5, 0.9), cell=cell, hidden_size=8, num_layers=2)
+    net = ForecastNet(
+        7, n_days=5, quantiles=(0.1, 0.5, 0.9), cell=cell, hidden_size=8, num_layers=2
+    )
     out = net(torch.randn(3, 11, 7))
     assert out["feed"].shape == (3, 11)
     assert out["harvest"].shape == (3, 11, 3)

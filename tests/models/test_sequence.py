@@ -2,7 +2,13 @@ import numpy as np
 import torch
 
 from forecaster import schema
-from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, TargetScales, batch_arrays, collate
+from forecaster.data.datasets import (
+    EpochShuffleSampler,
+    PrefixDataset,
+    TargetScales,
+    batch_arrays,
+    collate,
+)
 from forecaster.models.forecast import ForecastConfig, forecast_losses
 from forecaster.models.sequence import SequenceForecaster
 from tests.synthetic import synthetic_table

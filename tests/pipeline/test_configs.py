@@ -17,7 +17,16 @@ def test_every_run_config_loads_and_validates(path):
 
 def test_command_line_overrides_keys():
     cfg, _ = parse_config(
-        ["--config", str(ROOT / "configs/quickstart.yaml"), "--model.cell", "lstm", "--trainer.max_epochs", "5", "--seed", "3"]
+        [
+            "--config",
+            str(ROOT / "configs/quickstart.yaml"),
+            "--model.cell",
+            "lstm",
+            "--trainer.max_epochs",
+            "5",
+            "--seed",
+            "3",
+        ]
     )
     assert (cfg.model.cell, cfg.trainer.max_epochs, cfg.seed) == ("lstm", 5, 3)
 

@@ -11,7 +11,14 @@ from forecaster.models.sequence import SequenceForecaster
 from forecaster.pipeline.config import parse_config
 from forecaster.pipeline.train import run
 
-FAST = ["--config", "configs/debug.yaml", "--explain.enabled", "false", "--anomaly.enabled", "false"]
+FAST = [
+    "--config",
+    "configs/debug.yaml",
+    "--explain.enabled",
+    "false",
+    "--anomaly.enabled",
+    "false",
+]
 
 
 def _run(tmp_path, name, *extra):
@@ -29,7 +36,15 @@ def _finite_leaves(d, prefix=""):
 
 def test_tiny_run_writes_a_complete_run_folder(tmp_path):
     run_dir, metrics = _run(tmp_path, "a")
-    for rel in ("config.yaml", "metrics.json", "report.md", "manifest.json", "forecast/model.pt", "forecast/last.ckpt", "forecast/best.ckpt"):
+    for rel in (
+        "config.yaml",
+        "metrics.json",
+        "report.md",
+        "manifest.json",
+        "forecast/model.pt",
+        "forecast/last.ckpt",
+        "forecast/best.ckpt",
+    ):
         assert (run_dir / rel).exists(), rel
     assert any((run_dir / "tb" / "forecast").rglob("events.out.tfevents*"))
     verify(run_dir)
@@ -37,7 +52,10 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path):
     for key in ("r2", "rmse"):
         assert key in m["feed"]["sequence"] and key in m["feed"]["rf"]
     assert set(m["titer"]["sequence"]["harvest_mape_by_day"]) <= {"3", "5", "7", "10"}
-    assert m["data"]["n_train_batches"] + m["data"]["n_val_batches"] + m["data"]["n_test_batches"] == m["data"]["n_batches"]
+    assert (
+        m["data"]["n_train_batches"] + m["data"]["n_val_batches"] + m["data"]["n_test_batches"]
+        == m["data"]["n_batches"]
+    )
     assert m["timing"]["train_s"] > 0
     # the saved model loads without pickled classes and predicts like the in-memory one
     model = SequenceForecaster.load(run_dir / "forecast" / "model.pt")
