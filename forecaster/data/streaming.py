@@ -39,6 +39,9 @@ class StreamingFeatures:
         self._d_std = np.array([prep.std[idx[v]] for v in self._dense], dtype=float)
         self._o_mean = np.array([prep.mean[idx[v]] for v in self._offline], dtype=float)
         self._o_std = np.array([prep.std[idx[v]] for v in self._offline], dtype=float)
+        logs = set(getattr(prep, "log_variables", ()))
+        self._d_log = np.array([v in logs for v in self._dense], dtype=bool)
+        self._o_log = np.array([v in logs for v in self._offline], dtype=bool)
         # carried state; before any reading a dense value is 0 (the training mean)
         self._d_last = np.zeros(len(self._dense))
         self._o_val = np.zeros(len(self._offline))  # scaled last assay
@@ -59,9 +62,24 @@ class StreamingFeatures:
             the whole history.
         """
         t = rows[schema.TIME].to_numpy(dtype=float)
-        dense = np.stack([rows[v].to_numpy(dtype=float) for v in self._dense], 1) if self._dense else np.zeros((len(t), 0))
-        off = np.stack([rows[v].to_numpy(dtype=float) for v in self._offline], 1) if self._offline else np.zeros((len(t), 0))
+        dense = (
+            np.stack([rows[v].to_numpy(dtype=float) for v in self._dense], 1)
+            if self._dense
+            else np.zeros((len(t), 0))
+        )
+        off = (
+            np.stack([rows[v].to_numpy(dtype=float) for v in self._offline], 1)
+            if self._offline
+            else np.zeros((len(t), 0))
+        )
         return self.update_arrays(t, dense, off)
+
+    def _raw(self, values: np.ndarray, log: np.ndarray) -> np.ndarray:
+        """Values before standardisation: ``Preprocessor._raw`` (log for its log variables)."""
+        x = np.array(values, dtype=float)
+        if log.any():
+            x[:, log] = np.log(np.maximum(x[:, log], 0.0) + self.prep.log_offset)
+        return x
 
     def update_arrays(self, t: np.ndarray, dense: np.ndarray, offline: np.ndarray) -> np.ndarray:
         """Same as :meth:`update` from arrays (faster: no DataFrame).
@@ -80,13 +98,13 @@ class StreamingFeatures:
             return np.zeros((0, self.prep.n_features), np.float32)
         rows = np.arange(n)[:, None]
         # dense: scaled value, last one carried forward (from earlier chunks too)
-        x = (np.asarray(dense, dtype=float) - self._d_mean) / self._d_std
+        x = (self._raw(dense, self._d_log) - self._d_mean) / self._d_std
         seen = np.isfinite(x)
         last = np.maximum.accumulate(np.where(seen, rows, -1), axis=0)
         cols = np.arange(x.shape[1])[None, :]
         d_out = np.where(last >= 0, x[np.clip(last, 0, None), cols], self._d_last[None, :])
         # offline: last assay (value, time), its mask, its age in days
-        raw = np.asarray(offline, dtype=float)
+        raw = self._raw(offline, self._o_log)
         o_seen = np.isfinite(raw)
         o_last = np.maximum.accumulate(np.where(o_seen, rows, -1), axis=0)
         ocols = np.arange(raw.shape[1])[None, :]
@@ -112,7 +130,11 @@ class StreamingFeatures:
         if x.shape[1]:
             self._d_last = d_out[-1].copy()
         if raw.shape[1]:
-            self._o_val, self._o_time, self._o_has = val[-1].copy(), t_last[-1].copy(), has[-1].copy()
+            self._o_val, self._o_time, self._o_has = (
+                val[-1].copy(),
+                t_last[-1].copy(),
+                has[-1].copy(),
+            )
         self.n_rows += n
         self.last_time_h = float(t[-1])
         return out

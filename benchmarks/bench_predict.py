@@ -1,0 +1,139 @@
+"""Prediction throughput: simulated 14-day batches per minute, with and without attributions.
+
+    python benchmarks/bench_predict.py                       # trains a small run first
+    python benchmarks/bench_predict.py --run checkpoints/default --n_batches 1000
+
+Times what ``python -m forecaster.predict --no_pictures`` does after loading the run:
+read + validate the CSV, forecasts, alarms (autoencoder + rules), optionally the top
+attributions of the harvest-titer forecast, and writing every output table. Process start
+and run loading are reported separately. Target: at least 1,000 batches per minute on a
+2-core CPU without pictures. Writes ``benchmarks/results/predict.json``.
+
+Without ``--run`` a run folder is trained with ``configs/debug.yaml`` but the default
+network sizes (forecaster GRU 64 x 2 layers, default autoencoder), so the speed is that of
+the default model; its accuracy does not matter here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_PER_MIN = 1000.0
+#: default network sizes on the tiny debug data (speed, not accuracy)
+BENCH_TRAIN_ARGS = [
+    "--config", str(ROOT / "configs/debug.yaml"),
+    "--model.hidden_size", "64", "--model.num_layers", "2",
+    "--anomaly.autoencoder.hidden_size", "48", "--anomaly.autoencoder.latent_size", "12",
+    "--explain.enabled", "false",
+]  # fmt: skip
+
+
+def ensure_run(run: str | None, workdir: Path) -> Path:
+    """The given run folder, or a freshly trained benchmark run in ``workdir``."""
+    if run:
+        return Path(run)
+    from forecaster.pipeline.config import parse_config
+    from forecaster.pipeline.train import run as train
+
+    cfg, text = parse_config(
+        [*BENCH_TRAIN_ARGS, "--output_dir", str(workdir), "--run_name", "bench"]
+    )
+    print(
+        "training a benchmark run folder (debug data, default network sizes) ...", file=sys.stderr
+    )
+    run_dir, _ = train(cfg, text, log=lambda *_: None)
+    return run_dir
+
+
+def bench_table(n_batches: int, days: float, seed: int) -> Path:
+    """Simulated batch table (CSV), cached under ``data/bench/``."""
+    path = ROOT / "data" / "bench" / f"predict_{n_batches}x{days:g}d_seed{seed}.csv"
+    if not path.exists():
+        from forecaster.data.io import atomic_path
+        from forecaster.sim import SimConfig, simulate
+
+        t = simulate(SimConfig(run_length_days=days), n_batches=n_batches, seed=seed).table
+        t = t.drop(columns=[c for c in t.columns if c.startswith("policy_")])
+        with atomic_path(path) as tmp:
+            t.to_csv(tmp, index=False)
+    return path
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", default=None, help="run folder (default: train a small one)")
+    p.add_argument("--n_batches", type=int, default=1000)
+    p.add_argument("--days", type=float, default=14.0)
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/predict.json"))
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads if a.threads > 0 else len(os.sched_getaffinity(0)))
+    from forecaster.data.io import atomic_write_text
+    from forecaster.predict import load_run, predict_table
+    from forecaster.predict_outputs import write_outputs
+
+    with tempfile.TemporaryDirectory() as work:
+        run_dir = ensure_run(a.run, Path(work))
+        t = time.perf_counter()
+        table = bench_table(a.n_batches, a.days, a.seed)
+        sim_s = time.perf_counter() - t
+        t = time.perf_counter()
+        run = load_run(run_dir)
+        load_s = time.perf_counter() - t
+        results = {}
+        for attributions in (False, True):
+            t = time.perf_counter()
+            res = predict_table(run, table, attributions=attributions, progress=False)
+            write_outputs(res, Path(work) / f"out_{attributions}", pictures=False, progress=False)
+            wall = time.perf_counter() - t
+            key = "with_attributions" if attributions else "without_attributions"
+            results[key] = {
+                "seconds": round(wall, 2),
+                "batches_per_min": round(60.0 * len(res.predictions) / wall, 1),
+                "n_predicted": len(res.predictions),
+                "n_alarms": len(res.alarms),
+                "phases_s": {k: round(v, 2) for k, v in res.seconds.items()},
+            }
+            print(
+                f"{key}: {results[key]['batches_per_min']:.0f} batches/min ({wall:.1f} s)",
+                file=sys.stderr,
+            )
+    out = {
+        "n_batches": a.n_batches,
+        "days": a.days,
+        "run": str(a.run or "trained: configs/debug.yaml with default network sizes"),
+        "forecaster": {
+            "hidden_size": run.model.cfg.hidden_size,
+            "num_layers": run.model.cfg.num_layers,
+        },
+        "target_batches_per_min": TARGET_PER_MIN,
+        "meets_target": results["without_attributions"]["batches_per_min"] >= TARGET_PER_MIN,
+        **results,
+        "run_load_s": round(load_s, 2),
+        "simulate_or_cache_s": round(sim_s, 2),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+    }
+    atomic_write_text(a.out, json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""One multi-panel PNG per predicted batch (what a process engineer looks at first).
+
+Panels, x axis in culture days: VCD and viability; glucose and lactate; DO and pH;
+temperature and its set point; feed given and recommended; titer measured with the
+forecast trajectory and its 80 % band. Alarm windows are shaded on every panel, numbered,
+and their reasons listed under the panels. Uses ``matplotlib.figure.Figure`` directly (no
+pyplot state), so thousands of figures do not accumulate in memory.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from forecaster import schema
+
+_ALARM_COLORS = {"autoencoder": "tab:red", "rules": "tab:orange", "pca": "tab:purple"}
+_MAX_REASONS = 8
+
+
+def _col(rows: pd.DataFrame, name: str) -> np.ndarray | None:
+    if name not in rows.columns:
+        return None
+    v = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float)
+    return v if np.isfinite(v).any() else None
+
+
+def _line(ax, d, y, fmt, label, **kw) -> bool:
+    if y is None:
+        return False
+    ok = np.isfinite(y)
+    ax.plot(d[ok], y[ok], fmt, label=label, **kw)
+    return True
+
+
+def dashboard_figure(
+    rows: pd.DataFrame, steps: dict, events: list, quantiles: list[float]
+) -> Figure:
+    """Build the dashboard of one batch.
+
+    Args:
+        rows: the batch's rows (canonical columns, time-sorted).
+        steps: forecaster per-step outputs: ``time_h (T,)``, ``feed (T,)`` mL/h,
+            ``trajectory (T, D, Q)`` mg/L.
+        events: the batch's ``AlarmEvent`` objects.
+        quantiles: the model's quantiles (Q,), containing 0.5.
+
+    Returns:
+        A matplotlib Figure (3 x 2 panels plus the list of alarm reasons).
+    """
+    bid = str(rows[schema.BATCH_ID].iloc[0])
+    d = rows[schema.TIME].to_numpy(dtype=float) / 24.0
+    n_ev = min(len(events), _MAX_REASONS)
+    fig = Figure(figsize=(12, 9.5 + 0.28 * (n_ev + (len(events) > n_ev))), layout="constrained")
+    gs = fig.add_gridspec(4, 2, height_ratios=[1, 1, 1, 0.12 + 0.09 * max(n_ev, 1)])
+    axes = [fig.add_subplot(gs[i // 2, i % 2]) for i in range(6)]
+    fig.suptitle(f"Batch {bid}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
+
+    ax = axes[0]
+    _line(ax, d, _col(rows, "vcd_1e6_cells_mL"), "o-", "VCD", color="tab:green", ms=3)
+    ax.set_ylabel("VCD (1e6 cells/mL)")
+    ax2 = ax.twinx()
+    _line(ax2, d, _col(rows, "viability_pct"), "s--", "viability", color="tab:gray", ms=3)
+    ax2.set_ylabel("viability (%)")
+    ax.set_title("VCD and viability")
+
+    ax = axes[1]
+    _line(ax, d, _col(rows, "glucose_g_L"), "o-", "glucose", color="tab:blue", ms=3)
+    _line(ax, d, _col(rows, "lactate_g_L"), "s-", "lactate", color="tab:brown", ms=3)
+    ax.set_ylabel("g/L")
+    ax.set_title("Glucose and lactate")
+    ax.legend(fontsize=7, loc="upper right")
+
+    ax = axes[2]
+    _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
+    _line(ax, d, _col(rows, "do_setpoint_pct"), ":", "DO set point", color="tab:cyan", lw=1)
+    ax.set_ylabel("DO (% air sat.)")
+    ax2 = ax.twinx()
+    _line(ax2, d, _col(rows, "ph"), "-", "pH", color="tab:purple", lw=1)
+    _line(ax2, d, _col(rows, "ph_setpoint"), ":", "pH set point", color="tab:purple", lw=1)
+    ax2.set_ylabel("pH")
+    ax.set_title("DO (left) and pH (right)")
+
+    ax = axes[3]
+    _line(ax, d, _col(rows, "temperature_C"), "-", "temperature", color="tab:red", lw=1)
+    _line(ax, d, _col(rows, "temperature_setpoint_C"), ":", "set point", color="k", lw=1)
+    ax.set_ylabel("temperature (degC)")
+    ax.set_title("Temperature")
+    ax.legend(fontsize=7, loc="upper right")
+
+    ax = axes[4]
+    sd = np.asarray(steps["time_h"], dtype=float) / 24.0
+    _line(ax, d, _col(rows, schema.FEED), "-", "given", color="k", lw=1, drawstyle="steps-post")
+    ax.plot(sd, steps["feed"], "--", color="tab:red", lw=1, label="recommended")
+    ax.plot(
+        sd[-1:],
+        steps["feed"][-1:],
+        "o",
+        color="tab:red",
+        ms=5,
+        label=f"next: {steps['feed'][-1]:.3g} mL/h",
+    )
+    ax.set_ylabel("feed rate (mL/h)")
+    ax.set_title("Feed: given and recommended")
+    ax.legend(fontsize=7, loc="upper left")
+
+    ax = axes[5]
+    lo, mid, hi = (
+        quantiles.index(min(quantiles)),
+        quantiles.index(0.5),
+        quantiles.index(max(quantiles)),
+    )
+    traj = np.asarray(steps["trajectory"])[-1]  # (D, Q) from the last row
+    days = np.arange(1, traj.shape[0] + 1)
+    ax.fill_between(days, traj[:, lo], traj[:, hi], color="tab:blue", alpha=0.2, label="80 % band")
+    ax.plot(
+        days, traj[:, mid], "-", color="tab:blue", lw=1.5, label=f"forecast from day {d[-1]:.1f}"
+    )
+    _line(ax, d, _col(rows, schema.TITER), "ko", "measured", ms=4)
+    ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
+    ax.set_ylabel("titer (mg/L)")
+    ax.set_title("Titer: measured and forecast")
+    ax.legend(fontsize=7, loc="upper left")
+
+    for ax in axes:
+        ax.set_xlabel("culture day")
+        ax.grid(alpha=0.3)
+        for k, e in enumerate(events, start=1):
+            c = _ALARM_COLORS.get(e.detector, "tab:red")
+            ax.axvspan(
+                e.start_h / 24.0, max(e.end_h, e.start_h + 0.5) / 24.0, color=c, alpha=0.15, lw=0
+            )
+            if k <= _MAX_REASONS:
+                ax.text(e.start_h / 24.0, 1.0, str(k), transform=ax.get_xaxis_transform(),
+                        fontsize=7, color=c, va="top", ha="left")  # fmt: skip
+
+    tax = fig.add_subplot(gs[3, :])
+    tax.axis("off")
+    lines = [_reason_line(k, e) for k, e in enumerate(events[:_MAX_REASONS], start=1)]
+    if len(events) > n_ev:
+        lines.append(f"... and {len(events) - n_ev} more alarms (see alarms.csv)")
+    tax.text(0.0, 1.0, "\n".join(lines) if lines else "No alarms.", va="top", ha="left", fontsize=8,
+             transform=tax.transAxes, family="monospace")  # fmt: skip
+    return fig
+
+
+def _reason_line(k: int, e) -> str:
+    name = e.detector + (f"/{e.rule}" if e.rule else "")
+    text = f"[{k}] {e.start_h / 24:.1f}-{e.end_h / 24:.1f} d {name}: {e.reason}"
+    return textwrap.shorten(text, width=170, placeholder=" ...")
+
+
+def save_dashboard(res, batch_id: str, path: Path, dpi: int = 80) -> Path:
+    """Draw and save the dashboard of one batch of a ``Predictions`` result."""
+    rows = res.batches[batch_id]
+    steps = res.steps[batch_id]
+    fig = dashboard_figure(rows, steps, res.events.get(batch_id, []), list(res.quantiles))
+    fig.savefig(path, dpi=dpi)
+    return Path(path)

@@ -1,0 +1,275 @@
+"""Monitor running batches: feed new rows as they arrive, get updated forecasts and new alarms.
+
+Each update costs the same whatever the batch's age: the features are built incrementally
+(:class:`~forecaster.data.streaming.StreamingFeatures`), the recurrent network continues
+from its saved state (``ForecastNet.step``) and the anomaly detector keeps only the short
+tail its windows and rules look back to (``AnomalyDetector.stream``). Forecasts equal a
+one-shot ``predict`` on the same rows (up to float rounding)::
+
+    mon = Monitor.from_run("checkpoints/NAME")
+    for chunk in incoming_rows:                      # e.g. one row per hour
+        up = mon.update("B42", chunk)
+        print(up.harvest_titer_mg_L, [a.reason for a in up.new_alarms])
+
+Rows may use canonical names or the user's names and units from the run's column map.
+Bad rows raise a :class:`~forecaster.data.errors.DataError` naming batch, column and rows,
+and leave the batch's state untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster import schema
+from forecaster.data import units
+from forecaster.data.errors import MissingColumnError, NonNumericError, RangeError, TimeOrderError
+from forecaster.data.streaming import StreamingFeatures
+from forecaster.data.validate import to_float
+from forecaster.predict import LoadedRun, clip_titer, load_run
+
+
+@dataclass
+class MonitorUpdate:
+    """Forecasts after an update, and the alarms it raised.
+
+    Attributes:
+        batch_id: the batch.
+        time_h: time of the last row received (forecast origin), h.
+        n_rows: rows received so far.
+        feed_next_mL_h: recommended feed rate for the next step, mL/h.
+        harvest_titer_mg_L, harvest_titer_p10_mg_L, harvest_titer_p90_mg_L: harvest titer
+            forecast (median) and its 80 % interval, mg/L.
+        trajectory: (D, 3) titer forecast on days 1..D: p10, median, p90 (mg/L).
+        new_alarms: alarms raised by this update (``AlarmEvent``).
+    """
+
+    batch_id: str
+    time_h: float
+    n_rows: int
+    feed_next_mL_h: float
+    harvest_titer_mg_L: float
+    harvest_titer_p10_mg_L: float
+    harvest_titer_p90_mg_L: float
+    trajectory: np.ndarray
+    new_alarms: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("batch_id", "time_h", "n_rows", "feed_next_mL_h",
+             "harvest_titer_mg_L", "harvest_titer_p10_mg_L", "harvest_titer_p90_mg_L")}  # fmt: skip
+        d["trajectory"] = self.trajectory.tolist()
+        d["new_alarms"] = [a.to_dict() for a in self.new_alarms]
+        return d
+
+
+@dataclass
+class _BatchState:
+    features: StreamingFeatures
+    rnn: object = None
+    alarms: object = None
+    t0_stamp: pd.Timestamp | None = None  # first timestamp (time_unit: timestamp)
+    last: MonitorUpdate | None = None
+
+
+class Monitor:
+    """Incremental forecasts and alarms for any number of running batches.
+
+    Args:
+        run: a loaded run folder (:func:`forecaster.predict.load_run`).
+        alarms: run the anomaly detector (if the run has one).
+    """
+
+    def __init__(self, run: LoadedRun, alarms: bool = True) -> None:
+        self.run = run
+        self.model = run.model
+        self.detector = run.detector if alarms else None
+        self._batches: dict[str, _BatchState] = {}
+        q = self.model.net.quantiles
+        self._q = (q.index(min(q)), q.index(0.5), q.index(max(q)))
+        self._dense, self._offline = self.model.prep.dense, self.model.prep.offline
+        self._cmap = run.column_map
+        self._renames = self._cmap.renames()
+        self._units = dict(self._cmap.units)
+        if not units.is_timestamp(self._cmap.time_unit):
+            self._units[schema.TIME] = self._cmap.time_unit
+        self._stamps = units.is_timestamp(self._cmap.time_unit)
+        self._bounds_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, alarms: bool = True) -> Monitor:
+        """Verify and load a run folder, then monitor with it."""
+        return cls(load_run(run_dir), alarms=alarms)
+
+    @property
+    def batches(self) -> list[str]:
+        """Batches seen so far."""
+        return list(self._batches)
+
+    def alarms(self, batch_id: str) -> list:
+        """Every alarm of a batch so far (open ones keep their end time current)."""
+        st = self._batches.get(str(batch_id))
+        return list(st.alarms.events) if st is not None and st.alarms is not None else []
+
+    def latest(self, batch_id: str) -> MonitorUpdate | None:
+        """The last update of a batch (None before the first)."""
+        st = self._batches.get(str(batch_id))
+        return None if st is None else st.last
+
+    def close(self, batch_id: str) -> None:
+        """Forget a batch (harvested)."""
+        self._batches.pop(str(batch_id), None)
+
+    @torch.no_grad()
+    def update(self, batch_id: str, rows: pd.DataFrame) -> MonitorUpdate:
+        """Consume the next rows of a batch.
+
+        Args:
+            batch_id: the batch (a new id starts a new batch).
+            rows: one or more new rows, later than every row given before; canonical
+                columns or the run's column-map names and units. A ``batch_id`` column, if
+                present, is ignored.
+
+        Returns:
+            The forecasts at the last new row and the alarms raised by these rows.
+
+        Raises:
+            DataError: missing column, non-numeric cell, time not increasing, value outside
+                the physical range; the batch's state is left unchanged.
+        """
+        bid = str(batch_id)
+        st = self._batches.get(bid)
+        if st is None:
+            st = _BatchState(StreamingFeatures(self.model.prep))
+        if len(rows) == 0:
+            if st.last is None:
+                raise TimeOrderError("no rows given for a new batch", batch=bid)
+            return MonitorUpdate(**{**st.last.__dict__, "new_alarms": []})
+        block, canon = self._canonical(rows, st, bid)
+        col = {c: j for j, c in enumerate(canon.columns[1:])}
+        t = block[:, 0]
+        dense = block[:, [col[c] for c in self._dense]]
+        off = block[:, [col[c] for c in self._offline]]
+        # the detector goes first: it is the step that can still refuse the rows
+        new_alarms = []
+        if self.detector is not None:
+            if st.alarms is None:
+                st.alarms = self.detector.stream(bid)
+            new_alarms = st.alarms.update(canon)
+        x = st.features.update_arrays(t, dense, off)
+        out, st.rnn = self.model.net.step(torch.from_numpy(x)[None], st.rnn)
+        s = self.model.scales
+        steps = clip_titer(
+            {
+                "harvest": s.titer_from_model(out["harvest"][0, -1].numpy()),
+                "trajectory": s.titer_from_model(out["trajectory"][0, -1].numpy()),
+            }
+        )
+        lo, mid, hi = self._q
+        h, tr = steps["harvest"], steps["trajectory"]
+        st.last = MonitorUpdate(
+            batch_id=bid,
+            time_h=float(t[-1]),
+            n_rows=st.features.n_rows,
+            feed_next_mL_h=max(float(out["feed"][0, -1]) * s.feed_std + s.feed_mean, 0.0),
+            harvest_titer_mg_L=float(h[mid]),
+            harvest_titer_p10_mg_L=float(h[lo]),
+            harvest_titer_p90_mg_L=float(h[hi]),
+            trajectory=tr[:, [lo, mid, hi]].astype(float),
+            new_alarms=list(new_alarms),
+        )
+        self._batches[bid] = st
+        return st.last
+
+    # ------------------------------------------------------------------ checks
+    def _canonical(
+        self, rows: pd.DataFrame, st: _BatchState, bid: str
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        """Canonical values of the new rows, checked (raises DataError).
+
+        Returns:
+            ``(n, 1 + V)`` float array (time, then ``self._cols(rows)`` variables) and the
+            same as a DataFrame with ``batch_id`` for the anomaly detector.
+        """
+        src = f"monitor update of batch {bid}"
+        names = self._columns(rows, src)
+        first_row = st.features.n_rows + 1
+        theirs = [names[c] for c in names]
+        try:  # fast path: every cell already a number
+            block = rows[theirs].to_numpy(dtype=float, copy=True)
+        except (ValueError, TypeError):
+            block = None
+        if block is None or self._stamps:
+            block = np.empty((len(rows), len(names)))
+            for j, (c, col) in enumerate(names.items()):
+                if c == schema.TIME and self._stamps:
+                    block[:, j] = self._hours(rows[col], st, bid, first_row)
+                    continue
+                num, bad = to_float(rows[col])
+                if bad.any():
+                    raise NonNumericError(f"value {rows[col].to_numpy()[bad][0]!r} is not a number", batch=bid,
+                                          column=c, rows=first_row + np.flatnonzero(bad), file=src)  # fmt: skip
+                block[:, j] = num
+        canon_names = list(names)
+        for j, c in enumerate(canon_names):
+            unit = None if (c == schema.TIME and self._stamps) else self._units.get(c)
+            if unit:
+                block[:, j] = units.convert(block[:, j], c, unit)
+        t = block[:, 0]
+        prev = st.features.last_time_h
+        steps = np.diff(t, prepend=prev if np.isfinite(prev) else -np.inf)
+        bad = ~np.isfinite(t) | ~(steps > 0)
+        if bad.any():
+            raise TimeOrderError("time is missing, repeated or not after the previous row", batch=bid,
+                                 column=schema.TIME, rows=first_row + np.flatnonzero(bad), file=src,
+                                 expected="time strictly increasing, after the last row given")  # fmt: skip
+        lo, hi = self._bounds(canon_names)
+        with np.errstate(invalid="ignore"):
+            out = np.isinf(block) | (block < lo) | (block > hi)
+        if out.any():
+            i, j = np.argwhere(out)[0]
+            v = schema.BY_NAME[canon_names[j]]
+            raise RangeError(f"value {block[i, j]:g} is outside the physical range", batch=bid,
+                             column=canon_names[j], rows=first_row + np.flatnonzero(out[:, j]), file=src,
+                             expected=f"{v.lo:g} to {v.hi:g} {v.unit}")  # fmt: skip
+        frame = pd.DataFrame(block, columns=canon_names)
+        frame.insert(0, schema.BATCH_ID, bid)
+        return block, frame
+
+    def _columns(self, rows: pd.DataFrame, src: str) -> dict[str, str]:
+        """Canonical name -> the rows' column name: time, required variables, other variables."""
+        present = set(rows.columns)
+        names: dict[str, str] = {}
+        for c in [schema.TIME, *self.run.required]:
+            theirs = self._cmap.source_name(c)
+            col = theirs if theirs in present else c if c in present else None
+            if col is None:
+                raise MissingColumnError(c, available=list(rows.columns), file=src,
+                                         looked_for=theirs if theirs != c else None)  # fmt: skip
+            names[c] = col
+        for col in rows.columns:
+            c = self._renames.get(col, col)
+            if c in schema.BY_NAME and c not in names:
+                names[c] = col
+        return names
+
+    def _bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        key = tuple(names)
+        if key not in self._bounds_cache:
+            lo = np.array([-np.inf] + [schema.BY_NAME[c].lo for c in names[1:]])
+            hi = np.array([np.inf] + [schema.BY_NAME[c].hi for c in names[1:]])
+            self._bounds_cache[key] = (lo, hi)
+        return self._bounds_cache[key]
+
+    def _hours(self, values: pd.Series, st: _BatchState, bid: str, first_row: int) -> np.ndarray:
+        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        bad = stamps.isna().to_numpy()
+        if bad.any():
+            raise NonNumericError("time is not a date/time", batch=bid, column=schema.TIME,
+                                  rows=first_row + np.flatnonzero(bad))  # fmt: skip
+        if st.t0_stamp is None:
+            st.t0_stamp = stamps.iloc[0]
+        return ((stamps - st.t0_stamp) / pd.Timedelta(hours=1)).to_numpy(dtype=float)

@@ -1,0 +1,130 @@
+"""End to end: the command line on complete and running batches, its outputs, the API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import schema
+from forecaster.predict import main, predict_table
+from tests.predict.conftest import half_finished
+
+
+@pytest.fixture(scope="module")
+def two_batches(new_table):
+    """B0000 complete (8 days), B0001 cut at 3.5 days (still running)."""
+    t = new_table[new_table[schema.BATCH_ID].isin(["B0000", "B0001"])]
+    return half_finished(t, "B0001", 84.0)
+
+
+@pytest.fixture(scope="module")
+def cli_out(run_dir, two_batches, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "new.csv"
+    two_batches.to_csv(path, index=False)
+    code = main(
+        ["--run", str(run_dir), "--input", str(path), "--out", str(folder / "out"), "--top_k", "3"]
+    )
+    return code, folder / "out"
+
+
+def test_cli_predicts_complete_and_running_batch(cli_out, loaded_run):
+    code, out = cli_out
+    assert code == 0
+    pred = pd.read_csv(out / "predictions.csv", dtype={"batch_id": str}).set_index("batch_id")
+    assert list(pred.index) == ["B0000", "B0001"]
+    assert pred.loc["B0000", "last_time_h"] == 192.0 and pred.loc["B0001", "last_time_h"] == 84.0
+    assert pred.loc["B0001", "n_rows"] == 85
+    assert (pred["harvest_titer_p10_mg_L"] <= pred["harvest_titer_mg_L"]).all()
+    assert (pred["harvest_titer_mg_L"] <= pred["harvest_titer_p90_mg_L"]).all()
+    assert (pred["feed_next_mL_h"] >= 0).all()
+    traj = pd.read_csv(out / "trajectories.csv", dtype={"batch_id": str})
+    n_days = loaded_run.model.net.n_days
+    assert len(traj) == 2 * n_days and list(traj.columns) == [
+        "batch_id",
+        "day",
+        "titer_p10_mg_L",
+        "titer_mg_L",
+        "titer_p90_mg_L",
+    ]
+    assert (traj["titer_p10_mg_L"] <= traj["titer_p90_mg_L"]).all()
+
+
+def test_cli_alarms_attributions_dashboards_report(cli_out):
+    _, out = cli_out
+    pred = pd.read_csv(out / "predictions.csv", dtype={"batch_id": str}).set_index("batch_id")
+    alarms = pd.read_csv(out / "alarms.csv", dtype={"batch_id": str})
+    for col in (
+        "batch_id",
+        "detector",
+        "rule",
+        "start_h",
+        "end_h",
+        "score",
+        "top_variables",
+        "reason",
+    ):
+        assert col in alarms.columns
+    # the complete batch has a DO spike at 191 h (fault injected by the simulator)
+    spike = alarms[(alarms.batch_id == "B0000") & (alarms.rule == "spike_do_pct")]
+    assert len(spike) == 1 and spike.start_h.iloc[0] <= 191 <= spike.end_h.iloc[0]
+    assert alarms.reason.str.len().min() > 10
+    assert (
+        alarms.groupby("batch_id").size().reindex(pred.index, fill_value=0).tolist()
+        == pred.n_alarms.tolist()
+    )
+    attr = pd.read_csv(out / "attributions.csv", dtype={"batch_id": str})
+    for _, g in attr.groupby("batch_id"):
+        assert g["rank"].tolist() == [1, 2, 3]
+        assert (np.diff(g["share"]) <= 1e-12).all() and g["share"].between(0, 1).all()
+    assert set(attr.batch_id) == {"B0000", "B0001"}
+    for b in ("B0000", "B0001"):
+        png = out / "dashboards" / f"{b}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    report = (out / "report.md").read_text()
+    for link in (
+        "predictions.csv",
+        "alarms.csv",
+        "attributions.csv",
+        "trajectories.csv",
+        "dashboards/B0001.png",
+    ):
+        assert f"({link})" in report
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".out.tmp")]
+
+
+def test_api_equals_model_predict(loaded_run, two_batches):
+    res = predict_table(loaded_run, two_batches, attributions=False, alarms=False)
+    groups = [g for _, g in two_batches.groupby(schema.BATCH_ID)]
+    ref = loaded_run.model.predict(groups).set_index(schema.BATCH_ID)
+    got = res.predictions.set_index(schema.BATCH_ID)
+    np.testing.assert_allclose(got["feed_next_mL_h"], ref["feed_next_mL_h"], rtol=1e-6)
+    np.testing.assert_allclose(
+        got["harvest_titer_mg_L"], ref["harvest_titer_mg_L"].clip(lower=0), rtol=1e-6
+    )
+    assert res.alarms.empty and res.attributions.empty
+
+
+def test_no_pictures_no_attributions_and_parquet(run_dir, two_batches, tmp_path):
+    path = tmp_path / "new.parquet"
+    two_batches.to_parquet(path, index=False)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "--run",
+                str(run_dir),
+                "--input",
+                str(path),
+                "--out",
+                str(out),
+                "--no_pictures",
+                "--no_attributions",
+            ]
+        )
+        == 0
+    )
+    assert not (out / "dashboards").exists()
+    assert pd.read_csv(out / "attributions.csv").empty
+    assert len(pd.read_csv(out / "predictions.csv")) == 2
