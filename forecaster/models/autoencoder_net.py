@@ -74,3 +74,11 @@ class AutoencoderNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x), x.shape[1])
+
+    def reconstruct_newest(self, x: Tensor) -> Tensor:
+        """x: (B, W, F) -> reconstruction of the newest row only, (B, V).
+
+        Equal to ``forward(x)[:, -1]``: the decoder rebuilds the newest row first and is
+        causal, so one decoder step suffices (half the work when scoring).
+        """
+        return self.decode(self.encode(x), 1)[:, 0]

@@ -206,7 +206,13 @@ class RFBaseline:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise ValueError(f"X has shape {X.shape}; expected (N, {len(self.feature_names)})")
-        return self.models[target].predict(X)
+        # Trees averaged in a fixed order: sklearn's threaded accumulation adds them in
+        # whatever order threads finish, which changes the last bits between identical runs.
+        forest = self.models[target]
+        X32 = X.astype(np.float32)
+        return np.mean(
+            [tree.predict(X32, check_input=False) for tree in forest.estimators_], axis=0
+        )
 
     def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """One row per prefix: ``batch_id``, ``origin_h`` (last ``time_h``),

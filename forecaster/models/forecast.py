@@ -23,6 +23,8 @@ class ForecastConfig:
         quantiles: predicted quantiles; 0.1/0.9 give the 80 % interval.
         n_days: length of the daily titer grid the trajectory head predicts (days 1..n_days).
         titer_log: model titer in log space (relative errors, like MAPE) instead of linear.
+        anchor_titer: titer heads predict the growth from the last measured titer (see
+            ``ForecastNet``'s ``anchor``) rather than the titer itself.
         exclude_inputs: canonical variables kept out of the inputs. The feed rate is the
             recommendation target: feeding it in lets the model copy the last command
             instead of learning the operator's rule from the culture state.
@@ -40,6 +42,7 @@ class ForecastConfig:
     quantiles: list[float] = (0.1, 0.5, 0.9)  # type: ignore[assignment]
     n_days: int = 16
     titer_log: bool = True
+    anchor_titer: bool = True
     exclude_inputs: list[str] = ("feed_rate_mL_h",)  # type: ignore[assignment]
     log_inputs: list[str] = ("titer_mg_L", "vcd_1e6_cells_mL")  # type: ignore[assignment]
     lr: float = 3e-3
@@ -138,9 +141,25 @@ class ForecastModule(L.LightningModule):
         )
         return total
 
+    def lr_factor(self, epoch: int) -> float:
+        """Linear warm-up, then cosine decay to 5 % of ``cfg.lr`` at ``max_epochs``."""
+        warm, total = max(self.cfg.warmup_epochs, 0), max(self.max_epochs, 1)
+        if epoch < warm:
+            return (epoch + 1) / (warm + 1)
+        p = (epoch - warm) / max(total - warm, 1)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+
     def on_train_epoch_start(self) -> None:
-        # dropout draws depend on (seed, epoch) only, so a resumed run repeats them exactly
-        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+        # The schedule is a pure function of the epoch, so a resumed run repeats it exactly.
+        lr = self.cfg.lr * self.lr_factor(self.current_epoch)
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = lr
+        self.log("lr", lr, on_epoch=True, on_step=False)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # Dropout draws depend on (seed, epoch, step) only, not on what else consumed the
+        # global generator before (data-loader start-up differs between fresh and resumed runs).
+        torch.manual_seed((self.seed * 1_000_003 + self.current_epoch) * 100_003 + batch_idx)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")
@@ -149,16 +168,6 @@ class ForecastModule(L.LightningModule):
         return self._step(batch, "val")
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(
+        return torch.optim.AdamW(
             self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
         )
-        warm, total = max(self.cfg.warmup_epochs, 0), max(self.max_epochs, 1)
-
-        def factor(epoch: int) -> float:
-            if epoch < warm:
-                return (epoch + 1) / (warm + 1)
-            p = (epoch - warm) / max(total - warm, 1)
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -53,6 +53,10 @@ class ForecastNet(nn.Module):
         quantiles: predicted quantiles of harvest titer and trajectory (must contain 0.5).
         cell: ``"gru"`` or ``"lstm"``.
         hidden_size, num_layers, dropout: encoder size (dropout between layers and heads).
+        anchor: optional ``(feature_index, scale, shift)``: the titer heads predict an offset
+            from ``x[..., feature_index] * scale + shift`` (the last measured titer mapped to
+            the target scale), so "harvest = today's titer x growth still to come" is built
+            in and the network learns only the growth factor.
 
     Outputs of ``forward(x)`` for ``x: (B, T, F)``, all in scaled units:
         ``feed``: (B, T) next-step feed rate; ``harvest``: (B, T, Q) harvest titer quantiles;
@@ -68,8 +72,12 @@ class ForecastNet(nn.Module):
         hidden_size: int = 64,
         num_layers: int = 2,
         dropout: float = 0.1,
+        anchor: tuple[int, float, float] | None = None,
     ) -> None:
         super().__init__()
+        self.anchor = (
+            None if anchor is None else (int(anchor[0]), float(anchor[1]), float(anchor[2]))
+        )
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         self.n_features, self.n_days, self.cell = n_features, n_days, cell
@@ -101,11 +109,13 @@ class ForecastNet(nn.Module):
     def heads(self, h: Tensor, x: Tensor) -> dict[str, Tensor]:
         """Per-step heads from hidden ``h: (B, T, H)`` and the same steps' inputs ``x``."""
         z = self.trunk(torch.cat([h, x], dim=-1))
-        return {
-            "feed": self.feed_head(z).squeeze(-1),
-            "harvest": self.harvest_head(z).squeeze(-2),
-            "trajectory": self.traj_head(z),
-        }
+        harvest, traj = self.harvest_head(z).squeeze(-2), self.traj_head(z)
+        if self.anchor is not None:
+            idx, scale, shift = self.anchor
+            base = x[..., idx] * scale + shift  # (B, T)
+            harvest = harvest + base[..., None]
+            traj = traj + base[..., None, None]
+        return {"feed": self.feed_head(z).squeeze(-1), "harvest": harvest, "trajectory": traj}
 
     def forward(self, x: Tensor, state: RNNState | None = None) -> dict[str, Tensor]:
         h, _ = self.encode(x, state)

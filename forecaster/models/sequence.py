@@ -42,6 +42,38 @@ def input_variables(table: pd.DataFrame, exclude: Sequence[str]) -> list[str]:
     ]
 
 
+def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, float] | None:
+    """Map the last-measured-titer feature onto the harvest target scale (log only).
+
+    Feature: ``(log(titer + offset) - mean) / std``; target: ``log(titer / titer_scale)``.
+    """
+    if (
+        schema.TITER not in prep.variables
+        or not scales.titer_log
+        or schema.TITER not in prep.log_variables
+    ):
+        return None
+    i = prep.variables.index(schema.TITER)
+    return (
+        prep.value_index(schema.TITER),
+        prep.std[i],
+        prep.mean[i] - float(np.log(scales.titer_scale)),
+    )
+
+
+def _make_net(cfg: ForecastConfig, n_features: int, anchor) -> ForecastNet:
+    return ForecastNet(
+        n_features,
+        n_days=cfg.n_days,
+        quantiles=cfg.quantiles,
+        cell=cfg.cell,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        dropout=cfg.dropout,
+        anchor=anchor,
+    )
+
+
 class SequenceForecaster:
     """Trained ForecastNet + preprocessing; predicts from raw batch rows.
 
@@ -62,16 +94,9 @@ class SequenceForecaster:
     def build(cls, cfg: ForecastConfig, train: pd.DataFrame) -> SequenceForecaster:
         """Fit preprocessing and target scales on ``train`` and create an untrained net."""
         prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs), cfg.log_inputs)
-        net = ForecastNet(
-            prep.n_features,
-            n_days=cfg.n_days,
-            quantiles=cfg.quantiles,
-            cell=cfg.cell,
-            hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout,
-        )
-        return cls(net, prep, TargetScales.fit(train, cfg.titer_log), cfg)
+        scales = TargetScales.fit(train, cfg.titer_log)
+        anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
+        return cls(_make_net(cfg, prep.n_features, anchor), prep, scales, cfg)
 
     @property
     def device(self) -> torch.device:
@@ -159,6 +184,7 @@ class SequenceForecaster:
                 k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.cfg).items()
             },
             "n_features": self.prep.n_features,
+            "anchor": list(self.net.anchor) if self.net.anchor else None,
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "prep": self.prep.state_dict(),
             "scales": self.scales.to_dict(),
@@ -178,15 +204,8 @@ class SequenceForecaster:
             )
         known = {f.name for f in fields(ForecastConfig)}
         cfg = ForecastConfig(**{k: v for k, v in state["config"].items() if k in known})
-        net = ForecastNet(
-            int(state["n_features"]),
-            n_days=cfg.n_days,
-            quantiles=cfg.quantiles,
-            cell=cfg.cell,
-            hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout,
-        )
+        anchor = state.get("anchor")
+        net = _make_net(cfg, int(state["n_features"]), tuple(anchor) if anchor else None)
         net.load_state_dict(state["state_dict"])
         return cls(
             net, Preprocessor.from_state_dict(state["prep"]), TargetScales(**state["scales"]), cfg

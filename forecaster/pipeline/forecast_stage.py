@@ -11,7 +11,6 @@ import torch
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
-    LearningRateMonitor,
     ModelCheckpoint,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -96,7 +95,6 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     callbacks = [
         ckpt,
         EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience),
-        LearningRateMonitor(logging_interval="epoch"),
         FigureCallback(model, val),
     ]
     module = ForecastModule(model.net.train(), cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)

@@ -74,16 +74,18 @@ def _figures(ctx: RunContext, metrics: dict, rf) -> None:
         return
     figs = {"forecast_mape_by_day": mape_by_day_figure(metrics)}
     figs["forecast_examples"] = forecast_figure(seq, test[:3], origin_days=(3, 7))
-    truth = np.asarray([targets.harvest_titer(g) for g in test])
     pre = prefixes_at(test, 24.0 * 7)
-    ids = [str(p[schema.BATCH_ID].iloc[0]) for p in pre]
-    truth7 = np.asarray(
-        [truth[[str(g[schema.BATCH_ID].iloc[0]) for g in test].index(b)] for b in ids]
-    )
-    preds = {"sequence": seq.predict(pre)["harvest_titer_mg_L"].to_numpy()}
-    if rf is not None:
-        preds["rf"] = rf.predict(pre)["harvest_titer_mg_L"].to_numpy()
-    figs["forecast_parity_day7"] = parity_figure(truth7, preds, "harvest titer from day 7", "mg/L")
+    if pre:
+        full = {str(g[schema.BATCH_ID].iloc[0]): g for g in test}
+        truth7 = np.asarray(
+            [targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])]) for p in pre]
+        )
+        preds = {"sequence": seq.predict(pre)["harvest_titer_mg_L"].to_numpy()}
+        if rf is not None:
+            preds["rf"] = rf.predict(pre)["harvest_titer_mg_L"].to_numpy()
+        figs["forecast_parity_day7"] = parity_figure(
+            truth7, preds, "harvest titer from day 7", "mg/L"
+        )
     import matplotlib.pyplot as plt
 
     for name, fig in figs.items():

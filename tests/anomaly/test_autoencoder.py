@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_batch, make_table
 
 from forecaster import schema
 from forecaster.anomaly.config import AutoencoderConfig, RulesConfig, ThresholdConfig
 from forecaster.anomaly.detector import AnomalyDetector, AnomalyDetectorError
-from forecaster.anomaly.scores import AEScorer, FeatureSpec, windows
+from forecaster.anomaly.scores import AEScorer, FeatureSpec, transform_arrays, windows
 from forecaster.anomaly.threshold import calibrate
 from forecaster.anomaly.train_ae import train_autoencoder
 from forecaster.data.features import Preprocessor
 from forecaster.models.autoencoder_net import AutoencoderNet
+from tests.anomaly.conftest import make_batch, make_table
 
 CFG = AutoencoderConfig(
     window_h=8, hidden_size=24, latent_size=6, train_stride=2, max_epochs=25, lr=1e-2
@@ -52,6 +52,23 @@ def test_net_shapes_gru_and_lstm():
     for cell in ("gru", "lstm"):
         net = AutoencoderNet(7, 3, cell=cell, hidden_size=8, latent_size=2, num_layers=2)
         assert net(torch.zeros(4, 5, 7)).shape == (4, 5, 3)
+
+
+def test_newest_row_reconstruction_equals_full_forward():
+    torch.manual_seed(0)
+    for cell in ("gru", "lstm"):
+        net = AutoencoderNet(7, 3, cell=cell, hidden_size=8, latent_size=2, num_layers=2).eval()
+        x = torch.randn(4, 5, 7)
+        torch.testing.assert_close(net.reconstruct_newest(x), net(x)[:, -1])
+
+
+def test_fast_features_equal_the_preprocessor():
+    table, _ = make_table(3, n_hours=60)
+    prep = Preprocessor.fit(table, list(schema.VARIABLE_NAMES), ["titer_mg_L", "vcd_1e6_cells_mL"])
+    rows = make_batch("X", n_hours=50, seed=5)
+    rows.loc[3:6, "do_pct"] = np.nan  # gaps are carried forward the same way
+    cols = {c: rows[c].to_numpy(float) for c in [schema.TIME, *prep.variables]}
+    np.testing.assert_allclose(transform_arrays(prep, cols), prep.transform_batch(rows), rtol=1e-6)
 
 
 def test_faulty_window_scores_higher_than_normal_window(detector):
@@ -96,10 +113,10 @@ def test_streaming_agrees_with_one_shot(detector, chunk):
     s = detector.stream("F")
     for lo in range(0, len(rows), chunk):
         s.update(rows.iloc[lo : lo + chunk])
-    key = lambda e: (e.key, e.start_h, e.end_h, e.open, [v for v, _ in e.top_variables])  # noqa: E731
+    key = lambda e: (e.key, e.start_h, e.end_h, e.open, e.top_variables, e.reason)  # noqa: E731
     assert [key(e) for e in s.events] == [key(e) for e in whole]
     assert len(whole) >= 2
-    assert len(s._tail) < len(rows)  # the stream keeps a bounded tail, not the history
+    assert len(s._tail[schema.TIME]) < len(rows)  # a bounded tail, not the history
 
 
 def test_stream_rejects_rows_from_the_past(detector):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_batch
 
 from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.events import find_spans
 from forecaster.anomaly.rules import evaluate_rules
+from forecaster.sim import SimConfig, simulate
+from forecaster.sim.fault_config import FaultsConfig
+from tests.anomaly.conftest import make_batch
 
 
 def _fired(rows, agitation_max=None) -> dict[str, np.ndarray]:
@@ -72,3 +75,67 @@ def test_missing_columns_skip_rules():
     names = {r.name for r in evaluate_rules(rows, RulesConfig())}
     assert "glucose_starvation" not in names and "ph_out_of_band" not in names
     assert "do_low" in names
+
+
+SETPOINTS = ["do_setpoint_pct", "ph_setpoint", "temperature_setpoint_C"]
+
+
+def _events(rows, cfg: RulesConfig | None = None) -> list[tuple[str, float]]:
+    """(rule, raised_h) of every rule alarm on one batch (durations and clearing applied)."""
+    cfg = cfg or RulesConfig()
+    t = rows["time_h"].to_numpy(float)
+    out = []
+    for r in evaluate_rules(rows, cfg, 250.0):
+        for sp in find_spans(t, r.flag, r.severity, 1, r.min_duration_h, cfg.clear_steps):
+            out.append((r.name, sp.raised_h))
+    return out
+
+
+@pytest.fixture(scope="module")
+def normal_sim():
+    """Fault-free simulated batches; each has the planned ~37 -> 31-34 C shift on day 3-6."""
+    sim = simulate(SimConfig(faults=FaultsConfig(rate=0.0)), n_batches=6, seed=7)
+    return [g.reset_index(drop=True) for _, g in sim.table.groupby("batch_id")]
+
+
+@pytest.mark.parametrize("drop", [[], SETPOINTS], ids=["with_setpoints", "without_setpoints"])
+def test_temperature_shift_raises_no_rule_alarm(normal_sim, drop):
+    for g in normal_sim:
+        sp = g["temperature_setpoint_C"].to_numpy()
+        assert sp[0] - sp[-1] >= 2.5, "the simulated batch should have a temperature shift"
+        assert _events(g.drop(columns=drop)) == [], g["batch_id"].iloc[0]
+
+
+@pytest.mark.parametrize("drop", [[], SETPOINTS], ids=["with_setpoints", "without_setpoints"])
+def test_do_and_ph_setpoint_changes_raise_no_rule_alarm(drop):
+    rows = NORMAL.copy()
+    t = rows["time_h"].to_numpy(float)
+    after = t >= 60
+    follow = np.where(after, 1.0 - np.exp(-(t - 60) / 0.7), 0.0)  # closed-loop response
+    for col, sp_col, old, new in (("do_pct", "do_setpoint_pct", 40.0, 25.0),
+                                  ("ph", "ph_setpoint", 7.0, 6.85)):  # fmt: skip
+        rows[sp_col] = np.where(after, new, old)
+        rows[col] = rows[col] + (new - old) * follow
+    assert _events(rows.drop(columns=drop)) == []
+
+
+def test_spike_without_setpoint_fires_when_the_reading_comes_back():
+    rows = _edit(NORMAL.drop(columns=SETPOINTS), "temperature_C", 70, [40.0])
+    assert ("spike_temperature_C", 71.0) in _events(rows)
+    r = _fired(rows)["spike_temperature_C"]
+    assert "spiked to 40 degC at 70 h" in r.describe(71, 71.0)
+    step = NORMAL.drop(columns=SETPOINTS).copy()
+    step.loc[step["time_h"] >= 70, "temperature_C"] -= 3.0  # a lasting step is no spike
+    assert not _fired(step)["spike_temperature_C"].flag.any()
+
+
+def test_feed_balance_accepts_a_bolus_logged_at_its_first_row():
+    rows = NORMAL.copy()
+    t = rows["time_h"].to_numpy(float)
+    rows["feed_rate_mL_h"] = np.where(t % 24 == 0, 60.0, 0.0)  # 60 mL over the next hour
+    rows["base_rate_mL_h"] = 0.0
+    delivered = np.floor(t / 24.0) * 0.060 + 0.060 * np.clip(t % 24, 0, 1)
+    rows["volume_L"] = 1.5 + np.where(t >= 0, delivered, 0.0)
+    assert not _fired(rows)["feed_not_delivered"].flag.any()
+    rows["volume_L"] = 1.5  # the pump logs it but nothing arrives
+    assert _fired(rows)["feed_not_delivered"].flag.any()

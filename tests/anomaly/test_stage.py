@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_table
 
 from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig, AutoencoderConfig
@@ -17,6 +16,7 @@ from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.stage import run_anomaly_stage
 from forecaster.data.features import Preprocessor
 from forecaster.pipeline.context import RunContext
+from tests.anomaly.conftest import make_table
 
 
 def _ctx(tmp_path, has_labels=True, seed=0):
