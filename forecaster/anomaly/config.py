@@ -115,6 +115,9 @@ class RulesConfig:
             from a historian that stores only changes (repeated values are normal there).
         spike_limits: jump of a reading (of its deviation from set point where there is
             one) from the median of the previous ``spike_context_h`` rows, per variable.
+        spike_return_rows: for a reading without a set-point column, a jump is a spike only
+            if the reading comes back within this many rows (so a planned set-point change,
+            a lasting step, is not a spike); the alarm is raised when it comes back.
         feed_check_h, feed_missing_mL, feed_missing_frac: feed-pump mass balance: over the
             last ``feed_check_h`` hours the volume rose by less than the feed and base
             pumped minus ``max(feed_missing_mL, feed_missing_frac x pumped)`` (the feed did
@@ -142,6 +145,7 @@ class RulesConfig:
         default_factory=lambda: {"do_pct": 15.0, "ph": 0.15, "temperature_C": 1.0}
     )
     spike_context_h: int = 6
+    spike_return_rows: int = 2
     feed_check_h: float = 24.0
     feed_missing_mL: float = 20.0
     feed_missing_frac: float = 0.5

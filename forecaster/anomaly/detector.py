@@ -120,9 +120,13 @@ class AnomalyDetector:
         missing = [c for c in dict.fromkeys(need) if c not in rows.columns]
         if missing:
             raise KeyError(f"rows lack columns {missing} needed by the anomaly detector")
-        if schema.BATCH_ID in rows and rows[schema.BATCH_ID].nunique() > 1:
-            raise ValueError("detect/score take the rows of one batch; group by batch_id first")
-        return rows.sort_values(schema.TIME, kind="stable").reset_index(drop=True)
+        if schema.BATCH_ID in rows:
+            ids = rows[schema.BATCH_ID].to_numpy()
+            if len(ids) and (ids != ids[0]).any():
+                raise ValueError("detect/score take the rows of one batch; group by batch_id first")
+        if np.any(np.diff(rows[schema.TIME].to_numpy(float)) < 0):
+            rows = rows.sort_values(schema.TIME, kind="stable")
+        return rows
 
     # ---------------------------------------------------------------- persistence
     def save(self, folder: Path) -> dict[str, Path]:

@@ -51,7 +51,7 @@ def lookback_h(cfg: RulesConfig, dt_h: float = 1.0) -> float:
     """Hours of history any rule reads before the row it flags."""
     return max(
         cfg.drop_lookback_h,
-        (cfg.spike_context_h + 1) * dt_h + cfg.setpoint_settle_h,
+        (cfg.spike_context_h + cfg.spike_return_rows + 1) * dt_h + cfg.setpoint_settle_h,
         cfg.feed_check_h + 3 * dt_h,
         2 * dt_h,
     )
@@ -257,20 +257,35 @@ def evaluate_rules(
         if x is None:
             continue
         sp_col = _col(rows, _SETPOINT.get(var, ""))
-        sp = _locf(sp_col) if sp_col is not None else np.zeros(len(t))
-        med = _prev_median(x - sp, cfg.spike_context_h) + sp
-        jump = x - med
-        with np.errstate(invalid="ignore"):
-            flag = (
-                np.isfinite(jump)
-                & (np.abs(jump) > limit)
-                & ~_settling(t, sp_col, cfg.setpoint_settle_h, cfg.startup_h)
-            )
         v = schema.variable(var)
+        if sp_col is not None:
+            # With a set point the spike is a jump of the deviation (x - setpoint), flagged at
+            # once; the settling window after a set-point change covers the plant's response.
+            sp = _locf(sp_col)
+            med = _prev_median(x - sp, cfg.spike_context_h) + sp
+            jump = x - med
+            with np.errstate(invalid="ignore"):
+                flag = (
+                    np.isfinite(jump)
+                    & (np.abs(jump) > limit)
+                    & ~_settling(t, sp, cfg.setpoint_settle_h, cfg.startup_h)
+                )
+        else:
+            # Without a set point a planned set-point change (the temperature shift) is a
+            # lasting step: only an excursion that comes back is a spike.
+            flag, peak, med = _returned_spikes(x, limit, cfg.spike_context_h, cfg.spike_return_rows)
+            flag &= t >= cfg.startup_h
+            jump = peak
 
-        def spike_reason(i: int, start: float, x=x, med=med, limit=limit, v=v) -> str:
+        def spike_reason(
+            i: int, start: float, x=x, med=med, limit=limit, v=v, setpoint=sp_col is not None
+        ) -> str:
+            j = i  # without a set point the alarm comes when the reading is back: say the peak
+            if not setpoint:
+                lo = max(0, i - cfg.spike_return_rows)
+                j = lo + int(np.argmax(np.abs(np.nan_to_num(x[lo:i] - med[lo:i]))))
             return (
-                f"{v.label} spiked to {x[i]:.3g} {v.unit} at {t[i]:.0f} h, {x[i] - med[i]:+.3g} from "
+                f"{v.label} spiked to {x[j]:.3g} {v.unit} at {t[j]:.0f} h, {x[j] - med[j]:+.3g} from "
                 f"the median of the previous {cfg.spike_context_h} readings (limit {limit:g})"
             )
 
@@ -321,22 +336,73 @@ def _feed_balance(
     rows: pd.DataFrame | Mapping[str, np.ndarray], t: np.ndarray, cfg: RulesConfig
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(missing_mL, pumped_mL) over the last ``feed_check_h`` hours at each row (NaN when
-    less history); volume averaged over the last 3 readings."""
+    less history).
+
+    Volume and pumped volume are both averaged over the last 3 readings (probe noise). A
+    logged rate may hold over the step after its row (a sampled command, as in the
+    simulator) or the step before it (an interval average): the smaller missing volume of
+    the two readings is used, so a one-hour bolus logged at its first row is not "missing".
+    """
     vol, feed = _col(rows, "volume_L"), _col(rows, "feed_rate_mL_h")
     if vol is None or feed is None:
         return None
     base = _col(rows, "base_rate_mL_h")
     rate = np.nan_to_num(feed) + (np.nan_to_num(base) if base is not None else 0.0)
     dt = np.diff(t, prepend=t[0])
-    fed = np.cumsum(rate * dt)  # mL pumped up to each row (rate held over the step before)
-    v = _locf(vol) * 1000.0
-    v3 = np.convolve(v, np.ones(3) / 3.0, mode="full")[: len(v)]
-    v3[:2] = np.nan
+    fed_before = np.cumsum(rate * dt)  # mL up to each row, rate held over the step before
+    fed_after = np.cumsum(np.concatenate([[0.0], rate[:-1] * dt[1:]]))  # held over the step after
     j = np.searchsorted(t, t - cfg.feed_check_h)
     ok = (t - t[j]) >= 0.9 * cfg.feed_check_h
-    pumped = np.where(ok, fed - fed[j], np.nan)
-    missing = pumped - (v3 - v3[j])
-    return np.where(ok, missing, np.nan), pumped
+    v3 = _mean3(_locf(vol) * 1000.0)
+    rose = v3 - v3[j]
+    missing, pumped = np.full(len(t), np.inf), np.zeros(len(t))
+    for fed in (fed_before, fed_after):
+        f3 = _mean3(fed)
+        p = f3 - f3[j]
+        m = p - rose
+        better = m < missing
+        missing, pumped = np.where(better, m, missing), np.where(better, p, pumped)
+    return np.where(ok, missing, np.nan), np.where(ok, pumped, np.nan)
+
+
+def _mean3(x: np.ndarray) -> np.ndarray:
+    """(T,) mean of each row and the two before it (NaN for the first two rows)."""
+    out = np.convolve(x, np.ones(3) / 3.0, mode="full")[: len(x)]
+    out[:2] = np.nan
+    return out
+
+
+def _returned_spikes(
+    x: np.ndarray, limit: float, k: int, back: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spikes that came back, for a reading without a set point.
+
+    Row i is flagged when one of the ``back`` rows before it jumped more than ``limit`` from
+    the median of its previous ``k`` rows and row i is back within ``limit / 2`` of that
+    median (a step that lasts is not flagged).
+
+    Returns:
+        ``flag: (T,)``, ``peak: (T,)`` the excursion seen at each flagged row (NaN else),
+        ``med: (T,)`` the previous-``k`` median of each row.
+    """
+    med = _prev_median(x, k)
+    dev = x - med
+    flag = np.zeros(len(x), dtype=bool)
+    peak = np.full(len(x), np.nan)
+    with np.errstate(invalid="ignore"):
+        for lag in range(1, max(1, back) + 1):
+            if len(x) <= lag:
+                break
+            out = np.abs(dev[:-lag]) > limit  # row i - lag jumped...
+            ret = np.abs(x[lag:] - med[:-lag]) <= 0.5 * limit  # ...and row i is back
+            hit = np.isfinite(dev[:-lag]) & out & ret
+            if lag > 1:  # the rows in between are part of the excursion
+                for m in range(1, lag):
+                    hit &= np.abs(x[lag - m : len(x) - m] - med[:-lag]) > 0.5 * limit
+            new = hit & ~flag[lag:]
+            flag[lag:] |= hit
+            peak[lag:] = np.where(new, dev[:-lag], peak[lag:])
+    return flag, peak, med
 
 
 def _recent_max(t: np.ndarray, x: np.ndarray, hours: float) -> np.ndarray:

@@ -40,8 +40,8 @@ class AlarmStream:
         self.det, self.batch_id, self.detectors = det, batch_id, detectors
         self.events: list[AlarmEvent] = []
         self._open: list[tuple[AlarmEvent, Span]] = []
-        self._tail: pd.DataFrame | None = None
-        self._tail_raw: dict[str, np.ndarray] | None = None
+        self._tail: dict[str, np.ndarray] | None = None  # {column: (n,) rows kept}
+        self._trimmed = True
         self._tail_gi = np.zeros(0, dtype=int)  # global row index of each tail row
         self._n_seen = 0
         self._trackers: dict[tuple[str, str | None], RunTracker] = {}
@@ -58,28 +58,29 @@ class AlarmStream:
         if len(new_rows) == 0:
             return []
         self._trim()  # drop what the previous update no longer needs (lazy: detect never pays)
-        new_rows = new_rows.sort_values(schema.TIME, kind="stable").reset_index(drop=True)
         t_new = new_rows[schema.TIME].to_numpy(float)
-        if (
-            self._tail is not None
-            and len(self._tail)
-            and t_new[0] <= self._tail[schema.TIME].iloc[-1]
-        ):
+        if np.any(np.diff(t_new) < 0):
+            new_rows = new_rows.sort_values(schema.TIME, kind="stable")
+            t_new = new_rows[schema.TIME].to_numpy(float)
+        tail = self._tail
+        if tail is not None and len(tail[schema.TIME]) and t_new[0] <= tail[schema.TIME][-1]:
             raise ValueError(
                 f"batch {self.batch_id}: new rows start at {t_new[0]} h, not after the last row "
-                f"seen ({self._tail[schema.TIME].iloc[-1]} h)"
+                f"seen ({tail[schema.TIME][-1]} h)"
             )
-        keep = [c for c in self._cols if c in new_rows.columns]
-        ctx = (
-            new_rows[keep]
-            if self._tail is None
-            else pd.concat([self._tail, new_rows[keep]], ignore_index=True)
-        )
-        n_prev = 0 if self._tail is None else len(self._tail)
-        gi = np.concatenate([self._tail_gi, self._n_seen + np.arange(len(new_rows))])
-        t = ctx[schema.TIME].to_numpy(float)
-        raw = {c: ctx[c].to_numpy(float) for c in keep}
-        feats = self.det.spec.features(self.det.prep, ctx)
+        new = {c: new_rows[c].to_numpy(float) for c in self._cols if c in new_rows.columns}
+        if tail is None:
+            raw, n_prev = new, 0
+        else:
+            n_prev, n_new = len(tail[schema.TIME]), len(t_new)
+            nan_new, nan_old = np.full(n_new, np.nan), np.full(n_prev, np.nan)
+            raw = {
+                c: np.concatenate([tail.get(c, nan_old), new.get(c, nan_new)])
+                for c in dict.fromkeys([*tail, *new])
+            }
+        gi = np.concatenate([self._tail_gi, self._n_seen + np.arange(len(t_new))])
+        t = raw[schema.TIME]
+        feats = self.det.spec.features(self.det.prep, raw)
         raised: list[AlarmEvent] = []
         if "autoencoder" in self.detectors:
             raised += self._score_detector("autoencoder", feats, t, raw, gi, n_prev)
@@ -90,8 +91,8 @@ class AlarmStream:
         if self._hist is not None:
             self._hist.setdefault(schema.TIME, []).append(t[n_prev:])
         self._sync()
-        self._n_seen += len(new_rows)
-        self._tail, self._tail_gi, self._tail_raw = ctx, gi, raw
+        self._n_seen += len(t_new)
+        self._tail, self._tail_gi, self._trimmed = raw, gi, False
         raised.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
         self.events.extend(raised)
         self.events.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
@@ -190,26 +191,27 @@ class AlarmStream:
 
     def _trim(self) -> None:
         """Keep the rows any later update can look back to (see module docstring)."""
-        if self._tail is None or self._tail_raw is None:
+        if self._tail is None or self._trimmed:
             return
-        ctx, gi, raw = self._tail, self._tail_gi, self._tail_raw
+        raw, gi = self._tail, self._tail_gi
         t = raw[schema.TIME]
         dt = float(np.median(np.diff(t[-50:]))) if len(t) > 1 else 1.0
+        rules = self.det.rules
         rows = max(
             self.det.scorer.window + max(self._k_ae, self._k_pca),
-            self.det.rules.spike_context_h + 2,
+            rules.spike_context_h + rules.spike_return_rows + 2,
         )
-        lb = max(lookback_h(self.det.rules, dt), 5 * SETTLE_TAU_H) + dt
+        lb = max(lookback_h(rules, dt), 5 * SETTLE_TAU_H) + dt
         first = min(max(0, len(t) - rows), int(np.searchsorted(t, t[-1] - lb)))
-        keep = set(range(first, len(t)))
+        keep = np.zeros(len(t), dtype=bool)
+        keep[first:] = True
         for c, x in raw.items():  # last observed row of each variable before the tail (LOCF)
             seen = np.flatnonzero(np.isfinite(x[:first]))
             if seen.size and c != schema.TIME:
-                keep.add(int(seen[-1]))
-        idx = np.array(sorted(keep), dtype=int)
-        self._tail = ctx.iloc[idx].reset_index(drop=True)
-        self._tail_gi = gi[idx]
-        self._tail_raw = None
+                keep[seen[-1]] = True
+        self._tail = {c: x[keep] for c, x in raw.items()}
+        self._tail_gi = gi[keep]
+        self._trimmed = True
 
 
 def _last(x: np.ndarray | None, j: int) -> float:

@@ -74,7 +74,10 @@ class Preprocessor:
 
     def _raw(self, variable: str, values) -> np.ndarray:
         """Values before standardisation (log-transformed for ``log_variables``)."""
-        x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            x = values.astype(float, copy=False)
+        else:
+            x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
         if variable in self.log_variables:
             x = np.log(np.maximum(x, 0.0) + self.log_offset)
         return x

@@ -40,10 +40,24 @@ def results_table(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def quiet_lightning() -> None:
+    """Keep the console to our progress lines: no tips, no device banners, no
+    deprecation notices from inside Lightning."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+
+
 def _main() -> int:
     from forecaster.pipeline.config import parse_config
     from forecaster.pipeline.train import run
 
+    quiet_lightning()
     cfg, yaml_text = parse_config(sys.argv[1:])
     run_dir, metrics = run(cfg, yaml_text)
     print()
