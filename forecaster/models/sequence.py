@@ -85,9 +85,16 @@ class SequenceForecaster:
     """
 
     def __init__(
-        self, net: ForecastNet, prep: Preprocessor, scales: TargetScales, cfg: ForecastConfig
+        self,
+        net: ForecastNet,
+        prep: Preprocessor,
+        scales: TargetScales,
+        cfg: ForecastConfig,
+        horizon_days: int | None = None,
     ) -> None:
         self.net, self.prep, self.scales, self.cfg = net.eval(), prep, scales, cfg
+        #: days of the trajectory that training batches covered (later days are not reported)
+        self.horizon_days = int(min(horizon_days or cfg.n_days, cfg.n_days))
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -96,7 +103,8 @@ class SequenceForecaster:
         prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs), cfg.log_inputs)
         scales = TargetScales.fit(train, cfg.titer_log)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
-        return cls(_make_net(cfg, prep.n_features, anchor), prep, scales, cfg)
+        horizon = int(train.groupby(schema.BATCH_ID)[schema.TIME].max().max() // 24)
+        return cls(_make_net(cfg, prep.n_features, anchor), prep, scales, cfg, horizon)
 
     @property
     def device(self) -> torch.device:
@@ -139,7 +147,9 @@ class SequenceForecaster:
                         "time_h": times[i + k],
                         "feed": np.maximum(res["feed"][k, :n] * s.feed_std + s.feed_mean, 0.0),
                         "harvest": s.titer_from_model(res["harvest"][k, :n]),
-                        "trajectory": s.titer_from_model(res["trajectory"][k, :n]),
+                        "trajectory": s.titer_from_model(
+                            res["trajectory"][k, :n, : self.horizon_days]
+                        ),
                     }
                 )
         return out
@@ -185,6 +195,7 @@ class SequenceForecaster:
             },
             "n_features": self.prep.n_features,
             "anchor": list(self.net.anchor) if self.net.anchor else None,
+            "horizon_days": self.horizon_days,
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "prep": self.prep.state_dict(),
             "scales": self.scales.to_dict(),
@@ -207,9 +218,8 @@ class SequenceForecaster:
         anchor = state.get("anchor")
         net = _make_net(cfg, int(state["n_features"]), tuple(anchor) if anchor else None)
         net.load_state_dict(state["state_dict"])
-        return cls(
-            net, Preprocessor.from_state_dict(state["prep"]), TargetScales(**state["scales"]), cfg
-        )
+        prep = Preprocessor.from_state_dict(state["prep"])
+        return cls(net, prep, TargetScales(**state["scales"]), cfg, state.get("horizon_days"))
 
     @classmethod
     def load(cls, path: Path, map_location: str | torch.device = "cpu") -> SequenceForecaster:

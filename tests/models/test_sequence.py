@@ -94,3 +94,13 @@ def test_target_scales_use_harvest_titer():
     s = TargetScales.fit(table)
     last = table.groupby("batch_id").titer_mg_L.last().mean()
     assert np.isclose(s.titer_scale, last)
+
+
+def test_trajectory_stops_at_the_days_training_covered(tmp_path):
+    model, table = _model()  # 72-hour training batches: days 1..3 only
+    assert model.horizon_days == 3
+    g = table[table.batch_id == "S002"]
+    assert model.step_outputs([g])[0]["trajectory"].shape[1:] == (3, 3)
+    model.save(tmp_path / "m.pt")
+    back = SequenceForecaster.load(tmp_path / "m.pt")
+    assert back.horizon_days == 3
