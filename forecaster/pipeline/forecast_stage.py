@@ -138,5 +138,8 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         "resumed_from": str(resume) if resume else None,
         "seconds": seconds,
         "n_parameters": int(sum(p.numel() for p in model.net.parameters())),
+        "fit_batches": {
+            k: sorted(map(str, d["batch_id"].unique())) for k, d in (("train", train), ("val", val))
+        },
     }
     return model, info

@@ -35,9 +35,15 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     rf = None
     if ctx.cfg.rf.enabled:
         t0 = time.perf_counter()
-        rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed).fit(
-            ctx.batches("train", faulty=fault_filter), ctx.batches("val", faulty=fault_filter)
+        train, val = (
+            ctx.batches("train", faulty=fault_filter),
+            ctx.batches("val", faulty=fault_filter),
         )
+        rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed).fit(train, val)
+        ctx.artifacts["rf_fit_batches"] = {
+            k: sorted(map(str, d[schema.BATCH_ID].unique()))
+            for k, d in (("train", train), ("val", val))
+        }
         rf.save(ctx.run_dir / "rf")
         ctx.artifacts["rf"] = rf
         out["rf_search"] = {

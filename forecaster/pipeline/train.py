@@ -94,16 +94,28 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     )
     model, info = train_forecaster(ctx)
     model.save(run_dir / "forecast" / "model.pt")
+    # the same fitted preprocessing, readable (model.pt is what predict loads)
+    prep_doc = {
+        "preprocessing": model.prep.state_dict(),
+        "features": model.prep.feature_names,
+        "target_scales": model.scales.to_dict(),
+    }
+    atomic_write_text(run_dir / "forecast" / "preprocessing.json", json.dumps(prep_doc, indent=1))
     ctx.artifacts["forecast"] = model
     # later stages train on one device (rank 0 only after DDP)
     ctx.trainer_kwargs = {**ctx.trainer_kwargs, "devices": 1, "strategy": "auto", "num_nodes": 1}
     metrics["timing"]["forecast_train_s"] = info["seconds"]
+    fit_batches = {"sequence": info.pop("fit_batches")}
     metrics["forecast_training"] = info
 
     log("[3/6] RandomForest baseline and evaluation on test batches")
     t_rf = time.perf_counter()
     metrics.update(run_forecast_evaluation(ctx, data.batch_info))
     metrics["timing"]["rf_and_eval_s"] = time.perf_counter() - t_rf
+    if "rf_fit_batches" in ctx.artifacts:
+        fit_batches["rf"] = ctx.artifacts["rf_fit_batches"]
+    splits = {**ctx.splits, "faulty": sorted(data.faulty), "fit": fit_batches}
+    atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
 
     if cfg.anomaly.enabled:
         log("[4/6] anomaly detection (autoencoder, rules, PCA)")

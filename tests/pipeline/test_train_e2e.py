@@ -57,6 +57,12 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path):
         == m["data"]["n_batches"]
     )
     assert m["timing"]["train_s"] > 0
+    # the RF and the sequence model were fitted on the same batches, none of them test batches
+    splits = json.loads((run_dir / "splits.json").read_text())
+    assert splits["fit"]["sequence"] == splits["fit"]["rf"]
+    fitted = set(splits["fit"]["sequence"]["train"]) | set(splits["fit"]["sequence"]["val"])
+    assert fitted and not fitted & set(splits["test"])
+    assert not set(splits["fit"]["sequence"]["train"]) & set(splits["faulty"])
     # the saved model loads without pickled classes and predicts like the in-memory one
     model = SequenceForecaster.load(run_dir / "forecast" / "model.pt")
     assert isinstance(torch.load(run_dir / "forecast" / "model.pt", weights_only=True), dict)
