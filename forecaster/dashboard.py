@@ -116,10 +116,17 @@ def dashboard_figure(
     )
     traj = np.asarray(steps["trajectory"])[-1]  # (D, Q) from the last row
     days = np.arange(1, traj.shape[0] + 1)
-    ax.fill_between(days, traj[:, lo], traj[:, hi], color="tab:blue", alpha=0.2, label="80 % band")
-    ax.plot(
-        days, traj[:, mid], "-", color="tab:blue", lw=1.5, label=f"forecast from day {d[-1]:.1f}"
-    )
+    fut = days > d[-1] + 1e-9  # the trajectory head forecasts the days still to come only
+    if fut.any():
+        ax.fill_between(
+            days[fut], traj[fut, lo], traj[fut, hi], color="tab:blue", alpha=0.2, label="80 % band"
+        )
+        ax.plot(days[fut], traj[fut, mid], "o-", color="tab:blue", lw=1.5, ms=3,
+                label=f"forecast from day {d[-1]:.1f}")  # fmt: skip
+    h = np.asarray(steps["harvest"])[-1]
+    harvest_day = days[-1] if fut.any() else d[-1]
+    ax.errorbar([harvest_day], [h[mid]], yerr=[[h[mid] - h[lo]], [h[hi] - h[mid]]], fmt="D",
+                color="tab:red", ms=5, capsize=3, label=f"harvest: {h[mid]:.0f} mg/L")  # fmt: skip
     _line(ax, d, _col(rows, schema.TITER), "ko", "measured", ms=4)
     ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
     ax.set_ylabel("titer (mg/L)")

@@ -44,7 +44,8 @@ class MonitorUpdate:
         feed_next_mL_h: recommended feed rate for the next step, mL/h.
         harvest_titer_mg_L, harvest_titer_p10_mg_L, harvest_titer_p90_mg_L: harvest titer
             forecast (median) and its 80 % interval, mg/L.
-        trajectory: (D, 3) titer forecast on days 1..D: p10, median, p90 (mg/L).
+        trajectory: (n, 3) titer forecast for the days still ahead: p10, median, p90 (mg/L).
+        trajectory_days: (n,) those days (1-based culture days).
         new_alarms: alarms raised by this update (``AlarmEvent``).
     """
 
@@ -56,12 +57,14 @@ class MonitorUpdate:
     harvest_titer_p10_mg_L: float
     harvest_titer_p90_mg_L: float
     trajectory: np.ndarray
+    trajectory_days: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     new_alarms: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("batch_id", "time_h", "n_rows", "feed_next_mL_h",
              "harvest_titer_mg_L", "harvest_titer_p10_mg_L", "harvest_titer_p90_mg_L")}  # fmt: skip
         d["trajectory"] = self.trajectory.tolist()
+        d["trajectory_days"] = [int(x) for x in self.trajectory_days]
         d["new_alarms"] = [a.to_dict() for a in self.new_alarms]
         return d
 
@@ -169,7 +172,8 @@ class Monitor:
             }
         )
         lo, mid, hi = self._q
-        h, tr = steps["harvest"], steps["trajectory"]
+        days = self.model.remaining_days(float(t[-1]))
+        h, tr = steps["harvest"], steps["trajectory"][days - 1]
         st.last = MonitorUpdate(
             batch_id=bid,
             time_h=float(t[-1]),
@@ -179,6 +183,7 @@ class Monitor:
             harvest_titer_p10_mg_L=float(h[lo]),
             harvest_titer_p90_mg_L=float(h[hi]),
             trajectory=tr[:, [lo, mid, hi]].astype(float),
+            trajectory_days=days,
             new_alarms=list(new_alarms),
         )
         self._batches[bid] = st

@@ -312,7 +312,8 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) ->
         top = tops.get(b, [])
         pred.append((b, float(o["time_h"][-1]), len(g), float(o["feed"][-1]), float(h[mid]), float(h[lo]),
                      float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
-        days = np.arange(1, tr.shape[0] + 1)
+        days = model.remaining_days(o["time_h"][-1])  # the head forecasts the days still ahead
+        tr = tr[days - 1]
         traj.append(pd.DataFrame({schema.BATCH_ID: b, "day": days, "titer_p10_mg_L": tr[:, lo],
                                   "titer_mg_L": tr[:, mid], "titer_p90_mg_L": tr[:, hi]}))  # fmt: skip
         alarm_rows += [_alarm_row(e) for e in events[b]]

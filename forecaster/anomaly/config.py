@@ -122,6 +122,13 @@ class RulesConfig:
             last ``feed_check_h`` hours the volume rose by less than the feed and base
             pumped minus ``max(feed_missing_mL, feed_missing_frac x pumped)`` (the feed did
             not reach the vessel). Volume is averaged over 3 readings (probe noise).
+        consistency: run the controller-consistency checks (``consistency.py``), fitted on
+            the good training batches.
+        cusum_k, cusum_window_h: CUSUM allowance (in residual sd) and the rows it looks
+            back (pH-controller mismatch, DO shift).
+        demand_window_h: window of the oxygen-demand rise.
+        consistency_margin: each check alarms above this factor x the highest value of its
+            statistic on the good training batches (CUSUM, demand rise, base rate).
         clear_steps: rows without violation that end a rule's event.
     """
 
@@ -149,6 +156,11 @@ class RulesConfig:
     feed_check_h: float = 24.0
     feed_missing_mL: float = 20.0
     feed_missing_frac: float = 0.5
+    consistency: bool = True
+    cusum_k: float = 0.5
+    cusum_window_h: float = 24.0
+    demand_window_h: float = 3.0
+    consistency_margin: float = 1.25
     clear_steps: int = 3
 
 

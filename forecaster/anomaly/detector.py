@@ -24,6 +24,7 @@ import torch
 
 from forecaster import schema
 from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.consistency import ConsistencyModel
 from forecaster.anomaly.events import AlarmEvent
 from forecaster.anomaly.pca import PCAMonitor
 from forecaster.anomaly.scores import SETPOINT_OF, AEScorer, FeatureSpec
@@ -50,6 +51,7 @@ class AnomalyDetector:
         ae_cal: autoencoder threshold calibration. rules: rule settings.
         agitation_max: highest agitation of the good training batches (rpm), for reasons.
         pca, pca_cal: optional PCA monitor and its threshold calibration.
+        consistency: fitted controller-consistency checks, run with the rules.
     """
 
     def __init__(
@@ -66,11 +68,13 @@ class AnomalyDetector:
         agitation_max: float | None = None,
         pca: PCAMonitor | None = None,
         pca_cal: Calibration | None = None,
+        consistency: ConsistencyModel | None = None,
     ) -> None:
         self.prep, self.hparams, self.spec = prep, dict(hparams), spec
         self.scorer = AEScorer(net, spec, window, err_scale, dt_h)
         self.ae_cal, self.rules, self.agitation_max = ae_cal, rules, agitation_max
         self.pca, self.pca_cal = pca, pca_cal
+        self.consistency = consistency
 
     @property
     def threshold(self) -> float:
@@ -151,6 +155,7 @@ class AnomalyDetector:
             "rules": asdict(self.rules),
             "agitation_max_rpm": self.agitation_max,
             "score_variables": list(self.spec.variables),
+            "consistency": self.consistency.to_dict() if self.consistency else None,
         }
         paths["thresholds"].write_text(json.dumps(thr, indent=2))
         if self.pca is not None:
@@ -194,4 +199,5 @@ class AnomalyDetector:
             agitation_max=thr.get("agitation_max_rpm"),
             pca=pca,
             pca_cal=pca_cal,
+            consistency=ConsistencyModel(**thr["consistency"]) if thr.get("consistency") else None,
         )

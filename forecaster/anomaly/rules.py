@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from forecaster import schema
 from forecaster.anomaly.config import RulesConfig
+
+if TYPE_CHECKING:
+    from forecaster.anomaly.consistency import ConsistencyModel
 
 
 @dataclass
@@ -53,6 +57,8 @@ def lookback_h(cfg: RulesConfig, dt_h: float = 1.0) -> float:
         cfg.drop_lookback_h,
         (cfg.spike_context_h + cfg.spike_return_rows + 1) * dt_h + cfg.setpoint_settle_h,
         cfg.feed_check_h + 3 * dt_h,
+        (cfg.cusum_window_h + 1) * dt_h,
+        cfg.demand_window_h + dt_h,
         2 * dt_h,
     )
 
@@ -87,6 +93,7 @@ def evaluate_rules(
     rows: pd.DataFrame | Mapping[str, np.ndarray],
     cfg: RulesConfig,
     agitation_max: float | None = None,
+    consistency: ConsistencyModel | None = None,
 ) -> list[RuleResult]:
     """All applicable rules on the rows of one batch (sorted by time).
 
@@ -96,6 +103,7 @@ def evaluate_rules(
         cfg: thresholds and durations.
         agitation_max: highest agitation seen in fault-free training batches (rpm), used to
             say "while agitation was at its maximum".
+        consistency: fitted controller-consistency checks (``consistency.py``); None skips them.
     """
     t = np.asarray(rows[schema.TIME], dtype=float)
     out: list[RuleResult] = []
@@ -329,6 +337,10 @@ def evaluate_rules(
                 feed_reason,
             )
         )
+    if consistency is not None and cfg.consistency:
+        from forecaster.anomaly.consistency import consistency_rules  # imports this module
+
+        out += consistency_rules(rows, cfg, consistency)
     return out
 
 

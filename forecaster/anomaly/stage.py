@@ -19,6 +19,7 @@ import torch
 
 from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig
+from forecaster.anomaly.consistency import fit_consistency
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.evaluate import BARS, check_bars, evaluate_all
 from forecaster.anomaly.pca import PCAMonitor
@@ -87,8 +88,9 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
     agitation_max = max(
         (float(np.nanmax(g["agitation_rpm"])) for g in agit if "agitation_rpm" in g), default=None
     )
+    cons = fit_consistency(list(train.values()), cfg.rules) if cfg.rules.consistency else None
     det = AnomalyDetector(prep, net, hparams, spec, cfg.autoencoder.window_h, err_scale, dt, ae_cal,
-                          cfg.rules, agitation_max, pca, pca_cal)  # fmt: skip
+                          cfg.rules, agitation_max, pca, pca_cal, cons)  # fmt: skip
     info = {
         "n_train_batches": len(train),
         "n_calibration_batches": len(val),

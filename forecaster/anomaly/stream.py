@@ -141,7 +141,7 @@ class AlarmStream:
         return out
 
     def _rules(self, raw, t, gi, n_prev) -> list[AlarmEvent]:
-        results = evaluate_rules(raw, self.det.rules, self.det.agitation_max)
+        results = evaluate_rules(raw, self.det.rules, self.det.agitation_max, self.det.consistency)
         out = []
         any_flag = np.zeros(len(t) - n_prev, dtype=bool)
         for rr in results:

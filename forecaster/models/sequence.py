@@ -154,6 +154,15 @@ class SequenceForecaster:
                 )
         return out
 
+    def remaining_days(self, time_h: float) -> np.ndarray:
+        """Days (1-based) of the trajectory still ahead of ``time_h`` and within the horizon.
+
+        The trajectory head is trained on future days only, so earlier days of its output
+        carry no forecast and are never reported.
+        """
+        days = np.arange(1, self.horizon_days + 1)
+        return days[days * 24.0 > float(time_h) + 1e-9]
+
     def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """One row per prefix (its last row is the forecast origin); columns PREDICTION_COLUMNS."""
         q = self.net.quantiles

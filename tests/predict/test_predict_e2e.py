@@ -40,8 +40,14 @@ def test_cli_predicts_complete_and_running_batch(cli_out, loaded_run):
     assert (pred["harvest_titer_mg_L"] <= pred["harvest_titer_p90_mg_L"]).all()
     assert (pred["feed_next_mL_h"] >= 0).all()
     traj = pd.read_csv(out / "trajectories.csv", dtype={"batch_id": str})
-    n_days = loaded_run.model.net.n_days
-    assert len(traj) == 2 * n_days and list(traj.columns) == [
+    # only the days still ahead of each batch's last row, within the trained horizon
+    ahead = {b: loaded_run.model.remaining_days(t) for b, t in (("B0000", 192.0), ("B0001", 84.0))}
+    horizon = loaded_run.model.horizon_days
+    assert ahead["B0001"].tolist() == list(range(4, horizon + 1))
+    assert all(d * 24 > 192 for d in ahead["B0000"])
+    for b, days in ahead.items():
+        assert traj[traj.batch_id == b]["day"].tolist() == days.tolist()
+    assert list(traj.columns) == [
         "batch_id",
         "day",
         "titer_p10_mg_L",

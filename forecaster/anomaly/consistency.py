@@ -1,0 +1,223 @@
+"""Controller-consistency checks: what the control loops do against what the readings say.
+
+The DO and pH loops hold their readings at set point, so a probe drift, a stuck CO2 valve
+or a contamination barely moves the readings; they show as controller outputs that do not
+fit the readings or the culture. Four checks, fitted on fault-free training batches (every
+fitted value is a plain float, stored in ``thresholds.json``):
+
+- ``ph_controller_mismatch``: a dead-band pH loop doses base only below its band and CO2
+  only above it, in proportion to the distance, so its outputs imply the pH it acts on:
+  ``pH - setpoint = a + b x output`` in each regime (least squares); with both idle the pH
+  lies in ``[a_base, a_co2]``; a saturated output gives only a bound. A drifting reading,
+  or CO2 sparged while base is needed, leaves a residual; a CUSUM (Page 1954, Biometrika
+  41:100) of the standardised residual over the last ``cusum_window_h`` rows alarms.
+- ``do_shift``: the same CUSUM on the DO deviation from set point (probe drift, DO short).
+- ``oxygen_demand_rise``: the DO cascade output (agitation + sparge, each scaled to the range
+  of the good batches) rising faster over ``demand_window_h`` than in any good batch: cells
+  grow at most ~0.045 1/h (``shared/DOMAIN.md``), bacteria ten times faster.
+- ``base_demand_high``: base pumped faster than in any good batch.
+
+Each check alarms above ``consistency_margin`` x the highest value of its statistic on the
+good training batches. A flag at row t uses rows back to t - max(cusum window, demand
+window) only, so streaming and one-shot detection agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.rules import RuleResult
+from forecaster.anomaly.rules import _col as col
+from forecaster.anomaly.rules import _locf as locf
+
+Rows = pd.DataFrame | Mapping[str, np.ndarray]
+PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
+
+
+@dataclass
+class ConsistencyModel:
+    """Fitted values of the checks (raw units; ``None`` where the columns were missing).
+
+    Attributes:
+        ph_fit: ``[a_base, b_base, a_co2, b_co2]``: pH - setpoint = a + b x output (mL/h,
+            mL/min) while that output alone is on.
+        ph_sigma: robust sd of the pH residual (pH units).
+        base_max, co2_max: highest output seen (saturation; base envelope).
+        do_mean, do_sigma: median and robust sd of DO - setpoint (% air saturation).
+        cascade_lo, cascade_hi: ``[rpm, L/min]`` ranges of agitation and sparge.
+        train_max: highest statistic of each check on the good batches.
+    """
+
+    ph_fit: list[float] | None = None
+    ph_sigma: float | None = None
+    base_max: float | None = None
+    co2_max: float | None = None
+    do_mean: float | None = None
+    do_sigma: float | None = None
+    cascade_lo: list[float] | None = None
+    cascade_hi: list[float] | None = None
+    train_max: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _robust_sd(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(max(1.4826 * np.median(np.abs(x - np.median(x))), 1e-9)) if x.size else 1.0
+
+
+def fit_consistency(batches: list[pd.DataFrame], cfg: RulesConfig) -> ConsistencyModel:
+    """Fit the checks on fault-free batches (each sorted by time; start-up rows skipped)."""
+    rows = pd.concat([b[b["time_h"] >= cfg.startup_h] for b in batches], ignore_index=True)
+    m, have = ConsistencyModel(), set(rows.columns)
+    if set(PH_COLS) <= have:
+        dev = (rows["ph"] - rows["ph_setpoint"]).to_numpy(float)
+        base, co2 = (rows[c].fillna(0.0).to_numpy(float) for c in PH_COLS[2:])
+        m.base_max, m.co2_max = float(base.max()), float(co2.max())
+        fit: list[float] = []
+        for u, other, umax in ((base, co2, m.base_max), (co2, base, m.co2_max)):
+            on = (u > 0) & (other <= 0) & (u < 0.99 * umax) & np.isfinite(dev)
+            b, a = np.polyfit(u[on], dev[on], 1) if on.sum() > 10 else (0.0, 0.0)
+            fit += [float(a), float(b)]
+        m.ph_fit = fit
+        m.ph_sigma = _robust_sd(_ph_residual(dev, base, co2, m))
+    if {"do_pct", "do_setpoint_pct"} <= have:
+        d = (rows["do_pct"] - rows["do_setpoint_pct"]).to_numpy(float)
+        m.do_mean, m.do_sigma = float(np.nanmedian(d)), _robust_sd(d)
+    if {"agitation_rpm", "airflow_L_min"} <= have:
+        x = rows[["agitation_rpm", "airflow_L_min"]].to_numpy(float)
+        m.cascade_lo, m.cascade_hi = np.nanmin(x, 0).tolist(), np.nanmax(x, 0).tolist()
+    for b in batches:
+        for name, (stat, _) in statistics(b, cfg, m).items():
+            top = float(np.nanmax(stat, initial=0.0))
+            m.train_max[name] = max(m.train_max.get(name, 0.0), top)
+    return m
+
+
+def _ph_residual(
+    dev: np.ndarray, base: np.ndarray, co2: np.ndarray, m: ConsistencyModel
+) -> np.ndarray:
+    """(T,) pH - setpoint minus what the controller outputs imply (0 inside the idle band)."""
+    a_b, b_b, a_c, b_c = m.ph_fit  # type: ignore[misc]
+    r_idle = np.where(dev > a_c, dev - a_c, np.where(dev < a_b, dev - a_b, 0.0))
+    r_c, r_b = dev - (a_c + b_c * co2), dev - (a_b + b_b * base)
+    r_c = np.where(co2 >= 0.99 * m.co2_max, np.minimum(r_c, 0.0), r_c)  # saturated: a bound
+    r_b = np.where(base >= 0.99 * m.base_max, np.maximum(r_b, 0.0), r_b)
+    return np.where(co2 > 0, r_c, np.where(base > 0, r_b, r_idle))
+
+
+def windowed_cusum(z: np.ndarray, k: float, w: int) -> np.ndarray:
+    """Two-sided CUSUM of ``z: (T,)`` over the last ``w`` rows at each row -> (T,).
+
+    ``max(0, max over t-w < j <= t of sum_{j..t} (|z| - k))``, taken for a rise and a fall
+    separately: a recursive CUSUM restarted ``w`` rows back, so it depends on those rows only.
+    """
+    z = np.nan_to_num(np.asarray(z, dtype=float))
+    out = np.zeros(len(z))
+    for s in (z - k, -z - k):
+        c = np.concatenate([[0.0], np.cumsum(s)])
+        pad = np.concatenate([np.full(w - 1, np.inf), c[:-1]])
+        lo = np.lib.stride_tricks.sliding_window_view(pad, w).min(axis=1)
+        out = np.maximum(out, c[1:] - lo)
+    return out
+
+
+def _cascade(rows: Rows, m: ConsistencyModel) -> np.ndarray:
+    """(T,) DO cascade output: agitation + sparge, each scaled to [0, 1] of the good range."""
+    lo, hi = np.asarray(m.cascade_lo), np.asarray(m.cascade_hi)
+    span = np.maximum(hi - lo, 1e-9)
+    cols = ("agitation_rpm", "airflow_L_min")
+    return sum((locf(np.asarray(rows[c], float)) - lo[i]) / span[i] for i, c in enumerate(cols))
+
+
+def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, tuple]:
+    """``{check: (stat: (T,), extras)}`` for the checks whose columns and fit exist.
+
+    Statistics are 0 during start-up (``cfg.startup_h``)."""
+    t = np.asarray(rows["time_h"], dtype=float)
+    early = t < cfg.startup_h
+    w = max(2, int(round(cfg.cusum_window_h)))
+    out: dict[str, tuple] = {}
+    ph_cols = [col(rows, c) for c in PH_COLS]
+    if m.ph_fit is not None and all(c is not None for c in ph_cols):
+        ph, sp, base, co2 = ph_cols
+        base, co2 = np.nan_to_num(locf(base)), np.nan_to_num(locf(co2))  # type: ignore[arg-type]
+        sp = locf(sp)  # type: ignore[arg-type]
+        r = _ph_residual(ph - sp, base, co2, m)  # type: ignore[operator]
+        stat = windowed_cusum(np.where(early, 0.0, r / m.ph_sigma), cfg.cusum_k, w)
+        out["ph_controller_mismatch"] = (stat, (ph, ph - r, base, co2))
+    do, do_sp = col(rows, "do_pct"), col(rows, "do_setpoint_pct")
+    if m.do_mean is not None and do is not None and do_sp is not None:
+        d = do - locf(do_sp)
+        stat = windowed_cusum(np.where(early, 0.0, (d - m.do_mean) / m.do_sigma), cfg.cusum_k, w)
+        out["do_shift"] = (stat, (do, locf(do_sp), d))
+    if m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows:
+        u = _cascade(rows, m)
+        j = np.searchsorted(t, t - cfg.demand_window_h)
+        ok = (t - t[j] >= 0.9 * cfg.demand_window_h) & ~early
+        out["oxygen_demand_rise"] = (np.where(ok, u - u[j], 0.0), (u,))
+    base = col(rows, "base_rate_mL_h")
+    if m.base_max is not None and base is not None:
+        out["base_demand_high"] = (np.where(early, 0.0, np.nan_to_num(base)), (base,))
+    return out
+
+
+def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list[RuleResult]:
+    """The checks as :class:`RuleResult` (reason sentences included) on one batch's rows."""
+    t = np.asarray(rows["time_h"], dtype=float)
+    agit, flow = col(rows, "agitation_rpm"), col(rows, "airflow_L_min")
+    w = max(2, int(round(cfg.cusum_window_h)))
+    out = []
+    for name, (stat, ex) in statistics(rows, cfg, m).items():
+        lim = cfg.consistency_margin * max(m.train_max.get(name, 0.0), 1e-9)
+        if name == "ph_controller_mismatch":
+            var, value, ref = "ph", ex[0], ex[1]
+
+            def why(i: int, start: float, ph=ex[0], imp=ex[1], base=ex[2], co2=ex[3]) -> str:
+                sp = col(rows, "ph_setpoint")
+                word = "below" if ph[i] - sp[i] < imp[i] else "above"  # type: ignore[index]
+                return (
+                    f"pH reading {ph[i]:.2f} at {t[i]:.0f} h is {word} the {imp[i] + sp[i]:.2f} "  # type: ignore[index]
+                    f"that the pH controller's outputs imply (base {base[i]:.2g} mL/h, CO2 "
+                    f"{co2[i]:.2g} mL/min) since {start:.0f} h: the pH probe drifts or an "
+                    "actuator does not do what it is told"
+                )
+        elif name == "do_shift":
+            var, value, ref = "do_pct", ex[0], ex[1]
+            mean_w = pd.Series(ex[2]).rolling(w, min_periods=1).mean().to_numpy()
+
+            def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w) -> str:
+                return (
+                    f"DO reading {do[i]:.0f} % at {t[i]:.0f} h against a {sp[i]:.0f} % setpoint "
+                    f"has run {mw[i]:+.1f} % from it on average over the last {w} h (normal sd "
+                    f"{m.do_sigma:.1f} %) since {start:.0f} h: probe drift, or oxygen supply "
+                    "short of demand"
+                )
+        elif name == "oxygen_demand_rise":
+            var, value, ref = "airflow_L_min", ex[0], ex[0] - stat
+
+            def why(i: int, start: float, rise=stat) -> str:
+                return (
+                    f"The DO cascade rose by {rise[i]:.2f} of its range in "
+                    f"{cfg.demand_window_h:g} h to agitation {agit[i]:.0f} rpm and sparge "  # type: ignore[index]
+                    f"{flow[i]:.3g} L/min at {t[i]:.0f} h, faster than in any good batch: oxygen "  # type: ignore[index]
+                    "demand is outgrowing the cells (contamination?) or oxygen transfer is failing"
+                )
+        else:
+            var, value, ref = "base_rate_mL_h", ex[0], np.full(len(t), lim)
+
+            def why(i: int, start: float, base=ex[0], lim=lim) -> str:
+                return (
+                    f"Base addition {base[i]:.2f} mL/h at {t[i]:.0f} h is above {lim:.2f} mL/h "
+                    f"({cfg.consistency_margin:g} x the highest rate of the good batches): acid "
+                    "production is unusually high or the base is not reaching the vessel"
+                )
+
+        out.append(RuleResult(name, var, stat > lim, value, ref, stat / lim, lim, 0.0, why))
+    return out
