@@ -86,7 +86,8 @@ def fit_consistency(batches: list[pd.DataFrame], cfg: RulesConfig) -> Consistenc
             b, a = np.polyfit(u[on], dev[on], 1) if on.sum() > 10 else (0.0, 0.0)
             fit += [float(a), float(b)]
         m.ph_fit = fit
-        m.ph_sigma = _robust_sd(_ph_residual(dev, base, co2, m))
+        active = (base > 0) | (co2 > 0)  # idle rows inside the band have residual 0 exactly
+        m.ph_sigma = _robust_sd(_ph_residual(dev, base, co2, m)[active])
     if {"do_pct", "do_setpoint_pct"} <= have:
         d = (rows["do_pct"] - rows["do_setpoint_pct"]).to_numpy(float)
         m.do_mean, m.do_sigma = float(np.nanmedian(d)), _robust_sd(d)
@@ -190,7 +191,9 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
                 )
         elif name == "do_shift":
             var, value, ref = "do_pct", ex[0], ex[1]
-            mean_w = pd.Series(ex[2]).rolling(w, min_periods=1).mean().to_numpy()
+            c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(ex[2]))])
+            n = np.minimum(np.arange(1, len(t) + 1), w)
+            mean_w = (c[1:] - c[np.arange(len(t)) + 1 - n]) / n  # mean of the last w rows
 
             def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w) -> str:
                 return (
