@@ -14,10 +14,7 @@ both files; the run folder's ``manifest.json`` hashes ``rf.json`` too.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,21 +22,14 @@ from typing import Any
 import joblib
 import sklearn
 
+from forecaster.bundle import sha256 as sha256_file
 from forecaster.data.errors import ChecksumError, RunFolderError
+from forecaster.data.io import atomic_path, atomic_write_text
 
 MODEL_FILE = "model.pkl"
 META_FILE = "rf.json"
 FORMAT_VERSION = 1
 _RESERVED = ("format_version", "sha256", "sklearn_version", "model_file")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_models(directory: Path, models: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -59,7 +49,8 @@ def save_models(directory: Path, models: dict[str, Any], meta: dict[str, Any]) -
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
-    _atomic_write(model_path, lambda f: joblib.dump(models, f, compress=3))
+    with atomic_path(model_path) as tmp:
+        joblib.dump(models, tmp, compress=3)
     digest = sha256_file(model_path)
     record = {
         "format_version": FORMAT_VERSION,
@@ -69,7 +60,7 @@ def save_models(directory: Path, models: dict[str, Any], meta: dict[str, Any]) -
         **meta,
     }
     text = json.dumps(record, indent=2, allow_nan=True)
-    _atomic_write(directory / META_FILE, lambda f: f.write(text.encode()))
+    atomic_write_text(directory / META_FILE, text)
     return digest
 
 
@@ -121,15 +112,3 @@ def load_models(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             stacklevel=2,
         )
     return joblib.load(model_path), meta
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename (no half-written file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
