@@ -53,9 +53,11 @@ def check(value, op, bar) -> str:
 
 
 def main() -> None:
+    from forecaster.pipeline.cli import quiet_lightning
     from forecaster.pipeline.config import parse_config
     from forecaster.pipeline.train import run
 
+    quiet_lightning()
     cfg, text = parse_config(sys.argv[1:])
     t0 = time.perf_counter()
     run_dir, metrics = run(cfg, text)

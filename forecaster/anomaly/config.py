@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 CELLS: tuple[str, ...] = ("gru", "lstm")
 THRESHOLD_METHODS: tuple[str, ...] = ("event_rate", "quantile")
+ERR_NORMS: tuple[str, ...] = ("mean", "median")
 SCORE_ROLES: tuple[str, ...] = ("online", "control", "offline", "setpoint", "static")
 
 
@@ -28,6 +29,12 @@ class AutoencoderConfig:
         exclude: canonical variables neither fed in nor scored.
         train_stride: hours between the ends of consecutive training windows.
         max_epochs, batch_size, lr, weight_decay: optimisation.
+        input_noise: standard deviation (scaled units) of Gaussian noise added to the
+            inputs during training, targets clean (a denoising autoencoder); 0 = none.
+        score_top_k: the score is the mean of the k largest normalised variable errors of
+            a row (0 = the mean over all scored variables).
+        err_norm: per-hour error scale of each variable on the training batches: ``mean``
+            (mean squared error) or ``median`` (robust to a few unusual batches).
     """
 
     cell: str = "gru"
@@ -43,8 +50,17 @@ class AutoencoderConfig:
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-5
+    input_noise: float = 0.0
+    score_top_k: int = 0
+    err_norm: str = "mean"
 
     def __post_init__(self) -> None:
+        if self.err_norm not in ERR_NORMS:
+            raise ValueError(
+                f"anomaly.autoencoder.err_norm: {self.err_norm!r}; expected one of {ERR_NORMS}"
+            )
+        if self.score_top_k < 0 or self.input_noise < 0:
+            raise ValueError("anomaly.autoencoder.score_top_k and input_noise must be >= 0")
         if self.cell not in CELLS:
             raise ValueError(f"anomaly.autoencoder.cell: {self.cell!r}; expected one of {CELLS}")
         bad = [r for r in self.score_roles if r not in SCORE_ROLES]

@@ -52,6 +52,7 @@ class AnomalyDetector:
         agitation_max: highest agitation of the good training batches (rpm), for reasons.
         pca, pca_cal: optional PCA monitor and its threshold calibration.
         consistency: fitted controller-consistency checks, run with the rules.
+        top_k: the autoencoder score is the mean of the k largest variable errors (0 = all).
     """
 
     def __init__(
@@ -69,9 +70,10 @@ class AnomalyDetector:
         pca: PCAMonitor | None = None,
         pca_cal: Calibration | None = None,
         consistency: ConsistencyModel | None = None,
+        top_k: int = 0,
     ) -> None:
         self.prep, self.hparams, self.spec = prep, dict(hparams), spec
-        self.scorer = AEScorer(net, spec, window, err_scale, dt_h)
+        self.scorer = AEScorer(net, spec, window, err_scale, dt_h, top_k)
         self.ae_cal, self.rules, self.agitation_max = ae_cal, rules, agitation_max
         self.pca, self.pca_cal = pca, pca_cal
         self.consistency = consistency
@@ -146,6 +148,7 @@ class AnomalyDetector:
             "window": int(self.scorer.window),
             "err_scale": self.scorer.err_scale.tolist(),
             "dt_h": float(self.scorer.dt_h),
+            "score_top_k": int(self.scorer.top_k),
         }
         paths = {"model": folder / MODEL_FILE, "thresholds": folder / THRESHOLD_FILE}
         torch.save(state, paths["model"])
@@ -200,4 +203,5 @@ class AnomalyDetector:
             pca=pca,
             pca_cal=pca_cal,
             consistency=ConsistencyModel(**thr["consistency"]) if thr.get("consistency") else None,
+            top_k=int(state.get("score_top_k", 0)),
         )

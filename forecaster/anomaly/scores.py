@@ -9,6 +9,7 @@ on normal data) and each variable's share of their sum is its contribution.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -165,6 +166,8 @@ class AEScorer:
             fault-free training batches (rows past H use the last hour), so start-up
             transients and set-point changes that are normal are not alarms.
         dt_h: hours per row of ``err_scale``.
+        top_k: the score is the mean of the ``top_k`` largest normalised errors of a row
+            (0 or >= V: the mean over all V variables).
     """
 
     def __init__(
@@ -174,10 +177,12 @@ class AEScorer:
         window: int,
         err_scale: np.ndarray,
         dt_h: float = 1.0,
+        top_k: int = 0,
     ):
         self.net = net.eval()
         self.spec, self.window, self.dt_h = spec, int(window), float(dt_h)
         self.err_scale = np.atleast_2d(np.asarray(err_scale, dtype=np.float64))
+        self.top_k = int(top_k)
 
     @torch.inference_mode()
     def reconstruct_last(self, feats: np.ndarray, rows: slice | None = None) -> np.ndarray:
@@ -206,7 +211,12 @@ class AEScorer:
         err = (recon - y) ** 2 * m / self.err_scale[h]
         total = err.sum(axis=1)
         contrib = err / np.where(total > 0, total, 1.0)[:, None]
-        return ScoreResult(total / err.shape[1], contrib, recon, y, m)
+        k = self.top_k
+        if 0 < k < err.shape[1]:
+            score = np.partition(err, err.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        else:
+            score = total / err.shape[1]
+        return ScoreResult(score, contrib, recon, y, m)
 
     @staticmethod
     def fit_err_scale(
@@ -216,13 +226,16 @@ class AEScorer:
         batches: list[tuple[np.ndarray, np.ndarray]],
         smooth_h: int = 3,
         floor: float = 0.25,
+        method: str = "mean",
     ) -> tuple[np.ndarray, float]:
-        """Per-hour mean squared error of each variable on fault-free training batches.
+        """Per-hour mean (or median) squared error of each variable on fault-free batches.
 
         Args:
             batches: ``[(t_h: (T,), feats: (T, F_all)), ...]``.
             smooth_h: half-width (rows) of the moving window pooling neighbouring hours.
             floor: lower bound, as a share of the variable's overall mean squared error.
+            method: ``mean`` or ``median`` (of the squared errors pooled per hour: a few
+                unusual training batches do not inflate it).
 
         Returns:
             ``(err_scale: (H, V), dt_h)``.
@@ -236,17 +249,44 @@ class AEScorer:
         v = len(spec.variables)
         ones = AEScorer(net, spec, window, np.ones((1, v)), dt)
         se, n = np.zeros((n_h, v)), np.zeros((n_h, v))
-        for t, f in batches:
+        per_batch = np.full((len(batches), n_h, v), np.nan) if method == "median" else None
+        for i, (t, f) in enumerate(batches):
             r = ones.score(f, t)
             h = np.clip(np.rint(t / dt).astype(int), 0, n_h - 1)
-            np.add.at(se, h, (r.recon - r.target) ** 2 * r.mask)
+            e = (r.recon - r.target) ** 2 * r.mask
+            np.add.at(se, h, e)
             np.add.at(n, h, r.mask)
+            if per_batch is not None:
+                per_batch[i, h] = np.where(r.mask > 0, e, np.nan)
+        if per_batch is not None:
+            return AEScorer._median_scale(per_batch, smooth_h, floor), dt
         k = np.ones(2 * smooth_h + 1)
         se_s = np.stack([np.convolve(se[:, j], k, mode="same") for j in range(v)], axis=1)
         n_s = np.stack([np.convolve(n[:, j], k, mode="same") for j in range(v)], axis=1)
         overall = se.sum(0) / np.maximum(n.sum(0), 1.0)
         scale = np.where(n_s > 0, se_s / np.maximum(n_s, 1.0), overall)
         return np.maximum(scale, np.maximum(floor * overall, 1e-6)), dt
+
+    @staticmethod
+    def _median_scale(per_batch: np.ndarray, smooth_h: int, floor: float) -> np.ndarray:
+        """(H, V) median squared error over the batches' rows within ``smooth_h`` of each
+        hour, from ``per_batch: (B, H, V)`` (NaN where unknown)."""
+        n_h, v = per_batch.shape[1:]
+        with warnings.catch_warnings():  # all-NaN slices (an assay not yet taken) -> NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            overall = np.nanmedian(per_batch.reshape(-1, v), axis=0)
+            overall = np.where(np.isfinite(overall), overall, 1.0)
+            scale = np.stack(
+                [
+                    np.nanmedian(
+                        per_batch[:, max(0, h - smooth_h) : h + smooth_h + 1].reshape(-1, v),
+                        axis=0,
+                    )
+                    for h in range(n_h)
+                ]
+            )
+        scale = np.where(np.isfinite(scale), scale, overall)
+        return np.maximum(scale, np.maximum(floor * overall, 1e-6))
 
 
 def _needed(prep: Preprocessor, dev_vars: list[str]) -> list[str]:

@@ -68,9 +68,11 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
         ctx.trainer_kwargs, ctx.run_dir / "tb",
     )  # fmt: skip
     err_scale, dt = AEScorer.fit_err_scale(
-        net, spec, cfg.autoencoder.window_h, [(t_train[b], f) for b, f in f_train.items()]
-    )
-    scorer = AEScorer(net, spec, cfg.autoencoder.window_h, err_scale, dt)
+        net, spec, cfg.autoencoder.window_h, [(t_train[b], f) for b, f in f_train.items()],
+        method=cfg.autoencoder.err_norm,
+    )  # fmt: skip
+    top_k = cfg.autoencoder.score_top_k
+    scorer = AEScorer(net, spec, cfg.autoencoder.window_h, err_scale, dt, top_k)
     ae_series = [(t_val[b], scorer.score(f, t_val[b]).score) for b, f in f_val.items()]
     ae_cal = calibrate(ae_series, cfg.threshold, excluded)
     pca = pca_cal = None
@@ -90,7 +92,7 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
     )
     cons = fit_consistency(list(train.values()), cfg.rules) if cfg.rules.consistency else None
     det = AnomalyDetector(prep, net, hparams, spec, cfg.autoencoder.window_h, err_scale, dt, ae_cal,
-                          cfg.rules, agitation_max, pca, pca_cal, cons)  # fmt: skip
+                          cfg.rules, agitation_max, pca, pca_cal, cons, top_k)  # fmt: skip
     info = {
         "n_train_batches": len(train),
         "n_calibration_batches": len(val),

@@ -74,7 +74,9 @@ def train_autoencoder(
         "dropout": cfg.dropout,
     }
     net = AutoencoderNet(**hparams)
-    module = AutoencoderModule(net, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    module = AutoencoderModule(
+        net, lr=cfg.lr, weight_decay=cfg.weight_decay, input_noise=cfg.input_noise
+    )
     x, y, m = make_windows(train_feats, spec, cfg.window_h, cfg.train_stride)
     gen = torch.Generator().manual_seed(seed)
     train_dl = DataLoader(

@@ -23,21 +23,29 @@ class AutoencoderModule(L.LightningModule):
     signals to reconstruct and 1 where a signal is known (an assay not yet taken is 0).
     """
 
-    def __init__(self, net: AutoencoderNet, lr: float = 3e-3, weight_decay: float = 1e-5) -> None:
+    def __init__(
+        self,
+        net: AutoencoderNet,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-5,
+        input_noise: float = 0.0,
+    ) -> None:
         super().__init__()
         self.net = net
-        self.lr, self.weight_decay = lr, weight_decay
+        self.lr, self.weight_decay, self.input_noise = lr, weight_decay, float(input_noise)
         self.save_hyperparameters(ignore=["net"])
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def _loss(self, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    def _loss(self, batch: tuple[Tensor, Tensor, Tensor], noise: float = 0.0) -> Tensor:
         x, y, m = batch
+        if noise > 0:  # denoising: noisy inputs, clean targets
+            x = x + noise * torch.randn_like(x)
         return masked_mse(self.net(x), y, m)
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._loss(batch)
+        loss = self._loss(batch, self.input_noise)
         self.log("train/loss", loss, prog_bar=True, on_epoch=True, on_step=False)
         return loss
 
