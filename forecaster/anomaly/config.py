@@ -51,7 +51,7 @@ class AutoencoderConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-5
     input_noise: float = 0.0
-    score_top_k: int = 0
+    score_top_k: int = 2
     err_norm: str = "mean"
 
     def __post_init__(self) -> None:
@@ -91,8 +91,8 @@ class ThresholdConfig:
     method: str = "event_rate"
     target_false_alarms_per_100_batch_days: float = 0.3
     quantile: float = 0.999
-    margin: float = 1.0
-    persistence_steps: int = 2
+    margin: float = 1.2
+    persistence_steps: int = 1
     clear_steps: int = 6
 
     def __post_init__(self) -> None:
@@ -191,7 +191,8 @@ class PCAConfig:
         alpha: confidence level of the control limits.
         smooth_h: half-width (hours) of the window that smooths the per-hour reference mean
             and standard deviation of the good batches.
-        persistence_steps, clear_steps: as for the autoencoder threshold.
+        persistence_steps, clear_steps, margin: as for the autoencoder threshold (the
+            ``threshold`` section's target rate or quantile are shared).
     """
 
     enabled: bool = True
@@ -201,6 +202,7 @@ class PCAConfig:
     smooth_h: int = 3
     persistence_steps: int = 2
     clear_steps: int = 6
+    margin: float = 1.0
 
 
 @dataclass

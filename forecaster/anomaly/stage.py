@@ -80,7 +80,7 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
         xs = [(t_train[b], f[:, spec.target_idx].astype(float)) for b, f in f_train.items()]
         pca = PCAMonitor.fit(xs, cfg.pca)
         pca_thr = type(cfg.threshold)(**{**asdict(cfg.threshold), "persistence_steps": cfg.pca.persistence_steps,
-                                         "clear_steps": cfg.pca.clear_steps})  # fmt: skip
+                                         "clear_steps": cfg.pca.clear_steps, "margin": cfg.pca.margin})  # fmt: skip
         series = [
             (t_val[b], pca.score(t_val[b], f[:, spec.target_idx].astype(float)).score)
             for b, f in f_val.items()

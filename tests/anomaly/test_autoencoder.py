@@ -149,3 +149,24 @@ def test_missing_columns_are_named(detector):
     rows = make_batch("F", n_hours=30, seed=1).drop(columns=["ph"])
     with pytest.raises(KeyError, match="ph"):
         detector.score(rows)
+
+
+def test_top_k_score_and_median_scale(detector, tmp_path):
+    sc = detector.scorer
+    rows = make_batch("K", n_hours=60, seed=3, do_fault_h=30.0)
+    feats, t = detector.spec.features(detector.prep, rows), rows[schema.TIME].to_numpy(float)
+    full = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=0).score(feats, t)
+    top2 = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=2).score(feats, t)
+    err = full.contrib * full.score[:, None] * full.contrib.shape[1]  # normalised errors
+    np.testing.assert_allclose(top2.score, np.sort(err, axis=1)[:, -2:].mean(axis=1), rtol=1e-9)
+    assert np.all(top2.score >= full.score - 1e-12)
+    sc.top_k = 2  # saved with the model
+    try:
+        detector.save(tmp_path / "anomaly")
+        assert AnomalyDetector.load(tmp_path).scorer.top_k == 2
+    finally:
+        sc.top_k = 0
+    med, _ = AEScorer.fit_err_scale(sc.net, sc.spec, sc.window, [(t, feats)], method="median")
+    assert med.shape[1] == len(sc.spec.variables) and np.all(np.isfinite(med) & (med > 0))
+    with pytest.raises(ValueError):
+        AutoencoderConfig(err_norm="max")

@@ -51,7 +51,7 @@ def test_event_rate_zero_budget_sits_on_highest_persistent_score():
     b[3:6] = 3.0
     cal = calibrate(
         _series(a, b),
-        ThresholdConfig(target_false_alarms_per_100_batch_days=10, persistence_steps=2),
+        ThresholdConfig(target_false_alarms_per_100_batch_days=10, persistence_steps=2, margin=1.0),
     )
     assert cal.allowed_events == 0
     assert cal.threshold == 4.0
@@ -67,7 +67,7 @@ def test_event_rate_budget_of_one_event_lowers_threshold():
     # 50 per 100 batch-days on 2 batch-days -> 1 event allowed: the 4.0 run may alarm.
     cal = calibrate(
         _series(a, b),
-        ThresholdConfig(target_false_alarms_per_100_batch_days=50, persistence_steps=2),
+        ThresholdConfig(target_false_alarms_per_100_batch_days=50, persistence_steps=2, margin=1.0),
     )
     assert cal.allowed_events == 1
     assert cal.threshold == 3.0
