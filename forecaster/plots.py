@@ -12,7 +12,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecaster import schema  # noqa: E402
-from forecaster.data import targets  # noqa: E402
 
 
 def forecast_figure(model, batches: Sequence[pd.DataFrame], origin_days: Sequence[int] = (3, 7)):
@@ -83,7 +82,3 @@ def mape_by_day_figure(metrics: dict):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def harvest_truth(batches: Sequence[pd.DataFrame]) -> np.ndarray:
-    return np.asarray([targets.harvest_titer(g) for g in batches])

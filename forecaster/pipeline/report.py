@@ -17,7 +17,9 @@ def _num(x, fmt: str = ".3f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
-def forecast_section(metrics: dict) -> str:
+def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
+    """Forecast tables; links only the figures in ``available`` (names without .png)."""
+    available = available if available is not None else set()
     t, f = metrics.get("titer", {}), metrics.get("feed", {})
     lines = ["## Forecasts (normal test batches, never seen in training)", ""]
     lines += [
@@ -58,13 +60,13 @@ def forecast_section(metrics: dict) -> str:
                     + ", ".join(f"day {d} {_pct(m.get(str(d)))}" for d in ORIGIN_DAYS)
                 )
         lines.append("")
-    lines += [
-        "![MAPE by origin day](figures/forecast_mape_by_day.png)",
-        "![Example forecasts](figures/forecast_examples.png)",
-        "![Parity at day 7](figures/forecast_parity_day7.png)",
-        "",
-    ]
-    return "\n".join(lines)
+    figures = (
+        ("MAPE by origin day", "forecast_mape_by_day"),
+        ("Example forecasts", "forecast_examples"),
+        ("Parity at day 7", "forecast_parity_day7"),
+    )
+    lines += [f"![{title}](figures/{name}.png)" for title, name in figures if name in available]
+    return "\n".join(lines + [""])
 
 
 def variability_section(sim) -> list[str]:
@@ -107,5 +109,6 @@ def write_report(ctx: RunContext, metrics: dict) -> None:
     ]
     if ctx.sim is not None:
         head += variability_section(ctx.sim)
-    body = [forecast_section(metrics)] + list(ctx.report)
+    figs = {p.stem for p in ctx.figure_dir().glob("*.png")}
+    body = [forecast_section(metrics, figs)] + list(ctx.report)
     atomic_write_text(ctx.run_dir / "report.md", "\n".join(head + body) + "\n")

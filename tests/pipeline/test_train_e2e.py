@@ -48,6 +48,12 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path):
         assert (run_dir / rel).exists(), rel
     assert any((run_dir / "tb" / "forecast").rglob("events.out.tfevents*"))
     verify(run_dir)
+    # every picture the report links exists
+    import re
+
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (run_dir / "report.md").read_text())
+    assert "figures/forecast_mape_by_day.png" in links
+    assert all((run_dir / link).exists() for link in links), links
     m = json.loads((run_dir / "metrics.json").read_text())
     for key in ("r2", "rmse"):
         assert key in m["feed"]["sequence"] and key in m["feed"]["rf"]
