@@ -133,9 +133,10 @@ def _load_baseline(run_dir: Path, model: SequenceForecaster) -> np.ndarray | Non
         values = np.asarray(data["values"], dtype=np.float32)
     except (ValueError, KeyError, TypeError) as e:
         raise RunFolderError(f"explain/baseline.json is unreadable ({e})", file=str(path)) from None
-    if values.shape != (model.prep.n_features,):
+    if values.ndim not in (1, 2) or values.shape[-1] != model.prep.n_features or not values.size:
         raise RunFolderError(
-            f"explain/baseline.json has {values.size} values; the forecaster has {model.prep.n_features} features",
+            f"explain/baseline.json has shape {values.shape}; the forecaster has "
+            f"{model.prep.n_features} features (expected (features,) or (hours, features))",
             file=str(path),
         )
     return values

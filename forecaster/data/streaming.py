@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
-from forecaster.data.features import Preprocessor
+from forecaster.data.features import Preprocessor, assay_lags
 
 
 class StreamingFeatures:
@@ -47,6 +47,9 @@ class StreamingFeatures:
         self._o_val = np.zeros(len(self._offline))  # scaled last assay
         self._o_time = np.zeros(len(self._offline))  # time of the last assay (h)
         self._o_has = np.zeros(len(self._offline), dtype=bool)
+        # earlier assays of the history variables (scaled, oldest first; see ``assay_lags``)
+        self._h_col = [self._offline.index(v) for v in prep.history_variables]
+        self._h_prior = [np.zeros(0) for _ in self._h_col]
         self.n_rows = 0
         self.last_time_h = float("nan")
 
@@ -125,6 +128,10 @@ class StreamingFeatures:
             trip = np.stack([val, o_seen.astype(float), age], axis=2)  # (n, V_off, 3)
             parts.append(trip.reshape(n, -1))
         parts.append((t / self.prep.time_scale_h)[:, None])
+        for j, c in enumerate(self._h_col):
+            scaled = (raw[:, c] - self._o_mean[c]) / self._o_std[c]
+            lags, self._h_prior[j] = assay_lags(scaled, self.prep.history_lags, self._h_prior[j])
+            parts.append(lags)
         out = np.concatenate(parts, axis=1).astype(np.float32)
         # carry the state into the next chunk
         if x.shape[1]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 METHODS: tuple[str, ...] = ("ig", "ablation")
 TARGETS: tuple[str, ...] = ("feed", "titer")
-BASELINES: tuple[str, ...] = ("train_mean", "zeros")
+BASELINES: tuple[str, ...] = ("train_mean_by_time", "train_mean", "zeros")
 
 
 @dataclass
@@ -25,8 +25,11 @@ class ExplainConfig:
             recommendations; each prefix ends at the last row at or before the origin.
         titer_origin_days: forecast origins of the explained harvest-titer predictions.
         ig_steps: Integrated Gradients interpolation steps (Gauss-Legendre rule).
-        baseline: reference input of IG and ablation. ``train_mean``: every feature at its
-            mean over the training rows (in scaled space: 0 for every variable's value,
+        baseline: reference input of IG and ablation. ``train_mean_by_time`` (default): the
+            mean training batch at the same process hour (every feature averaged over the
+            training rows in each 1-h bin since inoculation; attributions explain the
+            difference from a typical batch at the same age). ``train_mean``: every feature at
+            its mean over all training rows (in scaled space: 0 for every variable's value,
             the mean assay mask / assay age / clock for the helper features); ``zeros``:
             all features 0. Attributions explain ``f(x) - f(baseline)``.
         ablation_windows_h: ``ablation`` window edges, hours back from the forecast origin
@@ -50,7 +53,7 @@ class ExplainConfig:
     feed_origin_days: list[float] = field(default_factory=lambda: [3.0, 5.0, 7.0, 9.0, 11.0])
     titer_origin_days: list[float] = field(default_factory=lambda: [4.0, 7.0])
     ig_steps: int = 16
-    baseline: str = "train_mean"
+    baseline: str = "train_mean_by_time"
     ablation_windows_h: list[float] = field(default_factory=lambda: [24.0, 72.0])
     internal_batch_size: int = 1024
     randomisation_batches: int = 20

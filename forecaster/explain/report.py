@@ -15,6 +15,10 @@ METHOD_NAMES = {
 
 
 BASELINE_TEXT = {
+    "train_mean_by_time": (
+        "the mean training batch at the same hour since inoculation: an attribution says why "
+        "this prediction differs from the one for a typical batch of the same age"
+    ),
     "train_mean": "every feature at its training mean",
     "zeros": "all scaled features 0",
 }

@@ -25,7 +25,11 @@ import pandas as pd
 from forecaster import schema
 from forecaster.explain.agreement import max_spearman, score_methods
 from forecaster.explain.config import ExplainConfig
-from forecaster.explain.explainer import SequenceExplainer, train_mean_baseline
+from forecaster.explain.explainer import (
+    SequenceExplainer,
+    train_mean_baseline,
+    train_mean_by_time_baseline,
+)
 from forecaster.explain.report import markdown_section
 from forecaster.explain.result import (
     AttributionResult,
@@ -75,14 +79,19 @@ def run_explain_stage(ctx) -> dict:
     train = _split(
         train_rows, [b for b in ctx.splits["train"] if b in set(train_rows[schema.BATCH_ID])]
     )
-    baseline = train_mean_baseline(model, train) if cfg.baseline == "train_mean" else None
-    if baseline is None:
+    if cfg.baseline == "train_mean_by_time":
+        baseline = train_mean_by_time_baseline(model, train)
+    elif cfg.baseline == "train_mean":
+        baseline = train_mean_baseline(model, train)
+    else:
         baseline = np.zeros(model.prep.n_features, np.float32)
     (out_dir / "baseline.json").write_text(
         json.dumps(
             {
                 "kind": cfg.baseline,
                 "features": list(model.prep.feature_names),
+                "shape": list(baseline.shape),
+                "rows": "one per hour since inoculation" if baseline.ndim == 2 else "one",
                 "values": baseline.tolist(),
             }
         )

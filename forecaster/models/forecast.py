@@ -29,6 +29,11 @@ class ForecastConfig:
             recommendation target: feeding it in lets the model copy the last command
             instead of learning the operator's rule from the culture state.
         log_inputs: inputs standardised on a log scale (relative changes matter early on).
+        history_inputs, history_lags: assays whose earlier values are inputs too (the
+            ``history_lags`` assays before the latest; see ``Preprocessor``): the net sees the
+            titer and VCD growth curves instead of remembering them through hourly steps.
+            ``history_lags: 0`` turns this off.
+        linear_skip: a linear path from the inputs to the titer heads (see ``ForecastNet``).
         lr, weight_decay, warmup_epochs: AdamW with linear warm-up then cosine decay.
         batch_size: batches (runs) per minibatch.
         min_prefix_h: shortest prefix (hours of data) used in training.
@@ -45,6 +50,9 @@ class ForecastConfig:
     anchor_titer: bool = True
     exclude_inputs: list[str] = ("feed_rate_mL_h",)  # type: ignore[assignment]
     log_inputs: list[str] = ("titer_mg_L", "vcd_1e6_cells_mL")  # type: ignore[assignment]
+    history_inputs: list[str] = ("titer_mg_L", "vcd_1e6_cells_mL")  # type: ignore[assignment]
+    history_lags: int = 13
+    linear_skip: bool = True
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup_epochs: int = 2

@@ -57,6 +57,10 @@ class ForecastNet(nn.Module):
             from ``x[..., feature_index] * scale + shift`` (the last measured titer mapped to
             the target scale), so "harvest = today's titer x growth still to come" is built
             in and the network learns only the growth factor.
+        linear_skip: add a linear function of the step's inputs to the titer heads' location
+            (all quantiles shift together), the autoregressive "highway" of LSTNet (Lai et
+            al. 2018, arXiv:1703.07015). With the assay history among the inputs it is a
+            regression on the growth curve that the recurrent part corrects; starts at zero.
 
     Outputs of ``forward(x)`` for ``x: (B, T, F)``, all in scaled units:
         ``feed``: (B, T) next-step feed rate; ``harvest``: (B, T, Q) harvest titer quantiles;
@@ -73,6 +77,7 @@ class ForecastNet(nn.Module):
         num_layers: int = 2,
         dropout: float = 0.1,
         anchor: tuple[int, float, float] | None = None,
+        linear_skip: bool = False,
     ) -> None:
         super().__init__()
         self.anchor = (
@@ -96,6 +101,11 @@ class ForecastNet(nn.Module):
         self.feed_head = nn.Linear(hidden_size, 1)
         self.harvest_head = MonotoneQuantiles(hidden_size, 1, quantiles)
         self.traj_head = MonotoneQuantiles(hidden_size, n_days, quantiles)
+        self.skip: nn.Linear | None = None
+        if linear_skip:
+            self.skip = nn.Linear(n_features, 1 + n_days)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     @property
     def quantiles(self) -> list[float]:
@@ -115,6 +125,10 @@ class ForecastNet(nn.Module):
             base = x[..., idx] * scale + shift  # (B, T)
             harvest = harvest + base[..., None]
             traj = traj + base[..., None, None]
+        if self.skip is not None:
+            lin = self.skip(x)  # (B, T, 1 + D)
+            harvest = harvest + lin[..., :1]
+            traj = traj + lin[..., 1:, None]
         return {"feed": self.feed_head(z).squeeze(-1), "harvest": harvest, "trajectory": traj}
 
     def forward(self, x: Tensor, state: RNNState | None = None) -> dict[str, Tensor]:

@@ -71,6 +71,7 @@ def _make_net(cfg: ForecastConfig, n_features: int, anchor) -> ForecastNet:
         num_layers=cfg.num_layers,
         dropout=cfg.dropout,
         anchor=anchor,
+        linear_skip=bool(cfg.linear_skip),
     )
 
 
@@ -100,7 +101,13 @@ class SequenceForecaster:
     @classmethod
     def build(cls, cfg: ForecastConfig, train: pd.DataFrame) -> SequenceForecaster:
         """Fit preprocessing and target scales on ``train`` and create an untrained net."""
-        prep = Preprocessor.fit(train, input_variables(train, cfg.exclude_inputs), cfg.log_inputs)
+        prep = Preprocessor.fit(
+            train,
+            input_variables(train, cfg.exclude_inputs),
+            cfg.log_inputs,
+            history_variables=cfg.history_inputs,
+            history_lags=cfg.history_lags,
+        )
         scales = TargetScales.fit(train, cfg.titer_log)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
         horizon = int(train.groupby(schema.BATCH_ID)[schema.TIME].max().max() // 24)
@@ -223,11 +230,15 @@ class SequenceForecaster:
                 f"unsupported forecast model format {state.get('format')!r}; expected {FORMAT!r}"
             )
         known = {f.name for f in fields(ForecastConfig)}
-        cfg = ForecastConfig(**{k: v for k, v in state["config"].items() if k in known})
+        values = {k: v for k, v in state["config"].items() if k in known}
+        # models saved before these options existed were built without them
+        values.setdefault("linear_skip", False)
+        values.setdefault("history_lags", 0)
+        cfg = ForecastConfig(**values)
         anchor = state.get("anchor")
+        prep = Preprocessor.from_state_dict(state["prep"])
         net = _make_net(cfg, int(state["n_features"]), tuple(anchor) if anchor else None)
         net.load_state_dict(state["state_dict"])
-        prep = Preprocessor.from_state_dict(state["prep"])
         return cls(net, prep, TargetScales(**state["scales"]), cfg, state.get("horizon_days"))
 
     @classmethod

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster.explain.explainer import SequenceExplainer, explain_batches, train_mean_baseline
+from forecaster.explain.explainer import (
+    SequenceExplainer,
+    explain_batches,
+    train_mean_baseline,
+    train_mean_by_time_baseline,
+)
 from forecaster.explain.sanity import completeness_rel_error
 
 from .conftest import MaskedSumNet, TinyModel, batches_of
@@ -91,3 +96,21 @@ def test_bad_arguments_raise(gru_model):
         SequenceExplainer(gru_model, baseline=np.zeros(3))
     with pytest.raises(ValueError, match="target"):
         SequenceExplainer(gru_model).explain([], "glucose")
+
+
+def test_time_matched_baseline_is_the_mean_batch_per_hour(gru_model, table):
+    batches = batches_of(table)  # rows every 6 h
+    base = train_mean_by_time_baseline(gru_model, batches)
+    feats = [gru_model.features(b) for b in batches]
+    assert base.shape == (int(batches[0].time_h.max()) + 1, feats[0].shape[1])
+    np.testing.assert_allclose(base[12], np.mean([f[2] for f in feats], axis=0), rtol=1e-5)
+    np.testing.assert_array_equal(base[13], base[12])  # hours without rows repeat the last
+    # completeness holds with a per-step baseline, and a prefix equal to its baseline
+    # (the clock here: identical in every batch at a given hour) gets no attribution
+    res = SequenceExplainer(gru_model, "ig", n_steps=32, baseline=base).explain(
+        batches, "titer", origins_h=[30.0]
+    )
+    for r in res:
+        diff = r.prediction - r.baseline_prediction
+        assert r.total == pytest.approx(diff, abs=0.02 * abs(diff) + 1e-4)
+        assert r.variable_shares()["time_h"] == pytest.approx(0.0, abs=1e-6)

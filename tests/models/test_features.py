@@ -77,3 +77,26 @@ def test_log_variables_round_trip_and_spread_small_values():
     assert (d - c) > 40 * (b - a)
     back = Preprocessor.from_state_dict(log.state_dict())
     assert np.array_equal(back.transform_batch(table), log.transform_batch(table))
+
+
+def test_assay_history_lags_hold_the_earlier_assays():
+    table = synthetic_table(1, 80)  # glucose assays on rows 0, 24, 48, 72
+    prep = Preprocessor.fit(
+        table, ["do_pct", "glucose_g_L"], history_variables=["glucose_g_L"], history_lags=2
+    )
+    names = prep.feature_names
+    assert names[-3:] == ["time_h", "glucose_g_L:lag1", "glucose_g_L:lag2"]
+    assert prep.feature_variables[-2:] == ["glucose_g_L", "glucose_g_L"]
+    x = prep.transform_batch(table)
+    a = prep.scale("glucose_g_L", table.glucose_g_L.iloc[[0, 24, 48, 72]].to_numpy())
+    lag1, lag2 = x[:, -2], x[:, -1]
+    assert (lag1[:24] == 0).all() and (lag2[:48] == 0).all()  # no earlier assay yet
+    assert np.allclose(lag1[24:48], a[0]) and np.allclose(lag1[48:72], a[1])
+    assert np.allclose(lag2[48:72], a[0]) and np.allclose(lag2[72:], a[1])
+    # plain values survive the state round trip; a dense variable has no history
+    again = Preprocessor.from_state_dict(prep.state_dict())
+    np.testing.assert_array_equal(again.transform_batch(table), x)
+    assert (
+        Preprocessor.fit(table, ["do_pct"], history_variables=["do_pct"], history_lags=3).n_features
+        == 2
+    )

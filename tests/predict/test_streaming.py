@@ -16,8 +16,15 @@ def batch_and_prep():
     table = synthetic_table(n_batches=3, n_hours=60, seed=1)
     # log-scaled variables on both paths: an assay (titer) and a dense signal (DO)
     logs = ["titer_mg_L", "vcd_1e6_cells_mL", "do_pct"]
-    prep = Preprocessor.fit(table, [v for v in schema.VARIABLE_NAMES if v != schema.FEED], logs)
+    prep = Preprocessor.fit(
+        table,
+        [v for v in schema.VARIABLE_NAMES if v != schema.FEED],
+        logs,
+        history_variables=["titer_mg_L", "lactate_g_L", "do_pct"],  # do_pct: not an assay
+        history_lags=3,
+    )
     assert prep.log_variables == logs
+    assert prep.history_variables == ["titer_mg_L", "lactate_g_L"]
     batch = table[table[schema.BATCH_ID] == "S001"].reset_index(drop=True)
     # gaps in a dense signal (carried forward across chunk borders) and a late first assay
     batch.loc[[5, 6, 7, 30], "do_pct"] = np.nan
