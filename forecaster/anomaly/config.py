@@ -13,6 +13,10 @@ CELLS: tuple[str, ...] = ("gru", "lstm")
 THRESHOLD_METHODS: tuple[str, ...] = ("event_rate", "quantile")
 ERR_NORMS: tuple[str, ...] = ("mean", "median")
 SCORE_ROLES: tuple[str, ...] = ("online", "control", "offline", "setpoint", "static")
+#: Defaults of the event merging and set-point transient (also for run folders saved
+#: before these settings existed).
+MERGE_GAP_H = 12.0
+SETPOINT_TRANSIENT_H = 3.0
 
 
 @dataclass
@@ -86,6 +90,14 @@ class ThresholdConfig:
             fewer false alarms on batches unlike the calibration set.
         persistence_steps: consecutive steps above threshold before an alarm is raised.
         clear_steps: consecutive steps below threshold that end an alarm event.
+        merge_gap_h: an alarm raised less than this many hours after the previous event of
+            the same detector in the same batch ended continues that event instead of
+            starting a new one (an engineer sees one alarm, not flicker); 0 = off.
+        setpoint_transient_h: hours after a set-point step during which that variable's
+            error is left out of the score (its reading lags the step); 0 = off.
+
+    ``merge_gap_h`` and ``setpoint_transient_h`` also apply to the PCA monitor, and the
+    calibration counts events the way detection raises them.
     """
 
     method: str = "event_rate"
@@ -94,6 +106,8 @@ class ThresholdConfig:
     margin: float = 1.2
     persistence_steps: int = 1
     clear_steps: int = 6
+    merge_gap_h: float = MERGE_GAP_H
+    setpoint_transient_h: float = SETPOINT_TRANSIENT_H
 
     def __post_init__(self) -> None:
         if self.method not in THRESHOLD_METHODS:
@@ -104,6 +118,8 @@ class ThresholdConfig:
             raise ValueError("anomaly threshold persistence_steps and clear_steps must be >= 1")
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"anomaly threshold quantile must be in (0, 1), got {self.quantile}")
+        if self.merge_gap_h < 0 or self.setpoint_transient_h < 0:
+            raise ValueError("anomaly threshold merge_gap_h and setpoint_transient_h must be >= 0")
 
 
 @dataclass
@@ -134,10 +150,16 @@ class RulesConfig:
         spike_return_rows: for a reading without a set-point column, a jump is a spike only
             if the reading comes back within this many rows (so a planned set-point change,
             a lasting step, is not a spike); the alarm is raised when it comes back.
-        feed_check_h, feed_missing_mL, feed_missing_frac: feed-pump mass balance: over the
-            last ``feed_check_h`` hours the volume rose by less than the feed and base
-            pumped minus ``max(feed_missing_mL, feed_missing_frac x pumped)`` (the feed did
-            not reach the vessel). Volume is averaged over 3 readings (probe noise).
+        feed_check_h, feed_reference_h, feed_volume_sd_mL, feed_z, feed_missing_frac:
+            feed-pump mass balance (``mass_balance.py``): for a pump that stopped at any
+            time within the last ``feed_check_h`` hours, the share of the logged feed and
+            base missing from the volume, against the mean volume balance over the
+            ``feed_reference_h`` hours before; it alarms when that share is at least
+            ``feed_missing_frac`` and ``feed_z`` standard errors above 0. The volume noise
+            sd is estimated on the reference hours, but taken as at least
+            ``feed_volume_sd_mL`` (mL; the simulator's reading noise is 5 mL).
+        feed_missing_mL: no longer used (the 24-h balance with a fixed mL limit it set was
+            replaced by the test above); kept so older configs and run folders load.
         consistency: run the controller-consistency checks (``consistency.py``), fitted on
             the good training batches.
         cusum_k, cusum_window_h: CUSUM allowance (in residual sd) and the rows it looks
@@ -146,6 +168,8 @@ class RulesConfig:
         consistency_margin: each check alarms above this factor x the highest value of its
             statistic on the good training batches (CUSUM, demand rise, base rate).
         clear_steps: rows without violation that end a rule's event.
+        merge_gap_h: an alarm of a rule raised less than this many hours after that rule's
+            previous event in the batch ended continues that event (0 = off).
     """
 
     enabled: bool = True
@@ -170,14 +194,18 @@ class RulesConfig:
     spike_context_h: int = 6
     spike_return_rows: int = 2
     feed_check_h: float = 24.0
-    feed_missing_mL: float = 20.0
+    feed_reference_h: float = 48.0
+    feed_volume_sd_mL: float = 5.0
+    feed_z: float = 5.0
     feed_missing_frac: float = 0.5
+    feed_missing_mL: float = 20.0
     consistency: bool = True
     cusum_k: float = 0.5
     cusum_window_h: float = 24.0
     demand_window_h: float = 3.0
     consistency_margin: float = 1.25
     clear_steps: int = 3
+    merge_gap_h: float = MERGE_GAP_H
 
 
 @dataclass
@@ -192,7 +220,8 @@ class PCAConfig:
         smooth_h: half-width (hours) of the window that smooths the per-hour reference mean
             and standard deviation of the good batches.
         persistence_steps, clear_steps, margin: as for the autoencoder threshold (the
-            ``threshold`` section's target rate or quantile are shared).
+            ``threshold`` section's target rate or quantile, ``merge_gap_h`` and
+            ``setpoint_transient_h`` are shared).
     """
 
     enabled: bool = True

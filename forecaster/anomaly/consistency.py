@@ -24,18 +24,14 @@ window) only, so streaming and one-shot detection agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from forecaster.anomaly.config import RulesConfig
-from forecaster.anomaly.rules import RuleResult
-from forecaster.anomaly.rules import _col as col
-from forecaster.anomaly.rules import _locf as locf
+from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf
 
-Rows = pd.DataFrame | Mapping[str, np.ndarray]
 PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
 
 
@@ -169,41 +165,58 @@ def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, t
     return out
 
 
+def _window_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """(T,) mean of the last ``w`` rows of ``x`` (fewer at the start; NaN read as 0)."""
+    c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(x))])
+    n = np.minimum(np.arange(1, len(x) + 1), w)
+    return (c[1:] - c[np.arange(len(x)) + 1 - n]) / n
+
+
 def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list[RuleResult]:
     """The checks as :class:`RuleResult` (reason sentences included) on one batch's rows."""
     t = np.asarray(rows["time_h"], dtype=float)
     agit, flow = col(rows, "agitation_rpm"), col(rows, "airflow_L_min")
     w = max(2, int(round(cfg.cusum_window_h)))
+    cusum_unit = (
+        f" sd-hours (CUSUM: the residual in normal sds, less {cfg.cusum_k:g} per hourly row, "
+        f"summed over up to {w} rows; {cfg.consistency_margin:g} x the highest on the good "
+        "training batches)"
+    )
     out = []
     for name, (stat, ex) in statistics(rows, cfg, m).items():
         lim = cfg.consistency_margin * max(m.train_max.get(name, 0.0), 1e-9)
+        unit = cusum_unit
         if name == "ph_controller_mismatch":
             var, value, ref = "ph", ex[0], ex[1]
+            sp = locf(col(rows, "ph_setpoint"))  # type: ignore[arg-type]
+            mean_r = _window_mean(ex[0] - ex[1], w)  # reading - implied pH, last w rows
 
-            def why(i: int, start: float, ph=ex[0], imp=ex[1], base=ex[2], co2=ex[3]) -> str:
-                sp = col(rows, "ph_setpoint")
-                word = "below" if ph[i] - sp[i] < imp[i] else "above"  # type: ignore[index]
+            def why(
+                i: int, start: float, ph=ex[0], imp=ex[1], base=ex[2], co2=ex[3], sp=sp,
+                mr=mean_r, stat=stat, lim=lim,
+            ) -> str:  # fmt: skip
                 return (
-                    f"pH reading {ph[i]:.2f} at {t[i]:.0f} h is {word} the {imp[i] + sp[i]:.2f} "  # type: ignore[index]
-                    f"that the pH controller's outputs imply (base {base[i]:.2g} mL/h, CO2 "
-                    f"{co2[i]:.2g} mL/min) since {start:.0f} h: the pH probe drifts or an "
-                    "actuator does not do what it is told"
+                    f"pH reading {ph[i]:.2f} at {t[i]:.0f} h against a {sp[i]:.2f} setpoint, "
+                    f"while the pH controller's outputs (base {base[i]:.2g} mL/h, CO2 "
+                    f"{co2[i]:.2g} mL/min) imply about {imp[i]:.2f}; over the last {w} h the "
+                    f"reading ran {mr[i]:+.3f} pH from what they imply on average (normal "
+                    f"sd {m.ph_sigma:.3f}; CUSUM {stat[i]:.0f} against {lim:.0f}) since "
+                    f"{start:.0f} h: the pH probe drifts or an actuator does not do what it is told"
                 )
         elif name == "do_shift":
             var, value, ref = "do_pct", ex[0], ex[1]
-            c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(ex[2]))])
-            n = np.minimum(np.arange(1, len(t) + 1), w)
-            mean_w = (c[1:] - c[np.arange(len(t)) + 1 - n]) / n  # mean of the last w rows
+            mean_w = _window_mean(ex[2], w)
 
-            def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w) -> str:
+            def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w, stat=stat, lim=lim) -> str:
                 return (
                     f"DO reading {do[i]:.0f} % at {t[i]:.0f} h against a {sp[i]:.0f} % setpoint "
                     f"has run {mw[i]:+.1f} % from it on average over the last {w} h (normal sd "
-                    f"{m.do_sigma:.1f} %) since {start:.0f} h: probe drift, or oxygen supply "
-                    "short of demand"
+                    f"{m.do_sigma:.1f} %; CUSUM {stat[i]:.0f} against {lim:.0f}) since "
+                    f"{start:.0f} h: probe drift, or oxygen supply short of demand"
                 )
         elif name == "oxygen_demand_rise":
             var, value, ref = "airflow_L_min", ex[0], ex[0] - stat
+            unit = f" of the cascade range in {cfg.demand_window_h:g} h"
 
             def why(i: int, start: float, rise=stat) -> str:
                 return (
@@ -214,6 +227,7 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
                 )
         else:
             var, value, ref = "base_rate_mL_h", ex[0], np.full(len(t), lim)
+            unit = " mL/h"
 
             def why(i: int, start: float, base=ex[0], lim=lim) -> str:
                 return (
@@ -222,5 +236,5 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
                     "production is unusually high or the base is not reaching the vessel"
                 )
 
-        out.append(RuleResult(name, var, stat > lim, value, ref, stat / lim, lim, 0.0, why))
+        out.append(RuleResult(name, var, stat > lim, value, ref, stat / lim, lim, 0.0, why, unit))
     return out

@@ -73,7 +73,9 @@ class AnomalyDetector:
         top_k: int = 0,
     ) -> None:
         self.prep, self.hparams, self.spec = prep, dict(hparams), spec
-        self.scorer = AEScorer(net, spec, window, err_scale, dt_h, top_k)
+        self.scorer = AEScorer(
+            net, spec, window, err_scale, dt_h, top_k, ae_cal.setpoint_transient_h
+        )
         self.ae_cal, self.rules, self.agitation_max = ae_cal, rules, agitation_max
         self.pca, self.pca_cal = pca, pca_cal
         self.consistency = consistency

@@ -11,7 +11,7 @@ from forecaster import schema
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.events import AlarmEvent
 from forecaster.anomaly.metrics import evaluate
-from forecaster.anomaly.threshold import _duration_days
+from forecaster.anomaly.threshold import duration_days
 
 #: Fault types visible in online signals within hours; starvation shows in daily assays.
 ONLINE_FAULTS: tuple[str, ...] = (
@@ -65,7 +65,7 @@ def evaluate_all(
         events += s.events
         hist[bid] = s.history()
         labels[bid] = row_labels(rows, faults)
-        days[bid] = _duration_days(rows[schema.TIME].to_numpy(float))
+        days[bid] = duration_days(rows[schema.TIME].to_numpy(float))
     ev = Evaluation(events, hist, labels)
     by = {d: [e for e in events if e.detector == d] for d in dets}
     ae_scores = {b: h["autoencoder_score"] for b, h in hist.items()}

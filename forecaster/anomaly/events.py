@@ -2,7 +2,9 @@
 
 An alarm is *raised* once the flag has been true for ``min_steps`` consecutive rows (and at
 least ``min_duration_h`` hours); the event starts at the first of those rows and ends at
-the last flagged row before ``clear_steps`` consecutive unflagged rows. The same
+the last flagged row before ``clear_steps`` consecutive unflagged rows. An alarm raised
+less than ``merge_gap_h`` hours after the previous event ended reopens that event instead
+(one continuing alarm rather than flicker; it keeps its start, raise time and reason). The same
 :class:`RunTracker` consumes a whole batch at once or a running batch chunk by chunk, so
 one-shot and streaming detection give the same events.
 """
@@ -78,12 +80,22 @@ class RunTracker:
         min_steps: consecutive flagged rows needed to raise an alarm.
         min_duration_h: hours the flag must have lasted (last - first flagged row) as well.
         clear_steps: consecutive unflagged rows that close a raised event.
+        merge_gap_h: a run raised less than this many hours after the last closed event's
+            last flagged row reopens that event (0 = never).
     """
 
-    def __init__(self, min_steps: int = 1, min_duration_h: float = 0.0, clear_steps: int = 1):
+    def __init__(
+        self,
+        min_steps: int = 1,
+        min_duration_h: float = 0.0,
+        clear_steps: int = 1,
+        merge_gap_h: float = 0.0,
+    ):
         self.min_steps = max(1, int(min_steps))
         self.min_duration_h = float(min_duration_h)
         self.clear_steps = max(1, int(clear_steps))
+        self.merge_gap_h = float(merge_gap_h)
+        self._closed: Span | None = None  # the last closed event (may be reopened)
         self.i = 0  # global index of the next row
         self._run_start: tuple[int, float] | None = None  # first row of current flagged run
         self._run_len = 0
@@ -98,8 +110,9 @@ class RunTracker:
             t: (n,) hours of the new rows. flag: (n,) bool. score: (n,) float.
 
         Returns:
-            Spans that were raised or closed during these rows (an open event raised here is
-            returned with ``open=True``; when it closes later it is returned again).
+            Spans that were raised, reopened or closed during these rows (an open event
+            raised here is returned with ``open=True``; when it closes or is reopened later
+            it is returned again, the same object).
         """
         flag = np.asarray(flag, dtype=bool)
         out: list[Span] = []
@@ -121,9 +134,16 @@ class RunTracker:
                     and th - self._run_start[1] >= self.min_duration_h - 1e-9
                 ):
                     i0, t0 = self._run_start
-                    self._event = Span(i0, i, i, t0, th, th, self._run_peak, True)
-                    self._quiet = 0
-                    out.append(self._event)
+                    last = self._closed
+                    if last is not None and t0 - last.end_h < self.merge_gap_h:
+                        last.end_i, last.end_h, last.open = i, th, True
+                        last.peak = max(last.peak, self._run_peak)
+                        self._event = last
+                    else:
+                        self._event = Span(i0, i, i, t0, th, th, self._run_peak, True)
+                    self._closed, self._quiet = None, 0
+                    if not any(x is self._event for x in out):
+                        out.append(self._event)
             else:
                 self._run_len = 0
                 if self._event is not None:
@@ -132,7 +152,7 @@ class RunTracker:
                         self._event.open = False
                         if not any(x is self._event for x in out):
                             out.append(self._event)
-                        self._event = None
+                        self._closed, self._event = self._event, None
         self.i += len(flag)
         return out
 
@@ -144,9 +164,10 @@ def find_spans(
     min_steps: int = 1,
     min_duration_h: float = 0.0,
     clear_steps: int = 1,
+    merge_gap_h: float = 0.0,
 ) -> list[Span]:
     """All events of one whole series (rows sorted by time), in order of raising."""
-    tracker = RunTracker(min_steps, min_duration_h, clear_steps)
+    tracker = RunTracker(min_steps, min_duration_h, clear_steps, merge_gap_h)
     spans = tracker.update(np.asarray(t, float), flag, np.asarray(score, float))
     seen: dict[int, Span] = {}
     for s in spans:

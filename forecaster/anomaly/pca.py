@@ -115,10 +115,17 @@ class PCAMonitor:
         spe_lim = g * stats.chi2.ppf(cfg.alpha, np.maximum(dof, 1e-3))
         return cls(dt, mean, std, p, lam, t2_lim, np.maximum(spe_lim, 1e-9), nb, cfg.alpha)
 
-    def score(self, t: np.ndarray, x: np.ndarray) -> PCAResult:
-        """Statistics of rows at hours ``t: (T,)`` with signals ``x: (T, V)``; row-wise causal."""
+    def score(self, t: np.ndarray, x: np.ndarray, ignore: np.ndarray | None = None) -> PCAResult:
+        """Statistics of rows at hours ``t: (T,)`` with signals ``x: (T, V)``; row-wise causal.
+
+        ``ignore: (T, V)`` bool marks readings to leave out (a set-point transient). They are
+        treated as missing: replaced by their conditional mean given the row's other
+        readings under the fitted model, and given no contribution.
+        """
         h = _hour_index(t, self.dt_h, len(self.mean))
         z = (x - self.mean[h]) / self.std[h]
+        if ignore is not None and np.any(ignore):
+            z = self._fill_missing(z, np.asarray(ignore, dtype=bool))
         sc = z @ self.loadings
         e = z - sc @ self.loadings.T
         t2 = (sc**2 / self.eigvals).sum(axis=1)
@@ -127,10 +134,34 @@ class PCAMonitor:
         c_spe = e**2
         c_t2 = np.abs(z * ((sc / self.eigvals) @ self.loadings.T))
         c = np.where((r_spe >= r_t2)[:, None], c_spe, c_t2)
+        if ignore is not None:
+            c = np.where(ignore, 0.0, c)
         tot = c.sum(axis=1, keepdims=True)
         return PCAResult(
             t2, spe, np.maximum(r_t2, r_spe), c / np.where(tot > 0, tot, 1.0), self.mean[h]
         )
+
+    def _fill_missing(self, z: np.ndarray, miss: np.ndarray) -> np.ndarray:
+        """``z: (T, V)`` with the ``miss`` entries replaced by ``E[z_miss | z_observed]``.
+
+        The covariance of the standardised signals is taken as that of probabilistic PCA
+        (Tipping & Bishop 1999, J. R. Stat. Soc. B 61:611): ``P Lambda P^T + s^2 I`` with
+        ``s^2`` the mean variance the kept components leave out. A variable that shares no
+        component with the others (the temperature deviation here) is thus filled with its
+        reference mean, a correlated one with what the others imply; a least-squares
+        projection on the kept components instead blows up when a component is mostly the
+        missing variable.
+        """
+        z = z.copy()
+        p, lam = self.loadings, self.eigvals
+        v = p.shape[0]
+        s2 = max((v - float(lam.sum())) / max(v - len(lam), 1), 1e-6)
+        cov = (p * lam) @ p.T + s2 * np.eye(v)
+        for pattern in np.unique(miss[miss.any(axis=1)], axis=0):
+            rows, obs = np.flatnonzero((miss == pattern).all(axis=1)), ~pattern
+            coef = np.linalg.solve(cov[np.ix_(obs, obs)], cov[np.ix_(obs, pattern)])
+            z[np.ix_(rows, pattern)] = z[np.ix_(rows, obs)] @ coef
+        return z
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``np.savez`` (loadable with ``allow_pickle=False``)."""

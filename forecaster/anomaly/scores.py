@@ -120,6 +120,25 @@ class FeatureSpec:
             clocks.append(np.exp(-(t - _last_change(t, sp)) / SETTLE_TAU_H))
         return np.concatenate([base, np.stack(devs + clocks, axis=1).astype(np.float32)], axis=1)
 
+    def in_transient(self, feats: np.ndarray, hours: float) -> np.ndarray:
+        """(T, V) True where a scored variable's set point changed less than ``hours`` ago.
+
+        Read from the settling clocks of ``feats: (T, F_all)`` (the last ``len(dev_vars)``
+        columns), so it is causal and travels with the features in a stream. Variables
+        without a set point are never in a transient.
+        """
+        out = np.zeros((len(feats), len(self.variables)), dtype=bool)
+        if hours <= 0 or not self.dev_vars:
+            return out
+        first_clock = feats.shape[1] - len(self.dev_vars)
+        for j, v in enumerate(self.variables):
+            if v in self.dev_vars:
+                clock = feats[:, first_clock + self.dev_vars.index(v)].astype(np.float64)
+                with np.errstate(divide="ignore"):
+                    since = -SETTLE_TAU_H * np.log(clock)  # hours since the last change
+                out[:, j] = since < hours - 1e-4  # float32 clocks: integer hours stay outside
+        return out
+
     def targets(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled targets and their known-mask from ``feats: (T, F_all)`` -> two (T, V)."""
         y = feats[:, self.target_idx]
@@ -168,6 +187,10 @@ class AEScorer:
         dt_h: hours per row of ``err_scale``.
         top_k: the score is the mean of the ``top_k`` largest normalised errors of a row
             (0 or >= V: the mean over all V variables).
+        setpoint_transient_h: for this many hours after a variable's set point changes, its
+            error is left out of the score (and of the contributions): the reading lags a
+            step (the temperature shift takes an hour or two), which is not a fault. The
+            other variables are still scored.
     """
 
     def __init__(
@@ -178,11 +201,13 @@ class AEScorer:
         err_scale: np.ndarray,
         dt_h: float = 1.0,
         top_k: int = 0,
+        setpoint_transient_h: float = 0.0,
     ):
         self.net = net.eval()
         self.spec, self.window, self.dt_h = spec, int(window), float(dt_h)
         self.err_scale = np.atleast_2d(np.asarray(err_scale, dtype=np.float64))
         self.top_k = int(top_k)
+        self.setpoint_transient_h = float(setpoint_transient_h)
 
     @torch.inference_mode()
     def reconstruct_last(self, feats: np.ndarray, rows: slice | None = None) -> np.ndarray:
@@ -204,6 +229,7 @@ class AEScorer:
         at hours ``t_h: (T,)``. All windows go through the network in one forward pass."""
         recon = self.reconstruct_last(feats, rows).astype(np.float64)
         y, m = self.spec.targets(feats)
+        m = m * ~self.spec.in_transient(feats, self.setpoint_transient_h)
         t_h = np.asarray(t_h, dtype=float)
         if rows is not None:
             y, m, t_h = y[rows], m[rows], t_h[rows]

@@ -72,7 +72,8 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
         method=cfg.autoencoder.err_norm,
     )  # fmt: skip
     top_k = cfg.autoencoder.score_top_k
-    scorer = AEScorer(net, spec, cfg.autoencoder.window_h, err_scale, dt, top_k)
+    transient = cfg.threshold.setpoint_transient_h
+    scorer = AEScorer(net, spec, cfg.autoencoder.window_h, err_scale, dt, top_k, transient)
     ae_series = [(t_val[b], scorer.score(f, t_val[b]).score) for b, f in f_val.items()]
     ae_cal = calibrate(ae_series, cfg.threshold, excluded)
     pca = pca_cal = None
@@ -82,7 +83,12 @@ def fit_detector(ctx: RunContext, cfg: AnomalyConfig) -> tuple[AnomalyDetector, 
         pca_thr = type(cfg.threshold)(**{**asdict(cfg.threshold), "persistence_steps": cfg.pca.persistence_steps,
                                          "clear_steps": cfg.pca.clear_steps, "margin": cfg.pca.margin})  # fmt: skip
         series = [
-            (t_val[b], pca.score(t_val[b], f[:, spec.target_idx].astype(float)).score)
+            (
+                t_val[b],
+                pca.score(
+                    t_val[b], f[:, spec.target_idx].astype(float), spec.in_transient(f, transient)
+                ).score,
+            )
             for b, f in f_val.items()
         ]
         pca_cal = calibrate(series, pca_thr, excluded)

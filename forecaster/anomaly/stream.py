@@ -40,6 +40,7 @@ class AlarmStream:
         self.det, self.batch_id, self.detectors = det, batch_id, detectors
         self.events: list[AlarmEvent] = []
         self._open: list[tuple[AlarmEvent, Span]] = []
+        self._event_of: dict[int, tuple[Span, AlarmEvent]] = {}  # id(span) -> its event
         self._tail: dict[str, np.ndarray] | None = None  # {column: (n,) rows kept}
         self._trimmed = True
         self._tail_gi = np.zeros(0, dtype=int)  # global row index of each tail row
@@ -115,15 +116,17 @@ class AlarmStream:
             score, contrib, cal = r.score, r.contrib, det.ae_cal
             expected_scaled, target = r.recon, r.target
         else:
+            cal = det.pca_cal
             x = feats[lo:, spec.target_idx].astype(np.float64)
-            r = det.pca.score(t[lo:], x)
-            score, contrib, cal, expected_scaled = r.score, r.contrib, det.pca_cal, r.expected
+            ignore = spec.in_transient(feats[lo:], cal.setpoint_transient_h)
+            r = det.pca.score(t[lo:], x, ignore)
+            score, contrib, expected_scaled = r.score, r.contrib, r.expected
         target = feats[lo:, spec.target_idx].astype(np.float64)
         off = n_prev - lo
         if self._hist is not None:
             self._hist.setdefault(f"{name}_score", []).append(score[off:])
             self._hist.setdefault(f"{name}_contrib", []).append(contrib[off:])
-        tr = self._tracker(name, None, k, 0.0, cal.clear_steps)
+        tr = self._tracker(name, None, k, 0.0, cal.clear_steps, cal.merge_gap_h)
         spans = tr.update(t[n_prev:], score[off:] > cal.threshold, score[off:])
         out = []
         for sp in spans:
@@ -145,16 +148,18 @@ class AlarmStream:
         out = []
         any_flag = np.zeros(len(t) - n_prev, dtype=bool)
         for rr in results:
-            tr = self._tracker("rules", rr.name, 1, rr.min_duration_h, self.det.rules.clear_steps)
+            rc = self.det.rules
+            tr = self._tracker(
+                "rules", rr.name, 1, rr.min_duration_h, rc.clear_steps, rc.merge_gap_h
+            )
             flag = rr.flag[n_prev:]
             any_flag |= flag
             for sp in tr.update(t[n_prev:], flag, rr.severity[n_prev:]):
                 if not self._is_new(sp):
                     continue
                 j = int(np.searchsorted(gi, sp.raised_i))
-                reason = (
-                    rr.describe(j, sp.start_h) + f" [rule {rr.name}, threshold {rr.threshold:g}]."
-                )
+                why = rr.describe(j, sp.start_h)
+                reason = f"{why} [rule {rr.name}, threshold {rr.threshold:g}{rr.threshold_unit}]."
                 out.append(
                     self._event(sp, "rules", rr.name, rr.threshold, [(rr.variable, 1.0)], reason)
                 )
@@ -163,14 +168,23 @@ class AlarmStream:
         return out
 
     # ------------------------------------------------------------------ helpers
-    def _tracker(self, det: str, rule: str | None, k: int, dur: float, clear: int) -> RunTracker:
+    def _tracker(
+        self, det: str, rule: str | None, k: int, dur: float, clear: int, gap: float
+    ) -> RunTracker:
         key = (det, rule)
         if key not in self._trackers:
-            self._trackers[key] = RunTracker(k, dur, clear)
+            self._trackers[key] = RunTracker(k, dur, clear, gap)
         return self._trackers[key]
 
     def _is_new(self, sp: Span) -> bool:
-        return not any(s is sp for _, s in self._open)
+        """True for a span seen for the first time; a known one that was reopened (merged)
+        is tracked again and its event updated, not raised anew."""
+        known = self._event_of.get(id(sp))
+        if known is None:
+            return True
+        if sp.open and not any(s is sp for _, s in self._open):
+            self._open.append((known[1], sp))
+        return False
 
     def _event(
         self, sp: Span, det: str, rule: str | None, thr: float, top, reason: str
@@ -178,6 +192,7 @@ class AlarmStream:
         ev = AlarmEvent(self.batch_id, det, sp.start_h, sp.raised_h, sp.end_h, sp.peak, float(thr),
                         rule, list(top), reason, sp.open)  # fmt: skip
         self._open.append((ev, sp))
+        self._event_of[id(sp)] = (sp, ev)  # the span is kept, so its id is never reused
         return ev
 
     def _sync(self) -> None:

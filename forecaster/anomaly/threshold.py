@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from forecaster.anomaly.config import ThresholdConfig
+from forecaster.anomaly.config import MERGE_GAP_H, SETPOINT_TRANSIENT_H, ThresholdConfig
 from forecaster.anomaly.events import find_spans
 
 
@@ -23,6 +23,8 @@ class Calibration:
     Attributes:
         threshold: raw threshold in score units (alarm when score > threshold).
         method: ``event_rate`` or ``quantile``.
+        merge_gap_h, setpoint_transient_h: event merging and set-point transient used
+            (see :class:`~forecaster.anomaly.config.ThresholdConfig`).
         n_batches, n_steps, batch_days: size of the calibration set.
         allowed_events: alarm events the target rate allows on this set (event_rate).
         calibration_events: alarm events at ``threshold`` on the calibration set.
@@ -46,20 +48,26 @@ class Calibration:
     calibration_rate_per_100_batch_days: float
     excluded_batches: list[str] = field(default_factory=list)
     note: str = ""
+    merge_gap_h: float = MERGE_GAP_H
+    setpoint_transient_h: float = SETPOINT_TRANSIENT_H
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def count_events(
-    series: list[tuple[np.ndarray, np.ndarray]], thr: float, min_steps: int, clear_steps: int
+    series: list[tuple[np.ndarray, np.ndarray]],
+    thr: float,
+    min_steps: int,
+    clear_steps: int,
+    merge_gap_h: float = 0.0,
 ) -> int:
     """Alarm events over batches ``[(t: (T,), score: (T,)), ...]`` at threshold ``thr``."""
     n = 0
     for t, s in series:
         flag = s > thr
         if flag.any():
-            n += len(find_spans(t, flag, s, min_steps=min_steps, clear_steps=clear_steps))
+            n += len(find_spans(t, flag, s, min_steps, 0.0, clear_steps, merge_gap_h))
     return n
 
 
@@ -93,9 +101,9 @@ def calibrate(
     if not series:
         raise ValueError("threshold calibration needs at least one fault-free batch, got none")
     excluded = list(excluded_batches or [])
-    k, c = cfg.persistence_steps, cfg.clear_steps
+    k, c, gap = cfg.persistence_steps, cfg.clear_steps, cfg.merge_gap_h
     n_steps = int(sum(len(s) for _, s in series))
-    days = float(sum(_duration_days(t) for t, _ in series))
+    days = float(sum(duration_days(t) for t, _ in series))
     allowed = int(math.floor(cfg.target_false_alarms_per_100_batch_days * days / 100.0 + 1e-9))
     finite = [(np.asarray(t, float), np.nan_to_num(np.asarray(s, float))) for t, s in series]
     if cfg.method == "quantile":
@@ -107,17 +115,17 @@ def calibrate(
             raise ValueError(f"calibration batches are shorter than persistence ({k} steps)")
         # Events grow as the threshold falls: bisect for the lowest candidate within budget.
         lo, hi = 0, cand.size - 1  # count(cand[0]) == 0 <= allowed
-        if count_events(finite, float(cand[hi]), k, c) <= allowed:
+        if count_events(finite, float(cand[hi]), k, c, gap) <= allowed:
             lo = hi
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if count_events(finite, float(cand[mid]), k, c) <= allowed:
+            if count_events(finite, float(cand[mid]), k, c, gap) <= allowed:
                 lo = mid
             else:
                 hi = mid
         raw = float(cand[lo])
     thr = raw * cfg.margin
-    n_ev = count_events(finite, thr, k, c)
+    n_ev = count_events(finite, thr, k, c, gap)
     notes = []
     if len(series) < 10:
         notes.append(f"only {len(series)} calibration batches: the threshold is a rough estimate")
@@ -146,10 +154,12 @@ def calibrate(
         calibration_rate_per_100_batch_days=round(100.0 * n_ev / max(days, 1e-9), 4),
         excluded_batches=excluded,
         note="; ".join(notes),
+        merge_gap_h=gap,
+        setpoint_transient_h=cfg.setpoint_transient_h,
     )
 
 
-def _duration_days(t: np.ndarray) -> float:
+def duration_days(t: np.ndarray) -> float:
     """Days covered by rows at hours ``t`` (n rows of step dt count n x dt)."""
     t = np.asarray(t, dtype=float)
     if len(t) < 2:

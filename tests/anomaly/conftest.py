@@ -37,13 +37,13 @@ def make_batch(
     vcd = 0.5 * np.exp(0.03 * t) * (1 + rng.normal(0, 0.03, n_hours))
     daily = (t % 24) == 0
     off = lambda x: np.where(daily, x, np.nan)  # noqa: E731
-    return pd.DataFrame({
+    df = pd.DataFrame({
         schema.BATCH_ID: bid,
         schema.TIME: t,
         "do_pct": do,
         "ph": 7.0 + rng.normal(0, 0.01, n_hours),
         "temperature_C": 36.8 + rng.normal(0, 0.05, n_hours),
-        "volume_L": 1.5 + 0.002 * t,
+        "volume_L": np.nan,
         "agitation_rpm": agit,
         "airflow_L_min": 0.1 + 0.001 * t + rng.normal(0, 0.002, n_hours),
         "co2_flow_mL_min": 5 + rng.normal(0, 0.2, n_hours),
@@ -63,6 +63,12 @@ def make_batch(
         schema.FAULT_LABEL: (t >= do_fault_h).astype(int) if do_fault_h is not None else 0,
         schema.FAULT_TYPE: np.where(t >= (do_fault_h or 1e9), "aeration_failure", "none"),
     })  # fmt: skip
+    # The volume follows what the pumps deliver (each logged rate held over the next hour),
+    # read with 5 mL noise from its own stream so the other draws stay as they were.
+    pumped = np.cumsum(df["feed_rate_mL_h"] + df["base_rate_mL_h"]).shift(1, fill_value=0.0)
+    noise = np.random.default_rng(seed + 10_000).normal(0, 0.005, n_hours)
+    df["volume_L"] = 1.5 + pumped / 1000.0 + noise
+    return df
 
 
 def make_table(

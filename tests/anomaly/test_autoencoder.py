@@ -107,7 +107,7 @@ def test_detect_reports_reason_and_top_variable(detector):
 
 @pytest.mark.parametrize("chunk", [1, 5, 24])
 def test_streaming_agrees_with_one_shot(detector, chunk):
-    rows = make_batch("F", n_hours=72, seed=79, do_fault_h=30.0)
+    rows = make_batch("F", n_hours=120, seed=79, do_fault_h=30.0)  # longer than the tail
     rows.loc[50, "temperature_C"] = 40.0  # a spike as well
     whole = detector.detect(rows)
     s = detector.stream("F")
@@ -117,6 +117,56 @@ def test_streaming_agrees_with_one_shot(detector, chunk):
     assert [key(e) for e in s.events] == [key(e) for e in whole]
     assert len(whole) >= 2
     assert len(s._tail[schema.TIME]) < len(rows)  # a bounded tail, not the history
+
+
+def _temperature_shift(rows, at: int = 40):
+    """Set point 36.8 -> 33 C at row ``at``; the reading lags the step by one row."""
+    rows = rows.copy()
+    t = rows["time_h"].to_numpy()
+    rows["temperature_setpoint_C"] = np.where(t >= at, 33.0, 36.8)
+    rows.loc[t >= at + 1, "temperature_C"] -= 3.8
+    rows.loc[t == at + 1, "temperature_C"] += 0.6
+    return rows
+
+
+def test_setpoint_transient_leaves_out_only_that_variable(detector):
+    rows = _temperature_shift(make_batch("T", n_hours=72, seed=81))
+    feats = detector.spec.features(detector.prep, rows)
+    mask = detector.spec.in_transient(feats, 3.0)
+    j = detector.spec.variables.index("temperature_C")
+    assert np.flatnonzero(mask[:, j]).tolist() == [40, 41, 42]
+    assert not np.delete(mask, j, axis=1).any()
+    on = detector.score(rows)
+    assert detector.scorer.setpoint_transient_h == 3.0  # from the calibration's default
+    detector.scorer.setpoint_transient_h = 0.0
+    try:
+        off = detector.score(rows)
+    finally:
+        detector.scorer.setpoint_transient_h = 3.0
+    col = "contrib_temperature_C"
+    assert (on[col].iloc[40:43] == 0).all() and (off[col].iloc[40:43] > 0).all()
+    assert off[col].iloc[40] > 0.5 and on[col].iloc[43] > 0  # scored again after 3 h
+    assert (on["ae_score"].iloc[40:43] < off["ae_score"].iloc[40:43]).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_stream_merges_alarms_of_one_rule(detector, chunk):
+    rows = make_batch("M", n_hours=96, seed=82)
+    rows.loc[50:52, "do_pct"] = 10.0
+    rows.loc[58:60, "do_pct"] = 11.0  # 6 h after the first dip: the same alarm continues
+    whole = detector.detect(rows)
+    s = detector.stream("M")
+    for lo in range(0, len(rows), chunk):
+        s.update(rows.iloc[lo : lo + chunk])
+    key = lambda e: (e.key, e.start_h, e.end_h, e.open, e.reason)  # noqa: E731
+    assert [key(e) for e in s.events] == [key(e) for e in whole]
+    do_low = [e for e in whole if e.rule == "do_low"]
+    assert [(e.start_h, e.raised_h, e.end_h) for e in do_low] == [(50.0, 51.0, 60.0)]
+    detector.rules.merge_gap_h = 0.0
+    try:
+        assert len([e for e in detector.detect(rows) if e.rule == "do_low"]) == 2
+    finally:
+        detector.rules.merge_gap_h = 12.0
 
 
 def test_stream_rejects_rows_from_the_past(detector):

@@ -112,3 +112,27 @@ def test_model_round_trips_as_plain_values(model):
     rows = loop_batch(23, ph_drift_from=80.0)
     for name, r in _rules(rows, model).items():
         np.testing.assert_array_equal(r.flag, _rules(rows, again)[name].flag)
+
+
+def test_ph_mismatch_reason_says_the_implied_ph_in_ph_units(model):
+    rows = loop_batch(24, ph_drift_from=60.0)
+    r = _rules(rows, model)["ph_controller_mismatch"]
+    i = int(np.flatnonzero(r.flag)[5])
+    text = r.describe(i, 60.0)
+    implied = float(text.split("imply about ")[1].split(";")[0])
+    assert 6.9 <= implied <= 7.1  # a pH, not reading + setpoint (~14)
+    assert implied == pytest.approx(r.ref[i], abs=0.005)
+    assert f"pH reading {rows['ph'][i]:.2f} at {i} h against a 7.00 setpoint" in text
+    ran = float(text.split("reading ran ")[1].split(" pH")[0])
+    assert ran < -0.02  # the probe drifts down by 0.01 pH/h
+    assert "sd-hours" in r.threshold_unit and f"against {r.threshold:.0f}" in text
+
+
+def test_do_shift_reason_gives_the_cusum_with_its_limit(model):
+    rows = loop_batch(25)
+    rows.loc[rows["time_h"] >= 120, "do_pct"] -= 8.0  # a probe offset
+    r = _rules(rows, model)["do_shift"]
+    i = int(np.flatnonzero(r.flag)[0])
+    text = r.describe(i, float(i))
+    assert f"CUSUM {r.severity[i] * r.threshold:.0f} against {r.threshold:.0f}" in text
+    assert "sd-hours" in r.threshold_unit and "less 0.5 per hourly row" in r.threshold_unit

@@ -61,3 +61,47 @@ def test_alarm_event_to_dict_is_plain():
     assert (
         d["top_variables"] == [["do_pct", 0.7]] and d["batch_id"] == "B1" and d["raised_h"] == 2.0
     )
+
+
+@pytest.mark.parametrize(
+    "gap_h, expected",
+    [
+        (0.0, [(0, 1, 2), (7, 8, 9), (20, 21, 22)]),  # no merging: three events
+        (5.0, [(0, 1, 2), (7, 8, 9), (20, 21, 22)]),  # 7 - 2 = 5 h is not less than 5
+        (6.0, [(0, 1, 9), (20, 21, 22)]),  # the second continues the first
+        (12.0, [(0, 1, 22)]),  # ...and the third (20 - 9 = 11 h) continues it too
+    ],
+)
+def test_merge_gap_joins_alarms_of_one_detector(gap_h, expected):
+    flags = np.zeros(26, bool)
+    flags[[0, 1, 2, 7, 8, 9, 20, 21, 22]] = True
+    t = np.arange(26, dtype=float)
+    spans = find_spans(t, flags, t, min_steps=2, clear_steps=2, merge_gap_h=gap_h)
+    assert [(s.start_h, s.raised_h, s.end_h) for s in spans] == expected
+    assert spans[-1].peak == 22.0 and not spans[-1].open
+
+
+def test_merged_alarm_needs_persistence_again():
+    flags = np.array([1, 1, 0, 0, 1, 0, 0, 0], bool)  # the lone flag at 4 never raises
+    t = np.arange(8, dtype=float)
+    (s,) = find_spans(t, flags, t, min_steps=2, clear_steps=2, merge_gap_h=10.0)
+    assert (s.start_h, s.end_h) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("cuts", [[1], [5, 9], list(range(1, 30))])
+def test_chunked_updates_with_merging_match_one_shot(cuts):
+    t = np.arange(30, dtype=float)
+    flags = np.tile([1, 1, 0, 0, 0, 0], 5).astype(bool)
+    flags[[24, 25]] = False  # a gap too long to merge (12 h)
+    score = np.random.default_rng(4).random(30)
+    whole = find_spans(t, flags, score, 2, 0.0, 2, merge_gap_h=6.0)
+    tr = RunTracker(2, 0.0, 2, merge_gap_h=6.0)
+    got = {}
+    for a, b in zip([0, *cuts], [*cuts, 30]):
+        for s in tr.update(t[a:b], flags[a:b], score[a:b]):
+            got[id(s)] = s
+    key = lambda s: (s.start_h, s.raised_h, s.end_h, s.peak, s.open)  # noqa: E731
+    assert [key(s) for s in sorted(got.values(), key=lambda s: s.raised_i)] == [
+        key(s) for s in whole
+    ]
+    assert len(whole) < len(find_spans(t, flags, score, 2, 0.0, 2))  # merging did something

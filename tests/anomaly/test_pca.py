@@ -39,3 +39,18 @@ def test_arrays_roundtrip():
     again = PCAMonitor.from_arrays(mon.arrays())
     t, x = _batches(1, rng)[0]
     np.testing.assert_allclose(again.score(t, x).score, mon.score(t, x).score)
+
+
+def test_ignored_readings_are_treated_as_missing():
+    rng = np.random.default_rng(2)
+    mon = PCAMonitor.fit(_batches(30, rng), PCAConfig(alpha=0.99))
+    t, x = _batches(1, rng)[0]
+    x_bad = x.copy()
+    x_bad[30:33, 2] += 5.0  # a lagging reading after a set-point step
+    ignore = np.zeros_like(x, dtype=bool)
+    ignore[30:33, 2] = True
+    assert np.all(mon.score(t, x_bad).score[30:33] > 1.0)
+    got, clean = mon.score(t, x_bad, ignore), mon.score(t, x, ignore)
+    np.testing.assert_allclose(got.score, clean.score)  # the bad readings are not used
+    assert np.all(got.score[30:33] < 1.0) and np.all(got.contrib[30:33, 2] == 0.0)
+    np.testing.assert_allclose(got.score[:30], mon.score(t, x).score[:30])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.events import find_spans
 from forecaster.anomaly.rules import evaluate_rules
 from forecaster.sim import SimConfig, simulate
-from forecaster.sim.fault_config import FaultsConfig
+from forecaster.sim.fault_config import FaultsConfig, FaultSpec
 from tests.anomaly.conftest import make_batch
 
 
@@ -139,3 +141,31 @@ def test_feed_balance_accepts_a_bolus_logged_at_its_first_row():
     assert not _fired(rows)["feed_not_delivered"].flag.any()
     rows["volume_L"] = 1.5  # the pump logs it but nothing arrives
     assert _fired(rows)["feed_not_delivered"].flag.any()
+
+
+def test_a_lasting_do_collapse_is_not_a_spike_but_a_dip_that_returns_is():
+    step = _edit(NORMAL, "do_pct", 70, [10.0] * 50)  # an aeration failure: DO stays down
+    fired = _fired(step)
+    assert not fired["spike_do_pct"].flag.any() and fired["do_low"].flag.any()
+    dip = _fired(_edit(NORMAL, "do_pct", 70, [10.0]))["spike_do_pct"]
+    assert np.flatnonzero(dip.flag).tolist() == [71]  # raised when the reading is back
+    text = dip.describe(71, 71.0)
+    assert "spiked to 10 % at 70 h" in text and "back at 71 h" in text
+
+
+def test_spike_rules_catch_simulated_sensor_spikes_and_not_aeration_failures():
+    fc = FaultsConfig(rate=1.0)
+    off = {f.name: dataclasses.replace(getattr(fc, f.name), weight=0.0)
+           for f in dataclasses.fields(fc) if isinstance(getattr(fc, f.name), FaultSpec)
+           and f.name not in ("sensor_spikes", "aeration_failure")}  # fmt: skip
+    sim = simulate(SimConfig(faults=dataclasses.replace(fc, **off)), n_batches=24, seed=11)
+    kinds = set()
+    for f in sim.faults.itertuples():
+        kinds.add(f.type)
+        g = sim.table[sim.table["batch_id"] == f.batch_id].reset_index(drop=True)
+        raised = [h for name, h in _events(g) if name.startswith("spike_")]
+        if f.type == "sensor_spikes":
+            assert any(f.start_h <= h <= f.end_h + 2 for h in raised), f.batch_id
+        else:
+            assert raised == [], f.batch_id
+    assert kinds == {"sensor_spikes", "aeration_failure"}
