@@ -5,6 +5,11 @@
   pure ``decide`` is evaluated on the inputs it actually read (``policy_<variable>``
   columns at its decision rows) with one input shuffled across decisions at a time; the
   score is the mean squared change of the decision (mL/h)^2. Every other variable scores 0.
+  The ranking answers the same question as the attributions it is compared with: with the
+  time-matched attribution baseline ("why does this decision differ from a typical batch's
+  at the same age") the input is shuffled among decisions taken at the same hour
+  (``same_age``); with a single all-time baseline, across all decisions. The stage computes
+  it on the decisions it explains (the explained batches at the explained origins).
 - Harvest titer: one-at-a-time sensitivity analysis through the simulator. Each internal
   state (VCD, dead cells -> viability, glucose, glutamine, lactate, ammonia, titer,
   volume) is multiplied by ``factor`` at each origin day in every batch, all random draws
@@ -48,7 +53,8 @@ def _shares(s: pd.Series) -> pd.Series:
 def decision_inputs(
     table: pd.DataFrame, inputs: Sequence[str], interval_h: float
 ) -> dict[str, np.ndarray]:
-    """The values the policy read at each decision: ``{variable: (n_decisions,)}``.
+    """The values the policy read at each decision: ``{variable: (n_decisions,)}``, plus
+    the decision times under ``time_h``.
 
     Decisions are the rows on the assay grid (``time_h`` a multiple of ``interval_h``) where
     every ``policy_<variable>`` column is known.
@@ -61,12 +67,19 @@ def decision_inputs(
         )
     t = table[schema.TIME].to_numpy(dtype=float)
     on_grid = np.isclose(np.mod(t + 1e-6, interval_h), 0.0, atol=1e-3)
-    rows = table.loc[on_grid, cols].dropna()
-    return {v: rows[f"policy_{v}"].to_numpy(dtype=float) for v in inputs}
+    rows = table.loc[on_grid, [*cols, schema.TIME]].dropna()
+    out = {v: rows[f"policy_{v}"].to_numpy(dtype=float) for v in inputs}
+    out[schema.TIME] = rows[schema.TIME].to_numpy(dtype=float)
+    return out
 
 
 def feed_policy_truth(
-    sim_cfg, table: pd.DataFrame, variables: Sequence[str], n_repeats: int = 5, seed: int = 0
+    sim_cfg,
+    table: pd.DataFrame,
+    variables: Sequence[str],
+    n_repeats: int = 5,
+    seed: int = 0,
+    same_age: bool = False,
 ) -> dict:
     """Ground truth of the feed head: the policy's inputs, ranked by its own sensitivity.
 
@@ -76,6 +89,7 @@ def feed_policy_truth(
         variables: the model's input variables (the ranking covers exactly these).
         n_repeats: shuffles per input.
         seed: seed of the shuffles.
+        same_age: shuffle each input only among decisions taken at the same hour.
     """
     from forecaster.sim import PolicyParams, get_policy
 
@@ -84,12 +98,25 @@ def feed_policy_truth(
     x = decision_inputs(table, policy.inputs, sim_cfg.assay_interval_h)
     base = policy.decide(x, params)
     rng = np.random.default_rng(seed)
+    groups = [np.arange(len(base))]
+    if same_age:
+        hour = np.round(x.pop(schema.TIME)).astype(int)
+        groups = [np.flatnonzero(hour == h) for h in np.unique(hour)]
+    else:
+        x.pop(schema.TIME)
+
+    def permutation() -> np.ndarray:
+        perm = np.arange(len(base))
+        for g in groups:
+            perm[g] = g[rng.permutation(len(g))]
+        return perm
+
     raw = pd.Series(0.0, index=list(variables), name="truth")
     for v in policy.inputs:
         d = []
         for _ in range(n_repeats):
             xp = dict(x)
-            xp[v] = x[v][rng.permutation(len(base))]
+            xp[v] = x[v][permutation()]
             d.append(np.mean((policy.decide(xp, params) - base) ** 2))
         if v in raw.index:
             raw[v] = float(np.mean(d))
@@ -98,8 +125,8 @@ def feed_policy_truth(
     note = f" ({', '.join(unseen)} read by the policy but not a model input)" if unseen else ""
     definition = (
         f"feed policy `{policy.name}` reads {', '.join(policy.inputs)}{note}; ranked by the mean "
-        f"squared change of its decision when one input is shuffled over {len(base)} decisions; "
-        "every other variable scores 0"
+        f"squared change of its decision when one input is shuffled over {len(base)} decisions"
+        f"{' taken at the same hour of the run' if same_age else ''}; every other variable scores 0"
     )
     return {
         "importance": _shares(raw),

@@ -140,7 +140,7 @@ def run_explain_stage(ctx) -> dict:
         )
         metrics["seconds"]["randomisation"] = round(time.perf_counter() - t0, 2)
 
-    truths = _truths(ctx, cfg, model, metrics)
+    truths = _truths(ctx, cfg, model, metrics, test)
     for target, truth in truths.items():
         tab = tables[target]
         scores = score_methods(
@@ -152,6 +152,12 @@ def run_explain_stage(ctx) -> dict:
         )
         for m, s in scores.items():
             metrics[target][m].update(s)
+        if "other_ranking" in truth:  # the same methods against the other question's ranking
+            other = truth["other_ranking"]
+            for m, s in score_methods(
+                {m: tab[m].dropna() for m in tab}, other["importance"], truth["true_set"]
+            ).items():
+                metrics[target][m][f"spearman_vs_truth_{other['name']}"] = s["spearman_vs_truth"]
         tables[target] = tab.join(truth["importance"].rename("truth"), how="outer")
 
     _write_files(out_dir, results, tables, metrics)
@@ -201,8 +207,13 @@ def randomisation_check(
     return out
 
 
-def _truths(ctx, cfg: ExplainConfig, model, metrics: dict) -> dict[str, dict]:
-    """Ground truth per target, or a note in ``metrics`` saying why there is none."""
+def _truths(ctx, cfg: ExplainConfig, model, metrics: dict, explained) -> dict[str, dict]:
+    """Ground truth per target, or a note in ``metrics`` saying why there is none.
+
+    The feed truth is computed on the decisions that were explained (``explained`` batches
+    at the feed origins), ranked for the question the baseline asks (same-age shuffles for
+    ``train_mean_by_time``); the other ranking is kept as ``other_ranking``.
+    """
     if ctx.sim is None or not cfg.truth:
         note = "no ground truth: data not simulated" if ctx.sim is None else "ground truth disabled"
         metrics["truth_note"] = note
@@ -213,7 +224,17 @@ def _truths(ctx, cfg: ExplainConfig, model, metrics: dict) -> dict[str, dict]:
     out: dict[str, dict] = {}
     t0 = time.perf_counter()
     if "feed" in cfg.targets:
-        out["feed"] = feed_policy_truth(ctx.sim, ctx.table, variables)
+        rows = pd.concat(explained) if explained else ctx.table.iloc[:0]
+        at = np.isin(np.round(rows[schema.TIME].to_numpy(dtype=float), 6), origins_h(cfg, "feed"))
+        if not at.any():  # origins off the decision grid: every decision of those batches
+            at[:] = True
+        same_age = cfg.baseline == "train_mean_by_time"
+        out["feed"] = feed_policy_truth(ctx.sim, rows[at], variables, same_age=same_age)
+        other = feed_policy_truth(ctx.sim, rows[at], variables, same_age=not same_age)
+        out["feed"]["other_ranking"] = {
+            "name": "all_ages" if same_age else "same_age",
+            "importance": other["importance"],
+        }
     if "titer" in cfg.targets:
         days = cfg.truth_origin_days or cfg.titer_origin_days
         out["titer"] = titer_sensitivity_truth(
@@ -228,6 +249,9 @@ def _truths(ctx, cfg: ExplainConfig, model, metrics: dict) -> dict[str, dict]:
             "max_spearman_all_variables": max_spearman(truth["importance"]),
             "ranking": truth["importance"].round(4).to_dict(),
         }
+        if "other_ranking" in truth:
+            o = truth["other_ranking"]
+            metrics[target]["truth"][f"ranking_{o['name']}"] = o["importance"].round(4).to_dict()
     return out
 
 

@@ -86,3 +86,28 @@ def test_titer_truth_covers_the_perturbable_states_and_is_reproducible():
     )
     pd.testing.assert_series_equal(a["raw"], b["raw"])
     assert cfg.faults.rate == 0.3
+
+
+def test_same_age_truth_ignores_what_only_changes_with_age():
+    # two batches decide at the same hours; VCD grows with age but is the same in both
+    # batches at a given hour, glucose differs between the batches
+    hours = 24.0 * np.arange(1, 11)
+    rows = []
+    for b, glc in (("B0", 3.0), ("B1", 5.0)):
+        rows.append(
+            pd.DataFrame(
+                {
+                    schema.BATCH_ID: b,
+                    schema.TIME: hours,
+                    "policy_glucose_g_L": glc,
+                    "policy_vcd_1e6_cells_mL": 1.0 + hours / 24.0,
+                    "policy_volume_L": 1.6,
+                    "policy_feed_glucose_g_L": 100.0,
+                }
+            )
+        )
+    table = pd.concat(rows, ignore_index=True)
+    every = feed_policy_truth(short_cfg(), table, MODEL_VARIABLES)["importance"]
+    same = feed_policy_truth(short_cfg(), table, MODEL_VARIABLES, same_age=True)["importance"]
+    assert every["vcd_1e6_cells_mL"] > 0.2  # across ages VCD moves the decision
+    assert same["vcd_1e6_cells_mL"] == 0.0 and same["glucose_g_L"] == pytest.approx(1.0)
