@@ -155,7 +155,11 @@ def run_explain_stage(ctx) -> dict:
         if "other_ranking" in truth:  # the same methods against the other question's ranking
             other = truth["other_ranking"]
             for m, s in score_methods(
-                {m: tab[m].dropna() for m in tab}, other["importance"], truth["true_set"]
+                {m: tab[m].dropna() for m in tab},
+                other["importance"],
+                truth["true_set"],
+                cfg.top_k,
+                truth["ranked"],
             ).items():
                 metrics[target][m][f"spearman_vs_truth_{other['name']}"] = s["spearman_vs_truth"]
         tables[target] = tab.join(truth["importance"].rename("truth"), how="outer")

@@ -113,6 +113,13 @@ def test_stage_scores_every_method_against_the_simulator_truth(tmp_path):
         "feed_glucose_g_L",
     }
     assert m["feed"]["truth"]["max_spearman_all_variables"] < 1.0
+    # the truth is ranked on the explained decisions only (day 3 of the test batches), for
+    # the default time-matched baseline by same-hour shuffles; the all-ages one beside it
+    assert "taken at the same hour" in m["feed"]["truth"]["definition"]
+    assert set(m["feed"]["truth"]["ranking_all_ages"]) == set(m["feed"]["truth"]["ranking"])
+    for method in ("ig", "ablation"):
+        other = m["feed"][method]["spearman_vs_truth_all_ages"]
+        assert other is None or -1.0 <= other <= 1.0
     tab = pd.read_csv(tmp_path / "explain" / "global_importance_titer.csv", index_col=0)
     assert tab["truth"].dropna().sum() == pytest.approx(1.0)
     assert "randomisation_similarity" not in m
