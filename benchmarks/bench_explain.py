@@ -136,15 +136,28 @@ def main() -> None:
     out["live_ig_completeness_rel_error"] = completeness_rel_error(live)
 
     variables = list(dict.fromkeys(model.prep.feature_variables))
-    truth = feed_policy_truth(sim_cfg, table, variables)
+    # the stage's definition: the explained decisions, ranked for the baseline's question
+    at = table[schema.TIME].round(6).isin(origins_h(ecfg, "feed"))
+    same_age = ecfg.baseline == "train_mean_by_time"
+    truth = feed_policy_truth(sim_cfg, table[at], variables, same_age=same_age)
+    other = feed_policy_truth(sim_cfg, table[at], variables, same_age=not same_age)
     imps = {m: global_importance(res[("feed", m)]) for m in ecfg.methods}
     out["feed"] = score_methods(
         imps, truth["importance"], truth["true_set"], ecfg.top_k, truth["ranked"]
     )
+    other_name = "all_ages" if same_age else "same_age"
+    for m, sc in score_methods(
+        imps, other["importance"], truth["true_set"], ecfg.top_k, truth["ranked"]
+    ).items():
+        out["feed"][m][f"spearman_vs_truth_{other_name}"] = sc["spearman_vs_truth"]
+    out["feed_truth_definition"] = truth["definition"]
     out["feed_truth_max_spearman_all_variables"] = max_spearman(truth["importance"])
     for m, imp in imps.items():
         out["feed"][m]["top5"] = imp.round(3).iloc[:5].to_dict()
     out["feed"]["truth"] = truth["importance"][truth["importance"] > 0].round(3).to_dict()
+    out["feed"][f"truth_{other_name}"] = (
+        other["importance"][other["importance"] > 0].round(3).to_dict()
+    )
     t0 = time.perf_counter()
     out.update(
         randomisation_check(
