@@ -24,19 +24,17 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from forecaster import schema
-from forecaster.bundle import verify
-from forecaster.data.column_map import ColumnMap
-from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError, RunFolderError
+from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
 from forecaster.data.validate import is_blank, validate_table
-from forecaster.models.sequence import SequenceForecaster
+from forecaster.run_folder import LoadedRun, load_run
+
+__all__ = ["LoadedRun", "load_run", "predict_table", "main"]  # load_run: kept importable here
 
 #: Fewest rows (hours of hourly data) a batch needs before it is predicted. Below six
 #: hourly rows the recurrent state has seen too little to say anything, and no assay after
@@ -44,102 +42,6 @@ from forecaster.models.sequence import SequenceForecaster
 MIN_ROWS = 6
 #: Batches per vectorised pass (network, detector, attributions) and per progress tick.
 CHUNK = 256
-
-
-@dataclass
-class LoadedRun:
-    """Everything prediction needs from a verified run folder.
-
-    Attributes:
-        run_dir: the run folder.
-        manifest: its ``manifest.json``.
-        config: the resolved run config (plain dict).
-        column_map: the user's column names and units (identity for simulated data).
-        model: the sequence forecaster.
-        detector: the anomaly detector, or None if the run was trained without one.
-        baseline: (F,) attribution baseline saved by the explain stage, or None.
-    """
-
-    run_dir: Path
-    manifest: dict
-    config: dict
-    column_map: ColumnMap
-    model: SequenceForecaster
-    detector: object | None = None
-    baseline: np.ndarray | None = None
-
-    @property
-    def required(self) -> list[str]:
-        """Canonical variables the models read (the forecaster's, then the detector's)."""
-        det = list(self.detector.prep.variables) if self.detector is not None else []
-        return list(dict.fromkeys([*self.model.variables, *det]))
-
-
-def load_run(run_dir: str | os.PathLike) -> LoadedRun:
-    """Verify and load a run folder.
-
-    Raises:
-        RunFolderError: missing, incomplete, incompatible or unreadable run folder.
-        ChecksumError: a file differs from the hash recorded at training time.
-    """
-    run_dir = Path(run_dir)
-    manifest = verify(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    try:
-        config = yaml.safe_load(cfg_path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise RunFolderError(
-            f"config.yaml is not valid YAML ({type(e).__name__})", file=str(cfg_path)
-        ) from None
-    if not isinstance(config, dict):
-        raise RunFolderError("config.yaml does not hold a run config", file=str(cfg_path))
-    cmap_raw = (config.get("data") or {}).get("column_map")
-    try:
-        column_map = ColumnMap.from_dict(cmap_raw)
-    except DataError as e:
-        raise RunFolderError(f"data.column_map in config.yaml: {e}", file=str(cfg_path)) from None
-    model_path = run_dir / "forecast" / "model.pt"
-    try:
-        model = SequenceForecaster.load(model_path)
-    except (ValueError, KeyError, RuntimeError, EOFError, OSError) as e:
-        raise RunFolderError(
-            f"cannot load the forecaster ({' '.join(str(e).split())[:200]}); retrain with this version",
-            file=str(model_path),
-        ) from None
-    model.net.eval()
-    detector = None
-    if (run_dir / "anomaly").is_dir():
-        from forecaster.anomaly.detector import AnomalyDetector
-
-        try:
-            detector = AnomalyDetector.load(run_dir)
-        except (FileNotFoundError, ValueError, KeyError, RuntimeError, TypeError) as e:
-            raise RunFolderError(
-                f"cannot load the anomaly detector ({' '.join(str(e).split())[:200]})",
-                file=str(run_dir / "anomaly"),
-            ) from None
-    baseline = _load_baseline(run_dir, model)
-    return LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline)
-
-
-def _load_baseline(run_dir: Path, model: SequenceForecaster) -> np.ndarray | None:
-    import json
-
-    path = run_dir / "explain" / "baseline.json"
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        values = np.asarray(data["values"], dtype=np.float32)
-    except (ValueError, KeyError, TypeError) as e:
-        raise RunFolderError(f"explain/baseline.json is unreadable ({e})", file=str(path)) from None
-    if values.ndim not in (1, 2) or values.shape[-1] != model.prep.n_features or not values.size:
-        raise RunFolderError(
-            f"explain/baseline.json has shape {values.shape}; the forecaster has "
-            f"{model.prep.n_features} features (expected (features,) or (hours, features))",
-            file=str(path),
-        )
-    return values
 
 
 @dataclass
