@@ -31,10 +31,9 @@ import torch  # noqa: E402
 from forecaster import schema  # noqa: E402
 from forecaster.explain.agreement import max_spearman, score_methods  # noqa: E402
 from forecaster.explain.explainer import SequenceExplainer, explain_batches, load_baseline  # noqa: E402
-from forecaster.explain.ground_truth import feed_policy_truth  # noqa: E402
 from forecaster.explain.result import global_importance  # noqa: E402
 from forecaster.explain.sanity import completeness_rel_error  # noqa: E402
-from forecaster.explain.stage import origins_h, randomisation_check  # noqa: E402
+from forecaster.explain.stage import feed_truth, origins_h, randomisation_check  # noqa: E402
 from forecaster.models.sequence import SequenceForecaster  # noqa: E402
 from forecaster.pipeline.config import load_config_file, parse_config  # noqa: E402
 
@@ -137,15 +136,12 @@ def main() -> None:
 
     variables = list(dict.fromkeys(model.prep.feature_variables))
     # the stage's definition: the explained decisions, ranked for the baseline's question
-    at = table[schema.TIME].round(6).isin(origins_h(ecfg, "feed"))
-    same_age = ecfg.baseline == "train_mean_by_time"
-    truth = feed_policy_truth(sim_cfg, table[at], variables, same_age=same_age)
-    other = feed_policy_truth(sim_cfg, table[at], variables, same_age=not same_age)
+    truth = feed_truth(sim_cfg, table, ecfg, variables)
+    other, other_name = truth["other_ranking"], truth["other_ranking"]["name"]
     imps = {m: global_importance(res[("feed", m)]) for m in ecfg.methods}
     out["feed"] = score_methods(
         imps, truth["importance"], truth["true_set"], ecfg.top_k, truth["ranked"]
     )
-    other_name = "all_ages" if same_age else "same_age"
     for m, sc in score_methods(
         imps, other["importance"], truth["true_set"], ecfg.top_k, truth["ranked"]
     ).items():

@@ -222,23 +222,14 @@ def _truths(ctx, cfg: ExplainConfig, model, metrics: dict, explained) -> dict[st
         note = "no ground truth: data not simulated" if ctx.sim is None else "ground truth disabled"
         metrics["truth_note"] = note
         return {}
-    from forecaster.explain.ground_truth import feed_policy_truth, titer_sensitivity_truth
+    from forecaster.explain.ground_truth import titer_sensitivity_truth
 
     variables = list(dict.fromkeys(model.prep.feature_variables))
     out: dict[str, dict] = {}
     t0 = time.perf_counter()
     if "feed" in cfg.targets:
         rows = pd.concat(explained) if explained else ctx.table.iloc[:0]
-        at = np.isin(np.round(rows[schema.TIME].to_numpy(dtype=float), 6), origins_h(cfg, "feed"))
-        if not at.any():  # origins off the decision grid: every decision of those batches
-            at[:] = True
-        same_age = cfg.baseline == "train_mean_by_time"
-        out["feed"] = feed_policy_truth(ctx.sim, rows[at], variables, same_age=same_age)
-        other = feed_policy_truth(ctx.sim, rows[at], variables, same_age=not same_age)
-        out["feed"]["other_ranking"] = {
-            "name": "all_ages" if same_age else "same_age",
-            "importance": other["importance"],
-        }
+        out["feed"] = feed_truth(ctx.sim, rows, cfg, variables)
     if "titer" in cfg.targets:
         days = cfg.truth_origin_days or cfg.titer_origin_days
         out["titer"] = titer_sensitivity_truth(
@@ -257,6 +248,25 @@ def _truths(ctx, cfg: ExplainConfig, model, metrics: dict, explained) -> dict[st
             o = truth["other_ranking"]
             metrics[target]["truth"][f"ranking_{o['name']}"] = o["importance"].round(4).to_dict()
     return out
+
+
+def feed_truth(sim_cfg, rows: pd.DataFrame, cfg: ExplainConfig, variables) -> dict:
+    """Feed-policy truth on the explained decisions (``rows`` at the feed origins), ranked for
+    the baseline's question (same-hour shuffles for ``train_mean_by_time``); the other ranking
+    rides along as ``other_ranking = {"name", "importance"}``."""
+    from forecaster.explain.ground_truth import feed_policy_truth
+
+    at = np.isin(np.round(rows[schema.TIME].to_numpy(dtype=float), 6), origins_h(cfg, "feed"))
+    if not at.any():  # origins off the decision grid: every decision of those batches
+        at[:] = True
+    same_age = cfg.baseline == "train_mean_by_time"
+    truth = feed_policy_truth(sim_cfg, rows[at], variables, same_age=same_age)
+    other = feed_policy_truth(sim_cfg, rows[at], variables, same_age=not same_age)
+    truth["other_ranking"] = {
+        "name": "all_ages" if same_age else "same_age",
+        "importance": other["importance"],
+    }
+    return truth
 
 
 def _write_files(out_dir, results, tables, metrics) -> None:
