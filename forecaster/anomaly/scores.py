@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from forecaster import schema
-from forecaster.data.features import Preprocessor
+from forecaster.data.features import Preprocessor, assay_lags
 from forecaster.models.autoencoder_net import AutoencoderNet
 
 #: Variables scored as their deviation from a set point (the controller's error), which is
@@ -355,6 +355,11 @@ def transform_arrays(prep: Preprocessor, cols: Mapping[str, np.ndarray]) -> np.n
         out[:, k + 2] = np.where(has, age, np.minimum(t / 24.0, prep.max_age_days))
         k += 3
     out[:, k] = t / prep.time_scale_h
+    k += 1
+    for v in prep.history_variables:  # earlier assays, as in ``Preprocessor.transform_batch``
+        m, s = stat[v]
+        out[:, k : k + prep.history_lags] = assay_lags((raw(v) - m) / s, prep.history_lags)[0]
+        k += prep.history_lags
     return out.astype(np.float32)
 
 

@@ -64,7 +64,13 @@ def test_newest_row_reconstruction_equals_full_forward():
 
 def test_fast_features_equal_the_preprocessor():
     table, _ = make_table(3, n_hours=60)
-    prep = Preprocessor.fit(table, list(schema.VARIABLE_NAMES), ["titer_mg_L", "vcd_1e6_cells_mL"])
+    prep = Preprocessor.fit(
+        table,
+        list(schema.VARIABLE_NAMES),
+        ["titer_mg_L", "vcd_1e6_cells_mL"],
+        history_variables=["titer_mg_L", "glucose_g_L"],
+        history_lags=2,
+    )
     rows = make_batch("X", n_hours=50, seed=5)
     rows.loc[3:6, "do_pct"] = np.nan  # gaps are carried forward the same way
     cols = {c: rows[c].to_numpy(float) for c in [schema.TIME, *prep.variables]}
