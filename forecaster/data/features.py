@@ -14,9 +14,8 @@ produces ``(T, F)`` float32 features, built causally (row ``t`` uses rows ``<= t
   the standardised values of the ``history_lags`` assays before the last one (``{v}:lag1``
   is the assay before the latest, ...; 0 where the batch has fewer). A recurrent net carries
   a day-old assay through 24 hourly steps only approximately; with the assay history as
-  inputs it can average the noisy daily titers and see the growth curve directly (a ridge
-  regression on the daily log-titer and log-VCD history predicts the day-10 harvest titer
-  with 4.8 % MAPE, on the latest assays alone 6.3 %).
+  inputs it can average the noisy daily titers and see the growth curve directly (see
+  ``benchmarks/titer_ridge_check.py`` and docs/architecture.md for the measured effect).
 
 Variables in ``log_variables`` (by default none; the forecaster uses titer and VCD) are
 standardised as ``log(x + log_offset)``: early in a run a titer of 50 vs. 100 mg/L is a
