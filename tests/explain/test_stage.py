@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -117,9 +118,16 @@ def test_stage_scores_every_method_against_the_simulator_truth(tmp_path):
     # the default time-matched baseline by same-hour shuffles; the all-ages one beside it
     assert "taken at the same hour" in m["feed"]["truth"]["definition"]
     assert set(m["feed"]["truth"]["ranking_all_ages"]) == set(m["feed"]["truth"]["ranking"])
+    from forecaster.explain.agreement import spearman_vs_truth
+
+    feed_tab = pd.read_csv(tmp_path / "explain" / "global_importance_feed.csv", index_col=0)
+    ranked = m["feed"]["truth"]["ranked"]
+    other_truth = pd.Series(m["feed"]["truth"]["ranking_all_ages"]).reindex(ranked)
     for method in ("ig", "ablation"):
-        other = m["feed"][method]["spearman_vs_truth_all_ages"]
-        assert other is None or -1.0 <= other <= 1.0
+        # scored over the policy inputs, like spearman_vs_truth (not over all variables)
+        want = spearman_vs_truth(feed_tab[method].dropna(), other_truth)
+        got = m["feed"][method]["spearman_vs_truth_all_ages"]
+        assert got == (None if np.isnan(want) else pytest.approx(want))
     tab = pd.read_csv(tmp_path / "explain" / "global_importance_titer.csv", index_col=0)
     assert tab["truth"].dropna().sum() == pytest.approx(1.0)
     assert "randomisation_similarity" not in m

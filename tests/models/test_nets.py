@@ -43,3 +43,22 @@ def test_streaming_equals_one_shot():
         out, state = net.step(x[:, t0 : t0 + 4], state)
         parts.append(out["harvest"])
     assert torch.allclose(torch.cat(parts, 1), full["harvest"], atol=1e-5)
+
+
+def test_linear_skip_starts_at_zero_and_moves_all_titer_quantiles_together():
+    torch.manual_seed(0)
+    plain = ForecastNet(5, n_days=4, hidden_size=8, num_layers=1, dropout=0.0).eval()
+    torch.manual_seed(0)
+    skip = ForecastNet(5, n_days=4, hidden_size=8, num_layers=1, dropout=0.0, linear_skip=True)
+    skip.eval()
+    x = torch.randn(2, 6, 5)
+    a, b = plain(x), skip(x)
+    for k in ("feed", "harvest", "trajectory"):  # zero-initialised: same net at the start
+        torch.testing.assert_close(a[k], b[k])
+    with torch.no_grad():
+        skip.skip.weight[0, 2] = 0.5  # harvest location += 0.5 * x[..., 2]
+    c = skip(x)
+    shift = (c["harvest"] - b["harvest"]).detach()
+    torch.testing.assert_close(shift, (0.5 * x[..., 2])[..., None].expand_as(shift))
+    torch.testing.assert_close(c["feed"], b["feed"])  # the feed head has no skip
+    torch.testing.assert_close(c["trajectory"], b["trajectory"])

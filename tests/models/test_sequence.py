@@ -42,6 +42,21 @@ def test_save_load_weights_only_round_trip(tmp_path):
     assert (after.harvest_titer_mg_L < after.harvest_titer_p90_mg_L).all()
 
 
+def test_model_saved_before_history_and_skip_still_loads(tmp_path):
+    torch.manual_seed(0)
+    table = synthetic_table(4, 72)
+    cfg = ForecastConfig(hidden_size=8, num_layers=1, n_days=4, history_lags=0, linear_skip=False)
+    model = SequenceForecaster.build(cfg, table)
+    state = model.state()
+    for key in ("history_inputs", "history_lags", "linear_skip"):  # the older format
+        del state["config"][key]
+    for key in ("history_variables", "history_lags"):
+        del state["prep"][key]
+    back = SequenceForecaster.from_state(state)
+    assert back.net.skip is None and back.prep.history_lags == 0
+    assert back.predict([table]).equals(model.predict([table]))
+
+
 def test_prediction_of_a_prefix_equals_that_step_of_the_full_batch():
     model, table = _model()
     g = table[table.batch_id == "S001"]
