@@ -11,7 +11,10 @@ fitted value is a plain float, stored in ``thresholds.json``):
   lies in ``[a_base, a_co2]``; a saturated output gives only a bound. A drifting reading,
   or CO2 sparged while base is needed, leaves a residual; a CUSUM (Page 1954, Biometrika
   41:100) of the standardised residual over the last ``cusum_window_h`` rows alarms.
-- ``do_shift``: the same CUSUM on the DO deviation from set point (probe drift, DO short).
+- ``do_shift``: the same CUSUM on the DO deviation from set point that the cascade does not
+  explain (probe drift, DO short): less the PI loop's lag behind a ramping demand (fitted on
+  the cascade's rate of change), and only the unexplained side while the cascade sits at its
+  floor (start-up: DO above set point) or ceiling (DO below it).
 - ``oxygen_demand_rise``: the DO cascade output (agitation + sparge, each scaled to the range
   of the good batches) rising faster over ``demand_window_h`` than in any good batch: cells
   grow at most ~0.045 1/h (``shared/DOMAIN.md``), bacteria ten times faster.
@@ -33,6 +36,11 @@ from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf
 
 PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
+#: Cascade output (0-2: agitation + sparge, each 0-1 of the good range) within this of its
+#: floor (0) or ceiling (2) counts as saturated.
+CASCADE_SATURATED = 0.01
+#: Hours over which the cascade's rate of change is taken (DO loop tracking lag).
+CASCADE_RATE_H = 2.0
 
 
 @dataclass
@@ -44,7 +52,10 @@ class ConsistencyModel:
             mL/min) while that output alone is on.
         ph_sigma: robust sd of the pH residual (pH units).
         base_max, co2_max: highest output seen (saturation; base envelope).
-        do_mean, do_sigma: median and robust sd of DO - setpoint (% air saturation).
+        do_mean, do_sigma: median and robust sd of DO - setpoint (% air saturation) on the
+            rows where the cascade is not saturated (after ``do_fit`` where there is one).
+        do_fit: ``[a, b]``: DO - setpoint = a + b x the cascade's rate of change (range per
+            h, over ``CASCADE_RATE_H``): a PI loop lags behind a demand that ramps up.
         cascade_lo, cascade_hi: ``[rpm, L/min]`` ranges of agitation and sparge.
         train_max: highest statistic of each check on the good batches.
     """
@@ -55,6 +66,7 @@ class ConsistencyModel:
     co2_max: float | None = None
     do_mean: float | None = None
     do_sigma: float | None = None
+    do_fit: list[float] | None = None
     cascade_lo: list[float] | None = None
     cascade_hi: list[float] | None = None
     train_max: dict[str, float] = field(default_factory=dict)
@@ -84,12 +96,19 @@ def fit_consistency(batches: list[pd.DataFrame], cfg: RulesConfig) -> Consistenc
         m.ph_fit = fit
         active = (base > 0) | (co2 > 0)  # idle rows inside the band have residual 0 exactly
         m.ph_sigma = _robust_sd(_ph_residual(dev, base, co2, m)[active])
-    if {"do_pct", "do_setpoint_pct"} <= have:
-        d = (rows["do_pct"] - rows["do_setpoint_pct"]).to_numpy(float)
-        m.do_mean, m.do_sigma = float(np.nanmedian(d)), _robust_sd(d)
     if {"agitation_rpm", "airflow_L_min"} <= have:
         x = rows[["agitation_rpm", "airflow_L_min"]].to_numpy(float)
         m.cascade_lo, m.cascade_hi = np.nanmin(x, 0).tolist(), np.nanmax(x, 0).tolist()
+    if {"do_pct", "do_setpoint_pct"} <= have:
+        d = (rows["do_pct"] - rows["do_setpoint_pct"]).to_numpy(float)
+        if m.cascade_lo is not None:  # the loop's own error: rows where it is not saturated
+            u, rate = _cascade_and_rate(batches, m, cfg)
+            free = (u > CASCADE_SATURATED) & (u < 2.0 - CASCADE_SATURATED) & np.isfinite(d)
+            if free.sum() > 10:
+                b, a = np.polyfit(rate[free], d[free], 1)
+                m.do_fit = [float(a), float(b)]
+                d = d[free] - b * rate[free]
+        m.do_mean, m.do_sigma = float(np.nanmedian(d)), _robust_sd(d)
     for b in batches:
         for name, (stat, _) in statistics(b, cfg, m).items():
             top = float(np.nanmax(stat, initial=0.0))
@@ -133,6 +152,45 @@ def _cascade(rows: Rows, m: ConsistencyModel) -> np.ndarray:
     return sum((locf(np.asarray(rows[c], float)) - lo[i]) / span[i] for i, c in enumerate(cols))
 
 
+def _cascade_rate(t: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(T,) change of the cascade output over the last ``CASCADE_RATE_H`` hours, per hour."""
+    j = np.searchsorted(t, t - CASCADE_RATE_H)
+    dt = t - t[j]
+    return np.where(dt > 0, (u - u[j]) / np.maximum(dt, 1e-9), 0.0)
+
+
+def _cascade_and_rate(
+    batches: list[pd.DataFrame], m: ConsistencyModel, cfg: RulesConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cascade output and its rate on the fitting rows (start-up skipped), concatenated."""
+    us, rates = [], []
+    for b in batches:
+        t, u = b["time_h"].to_numpy(float), _cascade(b, m)
+        keep = t >= cfg.startup_h
+        us.append(u[keep])
+        rates.append(_cascade_rate(t, u)[keep])
+    return np.concatenate(us), np.concatenate(rates)
+
+
+def _do_residual(d: np.ndarray, rows: Rows, m: ConsistencyModel) -> np.ndarray:
+    """(T,) DO deviation from set point that the cascade does not explain (% saturation).
+
+    ``d`` is the deviation less the normal offset. A PI loop whose demand ramps up lags
+    behind it by ``b`` x the cascade's rate (``do_fit``; a drifting probe does not move the
+    cascade, so its offset stays in the residual). With the cascade at its floor (minimum agitation and sparge) the culture cannot use the
+    oxygen the headspace brings in, so a reading above set point is expected (start-up);
+    at its ceiling a reading below set point is (demand beyond the transfer capacity, the
+    ``do_low`` rule's case). Only the unexplained side counts there; elsewhere all of it.
+    """
+    if m.cascade_lo is None or "agitation_rpm" not in rows or "airflow_L_min" not in rows:
+        return d
+    u = _cascade(rows, m)
+    if m.do_fit is not None:
+        d = d - m.do_fit[1] * _cascade_rate(np.asarray(rows["time_h"], dtype=float), u)
+    floor, ceiling = u <= CASCADE_SATURATED, u >= 2.0 - CASCADE_SATURATED
+    return np.where(floor, np.minimum(d, 0.0), np.where(ceiling, np.maximum(d, 0.0), d))
+
+
 def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, tuple]:
     """``{check: (stat: (T,), extras)}`` for the checks whose columns and fit exist.
 
@@ -152,7 +210,8 @@ def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, t
     do, do_sp = col(rows, "do_pct"), col(rows, "do_setpoint_pct")
     if m.do_mean is not None and do is not None and do_sp is not None:
         d = do - locf(do_sp)
-        stat = windowed_cusum(np.where(early, 0.0, (d - m.do_mean) / m.do_sigma), cfg.cusum_k, w)
+        z = _do_residual(d - m.do_mean, rows, m) / m.do_sigma
+        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w)
         out["do_shift"] = (stat, (do, locf(do_sp), d))
     if m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows:
         u = _cascade(rows, m)

@@ -136,3 +136,52 @@ def test_do_shift_reason_gives_the_cusum_with_its_limit(model):
     text = r.describe(i, float(i))
     assert f"CUSUM {r.severity[i] * r.threshold:.0f} against {r.threshold:.0f}" in text
     assert "sd-hours" in r.threshold_unit and "less 0.5 per hourly row" in r.threshold_unit
+
+
+def do_loop_batch(seed: int, drift_from: float | None = None) -> pd.DataFrame:
+    """A DO cascade: agitation at its floor (DO above set point) until 30 h, then ramping at
+    6 rpm/h to 45 h and 1 rpm/h after, then sparge; a PI loop lags a ramp, DO = set point - 150 x the
+    cascade's rate (range/h) + 1 % noise (+ a probe drift of -1 %/h from ``drift_from``)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(200, dtype=float)
+    rate = np.where(t < 30, 0.0, np.where(t < 45, 6.0, 1.0))  # rpm/h
+    agit = np.minimum(80.0 + np.concatenate([[0.0], np.cumsum(rate[1:])]), 250.0)
+    air = 0.03 + 0.001 * np.clip(t - 125.0, 0.0, None)  # sparge once agitation is at 250
+    rate_u = np.gradient((agit - 80.0) / 170.0 + (air - 0.03) / 0.074)  # range per hour
+    do = 40.0 - 150.0 * rate_u + rng.normal(0, 1, t.size)
+    do = np.where(t < 30, 40.0 + 25.0 * np.exp(-t / 15.0), do)
+    if drift_from is not None:
+        do += np.where(t >= drift_from, -1.0 * (t - drift_from), 0.0)
+    return pd.DataFrame({
+        "time_h": t, "do_pct": do, "do_setpoint_pct": 40.0, "agitation_rpm": agit,
+        "airflow_L_min": air,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def do_model() -> ConsistencyModel:
+    return fit_consistency([do_loop_batch(s) for s in range(20)], CFG)
+
+
+def test_do_fit_learns_the_loop_lag_and_its_noise(do_model):
+    assert do_model.do_fit is not None
+    assert do_model.do_fit[1] == pytest.approx(-150.0, rel=0.2)
+    assert do_model.do_sigma == pytest.approx(1.0, rel=0.3)
+
+
+def test_do_lag_and_startup_floor_are_explained(do_model):
+    from forecaster.anomaly.consistency import statistics
+
+    rows = do_loop_batch(30)
+    stat = statistics(rows, CFG, do_model)["do_shift"][0]
+    assert stat[12:30].max() == 0.0  # at the floor, DO above set point is expected
+    # without the lag term the 30-45 h ramp (DO ~5 % low) would look like a shift
+    blind = ConsistencyModel(**{**do_model.to_dict(), "do_fit": None})
+    assert statistics(rows, CFG, blind)["do_shift"][0][30:50].max() > 3 * stat[30:50].max()
+    assert not _rules(rows, do_model)["do_shift"].flag.any()
+
+
+def test_do_probe_drift_fires_within_hours(do_model):
+    r = _rules(do_loop_batch(31, drift_from=120.0), do_model)["do_shift"]
+    first = np.flatnonzero(r.flag)[0]
+    assert 120 <= first <= 127  # -1 %/h against a 1 % noise sd
