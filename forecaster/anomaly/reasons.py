@@ -14,6 +14,8 @@ from forecaster import schema
 from forecaster.anomaly.scores import SETPOINT_OF
 
 _FMT: dict[str, str] = {"ph": ".2f", "temperature_C": ".1f"}
+#: Variables where more than expected is good news: the reason says so.
+HIGHER_IS_BETTER: tuple[str, ...] = ("titer_mg_L", "vcd_1e6_cells_mL", "viability_pct")
 
 
 def _num(var: str, x: float) -> str:
@@ -70,6 +72,8 @@ def describe_variable(
         s = f"{label} {verb} to {_num(var, xi)}{_unit(var)} {when} against a {_num(var, ref)}{_unit(var)} setpoint"
     else:
         s = f"{label} {verb} to {_num(var, xi)}{_unit(var)} {when} where about {_num(var, ref)}{_unit(var)} was expected"
+        if var in HIGHER_IS_BETTER and xi > ref:
+            s += ", better than expected (an unusually good batch rather than a fault, unless other signals say otherwise)"
     agit = raw.get("agitation_rpm")
     if var == "do_pct" and agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:
         s += " while agitation was at its maximum"
