@@ -172,21 +172,24 @@ def _cascade_and_rate(
     return np.concatenate(us), np.concatenate(rates)
 
 
-def _do_residual(d: np.ndarray, rows: Rows, m: ConsistencyModel) -> np.ndarray:
+def _do_residual(
+    d: np.ndarray, u: np.ndarray | None, t: np.ndarray, m: ConsistencyModel
+) -> np.ndarray:
     """(T,) DO deviation from set point that the cascade does not explain (% saturation).
 
-    ``d`` is the deviation less the normal offset. A PI loop whose demand ramps up lags
-    behind it by ``b`` x the cascade's rate (``do_fit``; a drifting probe does not move the
-    cascade, so its offset stays in the residual). With the cascade at its floor (minimum agitation and sparge) the culture cannot use the
-    oxygen the headspace brings in, so a reading above set point is expected (start-up);
-    at its ceiling a reading below set point is (demand beyond the transfer capacity, the
-    ``do_low`` rule's case). Only the unexplained side counts there; elsewhere all of it.
+    ``d`` is the deviation less the normal offset; ``u`` the cascade output (``_cascade``),
+    None where the batch or the fit lacks it; ``t`` the row times (h). A PI loop whose demand ramps up lags behind it
+    by ``b`` x the cascade's rate (``do_fit``; a drifting probe does not move the cascade, so
+    its offset stays in the residual). With the cascade at its floor (minimum agitation and
+    sparge) the culture cannot use the oxygen the headspace brings in, so a reading above set
+    point is expected (start-up); at its ceiling a reading below set point is (demand beyond
+    the transfer capacity, the ``do_low`` rule's case). Only the unexplained side counts
+    there; elsewhere all of it.
     """
-    if m.cascade_lo is None or "agitation_rpm" not in rows or "airflow_L_min" not in rows:
+    if u is None:
         return d
-    u = _cascade(rows, m)
     if m.do_fit is not None:
-        d = d - m.do_fit[1] * _cascade_rate(np.asarray(rows["time_h"], dtype=float), u)
+        d = d - m.do_fit[1] * _cascade_rate(t, u)
     floor, ceiling = u <= CASCADE_SATURATED, u >= 2.0 - CASCADE_SATURATED
     return np.where(floor, np.minimum(d, 0.0), np.where(ceiling, np.maximum(d, 0.0), d))
 
@@ -207,14 +210,15 @@ def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, t
         r = _ph_residual(ph - sp, base, co2, m)  # type: ignore[operator]
         stat = windowed_cusum(np.where(early, 0.0, r / m.ph_sigma), cfg.cusum_k, w)
         out["ph_controller_mismatch"] = (stat, (ph, ph - r, base, co2))
+    have_cascade = m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows
+    u = _cascade(rows, m) if have_cascade else None
     do, do_sp = col(rows, "do_pct"), col(rows, "do_setpoint_pct")
     if m.do_mean is not None and do is not None and do_sp is not None:
         d = do - locf(do_sp)
-        z = _do_residual(d - m.do_mean, rows, m) / m.do_sigma
+        z = _do_residual(d - m.do_mean, u, t, m) / m.do_sigma
         stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w)
         out["do_shift"] = (stat, (do, locf(do_sp), d))
-    if m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows:
-        u = _cascade(rows, m)
+    if u is not None:
         j = np.searchsorted(t, t - cfg.demand_window_h)
         ok = (t - t[j] >= 0.9 * cfg.demand_window_h) & ~early
         out["oxygen_demand_rise"] = (np.where(ok, u - u[j], 0.0), (u,))
