@@ -15,8 +15,9 @@ nothing else. From the twins it measures, per fault:
   ``--visible-sd`` x that signal's normal hour-to-hour noise (sd of the hourly differences
   over sqrt 2, on the fault-free twins after start-up). No detector can alarm reliably
   before this: it is the delay floor, as ``titer.noise_floor_mape`` is the titer floor.
-  (A frozen reading does not leave its twin's level, it loses its noise: for
-  ``sensor_stuck`` this measure comes late and the delay after it is clipped at 0.)
+  A frozen reading does not leave its twin's level, it loses its noise, so for
+  ``sensor_stuck`` it is the first row at which the stuck reading repeats its previous
+  value exactly.
 - the combined (autoencoder + rules), autoencoder, rules and PCA delays from the fault's
   start (the metric of ``metrics.json``) and from ``visible_h``;
 - false alarms per 100 batch-days on the fault-free twins.
@@ -83,6 +84,14 @@ def visible_after(
     return float(first)
 
 
+def frozen_after(faulty: pd.DataFrame, start_h: float, variable: str) -> float:
+    """Hours from ``start_h`` to the first row where ``variable`` repeats its last value."""
+    t = faulty[schema.TIME].to_numpy(float)
+    x = faulty[variable].to_numpy(float)
+    hit = np.flatnonzero((t[1:] >= start_h) & (np.diff(x) == 0.0))
+    return float(t[hit[0] + 1] - start_h) if hit.size else np.inf
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,7 +139,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     events: dict[str, list] = {d: [] for d in dets}
-    days: dict[str, float] = {}
+    twin_days = 0.0
     groups = {b: g.reset_index(drop=True) for b, g in table.groupby(schema.BATCH_ID)}
     twin_groups = {b: g.reset_index(drop=True) for b, g in twins.groupby(schema.BATCH_ID)}
     for bid, rows in tqdm({**groups, **twin_groups}.items(), desc="detecting", unit="batch"):
@@ -138,21 +147,20 @@ def main() -> None:
         s.update(rows)
         for e in s.events:
             events[e.detector].append(e)
-        days[bid] = duration_days(rows[schema.TIME].to_numpy(float))
+        if bid.startswith("twin-"):
+            twin_days += float(duration_days(rows[schema.TIME].to_numpy(float)))
     t_det = time.perf_counter() - t0
 
     visible = {}
     for f in faults.itertuples(index=False):
-        visible[f.batch_id] = visible_after(
-            groups[f.batch_id],
-            twin_groups["twin-" + f.batch_id],
-            float(f.start_h),
-            sd,
-            args.visible_sd,
-        )
-    recs = {d: match_faults(events[d], faults, grace) for d in dets}
-    recs["combined"] = match_faults(events["autoencoder"] + events["rules"], faults, grace)
-    twin_days = float(sum(v for b, v in days.items() if b.startswith("twin-")))
+        rows, start = groups[f.batch_id], float(f.start_h)
+        if f.type == "sensor_stuck":
+            visible[f.batch_id] = frozen_after(rows, start, str(f.affected))
+        else:
+            twin = twin_groups["twin-" + f.batch_id]
+            visible[f.batch_id] = visible_after(rows, twin, start, sd, args.visible_sd)
+    events["combined"] = events["autoencoder"] + events["rules"]
+    recs = {d: match_faults(ev, faults, grace) for d, ev in events.items()}
 
     def med(x: list[float]) -> float | None:
         x = [v for v in x if np.isfinite(v)]
@@ -164,10 +172,8 @@ def main() -> None:
         "bar_median_delay_h_online": BARS["median_delay_h_online_max"],
         "bar_median_delay_h_starvation": BARS["median_delay_h_starvation_max"],
         "false_alarms_per_100_batch_days": {
-            d: round(100.0 * sum(e.batch_id.startswith("twin-") for e in
-                                 (events["autoencoder"] + events["rules"] if d == "combined" else events[d]))
-                     / twin_days, 3)
-            for d in (*dets, "combined")
+            d: round(100.0 * sum(e.batch_id.startswith("twin-") for e in ev) / twin_days, 3)
+            for d, ev in events.items()
         },
         "fault_free_batch_days": round(twin_days, 1),
         "by_type": {},
