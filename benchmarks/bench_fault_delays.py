@@ -111,6 +111,9 @@ def main() -> None:
     dets = DETECTORS if det.pca is not None else DETECTORS[:2]
     if (args.run_dir / "config.yaml").exists():
         cfg, _ = load_config_file(args.run_dir / "config.yaml")
+        if cfg.data.path:
+            sys.exit(f"error: {args.run_dir} was trained on {cfg.data.path}; this benchmark "
+                     "simulates faults, so it needs a run trained on simulated data")  # fmt: skip
         sim_base, grace = cfg.sim, float(cfg.anomaly.eval.grace_h)
     else:  # a folder of bench_anomaly.py: default simulator and evaluation settings
         sim_base, grace = SimConfig(), EvalConfig().grace_h
