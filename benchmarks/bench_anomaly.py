@@ -21,9 +21,9 @@ import torch
 from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig
 from forecaster.anomaly.detector import AnomalyDetector
-from forecaster.anomaly.stage import run_anomaly_stage
 from forecaster.data.features import Preprocessor
 from forecaster.data.splits import split_batches
+from forecaster.pipeline.anomaly_stage import run_anomaly_stage
 from forecaster.pipeline.context import RunContext
 from forecaster.sim import SimConfig, simulate
 

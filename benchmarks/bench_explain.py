@@ -33,9 +33,9 @@ from forecaster.explain.agreement import max_spearman, score_methods  # noqa: E4
 from forecaster.explain.explainer import SequenceExplainer, explain_batches, load_baseline  # noqa: E402
 from forecaster.explain.result import global_importance  # noqa: E402
 from forecaster.explain.sanity import completeness_rel_error  # noqa: E402
-from forecaster.explain.stage import feed_truth, origins_h, randomisation_check  # noqa: E402
 from forecaster.models.sequence import SequenceForecaster  # noqa: E402
 from forecaster.pipeline.config import load_config_file, parse_config  # noqa: E402
+from forecaster.pipeline.explain_stage import feed_truth, origins_h, randomisation_check  # noqa: E402
 
 BARS = {
     "feed.ig.top3_precision": (">=", 0.8),

@@ -45,9 +45,9 @@ from tqdm import tqdm  # noqa: E402
 from forecaster import schema  # noqa: E402
 from forecaster.anomaly.config import EvalConfig  # noqa: E402
 from forecaster.anomaly.detector import AnomalyDetector  # noqa: E402
-from forecaster.anomaly.evaluate import BARS, ONLINE_FAULTS  # noqa: E402
 from forecaster.anomaly.metrics import match_faults  # noqa: E402
 from forecaster.anomaly.threshold import duration_days  # noqa: E402
+from forecaster.pipeline.anomaly_eval import BARS, ONLINE_FAULTS  # noqa: E402
 from forecaster.pipeline.config import load_config_file  # noqa: E402
 from forecaster.sim import SimConfig, simulate  # noqa: E402
 

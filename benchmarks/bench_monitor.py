@@ -4,7 +4,7 @@
     python benchmarks/bench_monitor.py --run checkpoints/default --n_batches 5
 
 Replays simulated 14-day batches (every one with a fault, so alarms are raised) one row at
-a time through :class:`forecaster.monitor.Monitor`: forecasts and alarm detection at every
+a time through :class:`forecaster.serve.monitor.Monitor`: forecasts and alarm detection at every
 hour. Reports the median, 95th percentile, max and mean time per update and checks that the
 time does not grow with the age of the batch (first day vs last day). Writes
 ``benchmarks/results/monitor.json``.
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)  # one batch at a time: more threads only add overhead
     from forecaster.data.io import atomic_write_text
-    from forecaster.monitor import Monitor
-    from forecaster.predict import load_run
+    from forecaster.serve.monitor import Monitor
+    from forecaster.serve.predict import load_run
     from forecaster.sim import SimConfig, simulate
     from forecaster.sim.fault_config import FaultsConfig
 

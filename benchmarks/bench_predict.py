@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(a.threads if a.threads > 0 else len(os.sched_getaffinity(0)))
     from forecaster.data.io import atomic_write_text
-    from forecaster.predict import load_run, predict_table
-    from forecaster.predict_outputs import write_outputs
+    from forecaster.serve.outputs import write_outputs
+    from forecaster.serve.predict import load_run, predict_table
 
     with tempfile.TemporaryDirectory() as work:
         run_dir = ensure_run(a.run, Path(work))

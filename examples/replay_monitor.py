@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=float, default=14.0)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    from forecaster.monitor import Monitor
+    from forecaster.serve.monitor import Monitor
 
     mon = Monitor.from_run(a.run)
     rows, faults = faulty_batch(a.fault, a.seed, a.days)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecaster.data.fill import carry_forward
+
 Rows = pd.DataFrame | Mapping[str, np.ndarray]
 
 #: Set-point column of each controlled reading.
@@ -59,9 +61,8 @@ def col(rows: Rows, name: str) -> np.ndarray | None:
 
 
 def locf(x: np.ndarray) -> np.ndarray:
-    """Last finite value carried forward (rows before the first one keep row 0's value)."""
-    idx = np.maximum.accumulate(np.where(np.isfinite(x), np.arange(len(x)), 0))
-    return x[idx]
+    """Last finite value carried forward; NaN before the first reading."""
+    return carry_forward(x)
 
 
 def severity(excess: np.ndarray, limit: float) -> np.ndarray:

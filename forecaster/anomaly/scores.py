@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 
 from forecaster import schema
-from forecaster.data.features import Preprocessor, assay_lags
+from forecaster.data.features import Preprocessor
+from forecaster.data.fill import carry_forward
 from forecaster.models.autoencoder_net import AutoencoderNet
 
 #: Variables scored as their deviation from a set point (the controller's error), which is
@@ -115,8 +116,8 @@ class FeatureSpec:
         t = np.asarray(rows[schema.TIME], dtype=float)
         devs, clocks = [], []
         for v, s in zip(self.dev_vars, self.dev_std):
-            sp = _carry_forward(np.asarray(rows[SETPOINT_OF[v]], dtype=float))
-            devs.append(_carry_forward((np.asarray(rows[v], dtype=float) - sp) / s))
+            sp = carry_forward(np.asarray(rows[SETPOINT_OF[v]], dtype=float), 0.0)
+            devs.append(carry_forward((np.asarray(rows[v], dtype=float) - sp) / s, 0.0))
             clocks.append(np.exp(-(t - _last_change(t, sp)) / SETTLE_TAU_H))
         return np.concatenate([base, np.stack(devs + clocks, axis=1).astype(np.float32)], axis=1)
 
@@ -320,47 +321,8 @@ def _needed(prep: Preprocessor, dev_vars: list[str]) -> list[str]:
 
 
 def transform_arrays(prep: Preprocessor, cols: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``prep.transform_batch`` on ``{column: (T,) float array}`` -> ``(T, F)`` float32.
-
-    The same features (a test checks it) without a pandas conversion per column, which is
-    most of the cost of one batch's features.
-    """
-    t = np.asarray(cols[schema.TIME], dtype=float)
-    n = len(t)
-    if n == 0:
-        return np.zeros((0, prep.n_features), np.float32)
-    stat = {v: (m, s) for v, m, s in zip(prep.variables, prep.mean, prep.std)}
-
-    def raw(v: str) -> np.ndarray:
-        x = np.asarray(cols[v], dtype=float)
-        return np.log(np.maximum(x, 0.0) + prep.log_offset) if v in prep.log_variables else x
-
-    out = np.empty((n, prep.n_features), dtype=np.float64)
-    k = 0
-    for v in prep.dense:
-        m, s = stat[v]
-        out[:, k] = _carry_forward((raw(v) - m) / s)  # 0 (the mean) before the first reading
-        k += 1
-    idx = np.arange(n)
-    for v in prep.offline:
-        m, s = stat[v]
-        x = raw(v)
-        seen = np.isfinite(x)
-        last = np.maximum.accumulate(np.where(seen, idx, -1))
-        has = last >= 0
-        li = np.clip(last, 0, None)
-        out[:, k] = np.where(has, (x[li] - m) / s, 0.0)
-        out[:, k + 1] = seen
-        age = np.minimum((t - np.where(has, t[li], 0.0)) / 24.0, prep.max_age_days)
-        out[:, k + 2] = np.where(has, age, np.minimum(t / 24.0, prep.max_age_days))
-        k += 3
-    out[:, k] = t / prep.time_scale_h
-    k += 1
-    for v in prep.history_variables:  # earlier assays, as in ``Preprocessor.transform_batch``
-        m, s = stat[v]
-        out[:, k : k + prep.history_lags] = assay_lags((raw(v) - m) / s, prep.history_lags)[0]
-        k += prep.history_lags
-    return out.astype(np.float32)
+    """``prep.transform_arrays``: the one feature kernel (kept as a name for callers)."""
+    return prep.transform_arrays(cols)
 
 
 def _last_change(t: np.ndarray, sp: np.ndarray) -> np.ndarray:
@@ -373,9 +335,3 @@ def _last_change(t: np.ndarray, sp: np.ndarray) -> np.ndarray:
     ch = np.flatnonzero(np.abs(np.diff(sp)) > 1e-9) + 1
     out[ch] = t[ch]
     return np.maximum.accumulate(out)
-
-
-def _carry_forward(x: np.ndarray) -> np.ndarray:
-    """Last finite value carried forward; 0 before the first one."""
-    idx = np.maximum.accumulate(np.where(np.isfinite(x), np.arange(len(x)), -1))
-    return np.where(idx >= 0, x[np.clip(idx, 0, None)], 0.0)

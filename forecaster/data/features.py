@@ -29,13 +29,14 @@ floats, strings and lists (``state_dict``), so it rides in a checkpoint loaded w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from forecaster import schema
+from forecaster.data.fill import carry_forward
 
 
 @dataclass
@@ -173,35 +174,55 @@ class Preprocessor:
         Returns:
             ``(T, F)`` float32 array, causal row by row.
         """
-        t = batch[schema.TIME].to_numpy(dtype=float)
+        cols = {c: batch[c].to_numpy(dtype=float) for c in (schema.TIME, *self.variables)}
+        return self.transform_arrays(cols)
+
+    def transform_arrays(self, cols: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The feature kernel: ``{column: (T,) float array}`` of one batch -> ``(T, F)``.
+
+        Every path (training, prediction, the anomaly scorers) builds features here;
+        :class:`~forecaster.data.streaming.StreamingFeatures` gives the same rows chunk by
+        chunk (a test checks it bit for bit).
+
+        Args:
+            cols: ``time_h`` and every variable of the preprocessing, canonical units, NaN
+                where nothing was read; rows sorted by time.
+
+        Returns:
+            ``(T, F)`` float32 features, causal row by row.
+        """
+        t = np.asarray(cols[schema.TIME], dtype=float)
         n = len(t)
-        mean = dict(zip(self.variables, self.mean))
-        std = dict(zip(self.variables, self.std))
-        cols: list[np.ndarray] = []
-        for v in self.dense:
-            x = (self._raw(v, batch[v].to_numpy(dtype=float)) - mean[v]) / std[v]
-            cols.append(_locf(x, fill=0.0))
+        if n == 0:
+            return np.zeros((0, self.n_features), np.float32)
+        stat = {v: (m, s) for v, m, s in zip(self.variables, self.mean, self.std)}
+        out = np.empty((n, self.n_features), dtype=np.float64)
+        k = 0
+        for v in self.dense:  # scaled last reading; 0 (the training mean) before the first
+            m, s = stat[v]
+            out[:, k] = carry_forward((self._raw(v, cols[v]) - m) / s, before_first=0.0)
+            k += 1
         idx = np.arange(n)
-        for v in self.offline:
-            raw = self._raw(v, batch[v].to_numpy(dtype=float))
-            seen = np.isfinite(raw)
+        for v in self.offline:  # last assay, its mask, its age in days
+            m, s = stat[v]
+            x = self._raw(v, cols[v])
+            seen = np.isfinite(x)
             last = np.maximum.accumulate(np.where(seen, idx, -1))
             has = last >= 0
-            val = np.where(has, (raw[np.clip(last, 0, None)] - mean[v]) / std[v], 0.0)
-            t_last = np.where(has, t[np.clip(last, 0, None)], 0.0)
-            age = np.minimum((t - t_last) / 24.0, self.max_age_days)
-            age = np.where(has, age, np.minimum(t / 24.0, self.max_age_days))
-            cols += [val, seen.astype(float), age]
-        cols.append(t / self.time_scale_h)
-        for v in self.history_variables:
-            scaled = (self._raw(v, batch[v].to_numpy(dtype=float)) - mean[v]) / std[v]
-            lags, _ = assay_lags(scaled, self.history_lags)
-            cols += list(lags.T)
-        return (
-            np.stack(cols, axis=1).astype(np.float32)
-            if n
-            else np.zeros((0, self.n_features), np.float32)
-        )
+            li = np.clip(last, 0, None)
+            out[:, k] = np.where(has, (x[li] - m) / s, 0.0)
+            out[:, k + 1] = seen
+            age = np.minimum((t - np.where(has, t[li], 0.0)) / 24.0, self.max_age_days)
+            out[:, k + 2] = np.where(has, age, np.minimum(t / 24.0, self.max_age_days))
+            k += 3
+        out[:, k] = t / self.time_scale_h
+        k += 1
+        for v in self.history_variables:  # earlier assays
+            m, s = stat[v]
+            lags, _ = assay_lags((self._raw(v, cols[v]) - m) / s, self.history_lags)
+            out[:, k : k + self.history_lags] = lags
+            k += self.history_lags
+        return out.astype(np.float32)
 
     def transform(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         """Features of every batch in ``table``: ``{batch_id: (T_b, F) array}``."""
@@ -238,15 +259,6 @@ class Preprocessor:
             history_variables=list(state.get("history_variables", [])),
             history_lags=int(state.get("history_lags", 0)),
         )
-
-
-def _locf(x: np.ndarray, fill: float) -> np.ndarray:
-    """Last observation carried forward along axis 0; ``fill`` before the first one."""
-    seen = np.isfinite(x)
-    if seen.all():
-        return x
-    idx = np.maximum.accumulate(np.where(seen, np.arange(len(x)), -1))
-    return np.where(idx >= 0, x[np.clip(idx, 0, None)], fill)
 
 
 def assay_lags(

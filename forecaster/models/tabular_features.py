@@ -31,6 +31,7 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.data.errors import ConfigError, MissingColumnError, ShortBatchError, TimeOrderError
+from forecaster.data.fill import carry_forward, last_index
 
 VCD = "vcd_1e6_cells_mL"
 IVCD_FEATURE = f"{VCD}:ivcd_1e6_cells_h_mL"
@@ -137,7 +138,7 @@ class TabularFeatures:
             return np.zeros((idx.size, self.n_features))
         cols: list[np.ndarray] = []
 
-        dense_ff = _locf(dense)
+        dense_ff = carry_forward(dense)
         cols.append(dense_ff[idx])
         if self.sloped:
             sloped = dense_ff[:, [self.dense.index(v) for v in self.sloped]]
@@ -149,7 +150,7 @@ class TabularFeatures:
             cols.append(np.where(dt[:, None] > 0, slope, np.nan))
 
         if self.offline:
-            last = _last_index(raw)  # (T, V) row of the last assay, -1 before the first
+            last = last_index(raw)  # (T, V) row of the last assay, -1 before the first
             # second-to-last assay = the last one seen strictly before the last assay's row
             before = np.vstack([np.full((1, raw.shape[1]), -1), last[:-1]])
             lc = np.clip(last, 0, None)
@@ -250,20 +251,6 @@ def _repeat_error(rows: pd.DataFrame) -> TimeOrderError:
 
 def _batch_of(rows: pd.DataFrame) -> str | None:
     return str(rows[schema.BATCH_ID].iloc[0]) if schema.BATCH_ID in rows and len(rows) else None
-
-
-def _last_index(x: np.ndarray) -> np.ndarray:
-    """``(T, V)`` index of the last finite value at or before each row; -1 before any."""
-    rows = np.arange(x.shape[0])[:, None]
-    return np.maximum.accumulate(np.where(np.isfinite(x), rows, -1), axis=0)
-
-
-def _locf(x: np.ndarray) -> np.ndarray:
-    """Last finite value carried forward down each column; NaN before the first one."""
-    if np.isfinite(x).all():
-        return x
-    last = _last_index(x)
-    return np.where(last >= 0, np.take_along_axis(x, np.clip(last, 0, None), axis=0), np.nan)
 
 
 def _ivcd(t: np.ndarray, vcd: np.ndarray, last: np.ndarray) -> np.ndarray:

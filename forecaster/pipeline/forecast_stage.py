@@ -34,7 +34,7 @@ class FigureCallback(Callback):
         exp = getattr(trainer.logger, "experiment", None)
         if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(exp, "add_figure"):
             return
-        from forecaster.plots import forecast_figure
+        from forecaster.pipeline.figures import forecast_figure
 
         was_training = pl_module.training
         pl_module.eval()

@@ -71,7 +71,7 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
 
 def _figures(ctx: RunContext, metrics: dict, rf) -> None:
     from forecaster.data import targets
-    from forecaster.plots import forecast_figure, mape_by_day_figure, parity_figure
+    from forecaster.pipeline.figures import forecast_figure, mape_by_day_figure, parity_figure
 
     figdir = ctx.figure_dir()
     seq = ctx.artifacts["forecast"]

@@ -119,14 +119,14 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
 
     if cfg.anomaly.enabled:
         log("[4/6] anomaly detection (autoencoder, rules, PCA)")
-        from forecaster.anomaly.stage import run_anomaly_stage
+        from forecaster.pipeline.anomaly_stage import run_anomaly_stage
 
         t_a = time.perf_counter()
         metrics["anomaly"] = run_anomaly_stage(ctx)
         metrics["timing"]["anomaly_s"] = time.perf_counter() - t_a
     if cfg.explain.enabled:
         log("[5/6] attributions (Captum) and RF importances")
-        from forecaster.explain.stage import run_explain_stage
+        from forecaster.pipeline.explain_stage import run_explain_stage
 
         t_e = time.perf_counter()
         metrics["attribution"] = run_explain_stage(ctx)

@@ -13,8 +13,8 @@ import torch
 from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig, AutoencoderConfig
 from forecaster.anomaly.detector import AnomalyDetector
-from forecaster.anomaly.stage import run_anomaly_stage
 from forecaster.data.features import Preprocessor
+from forecaster.pipeline.anomaly_stage import run_anomaly_stage
 from forecaster.pipeline.context import RunContext
 from tests.anomaly.conftest import make_table
 

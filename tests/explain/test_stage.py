@@ -13,9 +13,9 @@ from forecaster import schema
 from forecaster.explain.config import ExplainConfig
 from forecaster.explain.explainer import load_baseline
 from forecaster.explain.result import AttributionResult
-from forecaster.explain.stage import run_explain_stage
 from forecaster.models.baseline import RFBaseline, RFConfig
 from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.explain_stage import run_explain_stage
 
 from .conftest import VARIABLES, tiny_table
 

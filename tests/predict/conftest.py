@@ -38,7 +38,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def loaded_run(run_dir):
-    from forecaster.predict import load_run
+    from forecaster.serve.predict import load_run
 
     return load_run(run_dir)
 

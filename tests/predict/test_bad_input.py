@@ -13,7 +13,7 @@ from forecaster import schema
 from forecaster.cli import cli_main
 from forecaster.data.column_map import ColumnMap
 from forecaster.data.errors import UnknownUnitError
-from forecaster.predict import MIN_ROWS, main, read_for_run
+from forecaster.serve.predict import MIN_ROWS, main, read_for_run
 
 
 @pytest.fixture(scope="module")

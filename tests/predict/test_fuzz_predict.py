@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from forecaster import schema
 from forecaster.data.errors import DataError
-from forecaster.predict import predict_table
+from forecaster.serve.predict import predict_table
 
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=32),

@@ -8,8 +8,8 @@ import pytest
 
 from forecaster import schema
 from forecaster.data.errors import MissingColumnError, NonNumericError, RangeError, TimeOrderError
-from forecaster.monitor import Monitor
-from forecaster.predict import predict_table
+from forecaster.serve.monitor import Monitor
+from forecaster.serve.predict import predict_table
 
 
 def _batch(new_table: pd.DataFrame, k: int = 0) -> pd.DataFrame:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from forecaster import dashboard, schema
-from forecaster.predict import predict_table
-from forecaster.predict_outputs import safe_name, write_outputs
+from forecaster import schema
+from forecaster.serve import dashboard
+from forecaster.serve.outputs import safe_name, write_outputs
+from forecaster.serve.predict import predict_table
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ def test_own_data_example_trains_and_predicts(tmp_path, capsys):
     from forecaster.cli import cli_main
     from forecaster.pipeline.config import parse_config
     from forecaster.pipeline.train import run
-    from forecaster.predict import main as predict
+    from forecaster.serve.predict import main as predict
 
     data = tmp_path / "own.csv"
     assert (

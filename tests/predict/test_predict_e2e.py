@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecaster import schema
-from forecaster.predict import main, predict_table
+from forecaster.serve.predict import main, predict_table
 from tests.predict.conftest import half_finished
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig
 from forecaster.anomaly.detector import AnomalyDetector
-from forecaster.anomaly.evaluate import Evaluation
 from forecaster.anomaly.plots import batch_figure, score_histogram_figure
+from forecaster.pipeline.anomaly_eval import Evaluation
 
 log = logging.getLogger(__name__)
 _DETS = ("autoencoder", "rules", "pca", "combined")

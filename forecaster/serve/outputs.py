@@ -106,7 +106,7 @@ def _write_all(res, folder: Path, run_dir, pictures: bool, progress: bool | None
     if pictures:
         from tqdm.auto import tqdm
 
-        from forecaster.dashboard import save_dashboard
+        from forecaster.serve.dashboard import save_dashboard
 
         (folder / "dashboards").mkdir()
         taken: set[str] = set()

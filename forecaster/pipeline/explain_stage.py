@@ -30,7 +30,6 @@ from forecaster.explain.explainer import (
     train_mean_baseline,
     train_mean_by_time_baseline,
 )
-from forecaster.explain.report import markdown_section
 from forecaster.explain.result import (
     AttributionResult,
     global_day_importance,
@@ -43,6 +42,7 @@ from forecaster.explain.rf_importance import (
     rf_permutation_importance,
 )
 from forecaster.explain.sanity import completeness_rel_error, mean_similarity, modified_weights
+from forecaster.pipeline.explain_report import markdown_section
 
 
 def _split(table: pd.DataFrame, ids: list[str]) -> list[pd.DataFrame]:

@@ -21,12 +21,12 @@ from forecaster import schema
 from forecaster.anomaly.config import AnomalyConfig
 from forecaster.anomaly.consistency import fit_consistency
 from forecaster.anomaly.detector import AnomalyDetector
-from forecaster.anomaly.evaluate import BARS, check_bars, evaluate_all
 from forecaster.anomaly.pca import PCAMonitor
-from forecaster.anomaly.report import anomaly_report, log_tensorboard
 from forecaster.anomaly.scores import AEScorer, FeatureSpec
 from forecaster.anomaly.threshold import calibrate
 from forecaster.anomaly.train_ae import train_autoencoder
+from forecaster.pipeline.anomaly_eval import BARS, check_bars, evaluate_all
+from forecaster.pipeline.anomaly_report import anomaly_report, log_tensorboard
 from forecaster.pipeline.context import RunContext
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from forecaster.data import units
 from forecaster.data.errors import MissingColumnError, NonNumericError, RangeError, TimeOrderError
 from forecaster.data.streaming import StreamingFeatures
 from forecaster.data.validate import to_float
-from forecaster.predict import LoadedRun, clip_titer, load_run
+from forecaster.serve.predict import LoadedRun, clip_titer, load_run
 
 
 @dataclass

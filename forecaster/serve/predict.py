@@ -1,0 +1,343 @@
+"""Predict on new batches from a run folder: ``python -m forecaster.predict``.
+
+For every batch of the input (complete or still running) the run's models give the
+recommended next feed rate, the harvest-titer forecast with its 80 % interval and daily
+trajectory, the autoencoder and rule alarms with reasons, and the top attributions behind
+the harvest-titer forecast::
+
+    python -m forecaster.predict --run checkpoints/NAME --input new_batches.csv --out results/
+
+The run folder is checked first (``forecaster.bundle.verify``). The input is read through the
+column map stored in the run's ``config.yaml``, so the user's own column names and units
+work. A batch with a problem is reported (stderr, ``problems.csv``, ``report.md``) and
+skipped while the others are predicted, unless ``--strict``. Outputs are written into a
+temporary folder beside ``--out`` and moved into place only when everything succeeded.
+Exit code: 0 if at least one batch was predicted, 2 on any user error (one line, no
+traceback) or when no batch could be predicted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster import schema
+from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
+from forecaster.data.validate import is_blank, validate_table
+from forecaster.serve.run_folder import LoadedRun, load_run
+
+__all__ = ["LoadedRun", "load_run", "predict_table", "main"]  # load_run: kept importable here
+
+#: Fewest rows (hours of hourly data) a batch needs before it is predicted. Below six
+#: hourly rows the recurrent state has seen too little to say anything, and no assay after
+#: inoculation exists yet.
+MIN_ROWS = 6
+#: Batches per vectorised pass (network, detector, attributions) and per progress tick.
+CHUNK = 256
+
+
+@dataclass
+class Predictions:
+    """Result of :func:`predict_table` (all units in the column names).
+
+    Attributes:
+        predictions: one row per predicted batch (``PREDICTION_COLUMNS``).
+        trajectories: batch_id, day, titer_p10_mg_L, titer_mg_L, titer_p90_mg_L.
+        alarms: one row per alarm (``ALARM_COLUMNS``).
+        attributions: batch_id, rank, variable, share (harvest-titer forecast).
+        problems: one error per skipped batch.
+        batches: the validated rows of every predicted batch.
+        steps: per batch, the forecaster's per-step outputs (``time_h``, ``feed``, ...).
+        events: per batch, its ``AlarmEvent`` objects.
+        source: where the table came from.
+        seconds: wall time per phase.
+        quantiles: the forecaster's quantiles (Q,), e.g. [0.1, 0.5, 0.9].
+    """
+
+    predictions: pd.DataFrame
+    trajectories: pd.DataFrame
+    alarms: pd.DataFrame
+    attributions: pd.DataFrame
+    problems: list[DataError] = field(default_factory=list)
+    batches: dict[str, pd.DataFrame] = field(default_factory=dict)
+    steps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    events: dict[str, list] = field(default_factory=dict)
+    source: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    quantiles: list[float] = field(default_factory=list)
+
+
+PREDICTION_COLUMNS = [
+    schema.BATCH_ID,
+    "last_time_h",
+    "n_rows",
+    "feed_next_mL_h",
+    "harvest_titer_mg_L",
+    "harvest_titer_p10_mg_L",
+    "harvest_titer_p90_mg_L",
+    "n_alarms",
+    "top_variables",
+]
+TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "titer_p90_mg_L"]
+ALARM_COLUMNS = [schema.BATCH_ID, "detector", "rule", "start_h", "raised_h", "end_h", "score",
+                 "threshold", "open", "top_variables", "reason"]  # fmt: skip
+ATTRIBUTION_COLUMNS = [schema.BATCH_ID, "rank", "variable", "share"]
+
+
+def check_columns(run: LoadedRun, table: pd.DataFrame, source: str) -> None:
+    """Table-level checks: every variable the models use is present and not entirely empty.
+
+    Raises:
+        MissingColumnError: with the closest column name and how to train without it.
+        EmptyColumnError: a used column holds no value at all.
+    """
+    cmap = run.column_map
+    for v in run.required:
+        theirs = cmap.source_name(v)
+        if v not in table.columns:
+            raise MissingColumnError(
+                v,
+                available=[c for c in table.columns if c not in schema.VARIABLE_NAMES],
+                file=source,
+                looked_for=theirs if theirs != v else None,
+                hint=f"the run's models use {v}; add the column, map one to it in data.column_map, "
+                f"or retrain without it (model.exclude_inputs: [{v}] and anomaly.autoencoder.exclude: [{v}])",
+            )
+        if is_blank(table[v]).all():
+            raise EmptyColumnError("the column has no values", file=source, column=theirs)
+
+
+def validate_for_run(run: LoadedRun, table: pd.DataFrame, source: str, strict: bool = False):
+    """Check a canonical table against what the run's models need; returns a ValidationReport."""
+    check_columns(run, table, source)
+    dense = [v for v in run.required if schema.variable(v).role != "offline"]
+    return validate_table(table, source=source, required=dense, min_rows=MIN_ROWS, strict=strict)
+
+
+def read_for_run(run: LoadedRun, path: str | os.PathLike, strict: bool = False):
+    """Read a user's file through the run's column map and validate it (ValidationReport)."""
+    from forecaster.data.io import read_table
+
+    src = str(path)
+    table = read_table(path, run.column_map)
+    return validate_for_run(run, table, src, strict=strict)
+
+
+def predict_table(
+    run: LoadedRun,
+    table: pd.DataFrame | str | os.PathLike,
+    *,
+    source: str | None = None,
+    strict: bool = False,
+    attributions: bool = True,
+    top_k: int = 5,
+    method: str = "ig",
+    alarms: bool = True,
+    progress: bool | None = None,
+) -> Predictions:
+    """Forecasts, alarms and attributions for every batch of a table.
+
+    Args:
+        run: from :func:`load_run`.
+        table: canonical batch table, or a path to the user's CSV/Parquet file (read through
+            the run's column map).
+        source: name used in messages (default: the path, or ``"table"``).
+        strict: raise the first per-batch problem instead of skipping the batch.
+        attributions: compute the top ``top_k`` attributions of the harvest-titer forecast.
+        method: attribution method, ``ig`` or ``ablation``.
+        alarms: run the anomaly detector (if the run has one).
+        progress: progress bar on stderr (None: when there are 50 batches or more).
+
+    Returns:
+        :class:`Predictions`; batches with problems are in ``problems``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(table, (str, os.PathLike)):
+        report = read_for_run(run, table, strict=strict)
+        source = source or str(table)
+    else:
+        source = source or "table"
+        report = validate_for_run(run, table, source, strict=strict)
+    seconds = {"read_validate_s": time.perf_counter() - t0}
+    groups = [g for _, g in report.table.groupby(schema.BATCH_ID, sort=False)]
+    if progress is None:
+        progress = len(groups) >= 50
+    from tqdm.auto import tqdm
+
+    parts: list[dict] = []
+    bar = tqdm(total=len(groups), unit="batch", disable=not progress, file=sys.stderr, leave=False)
+    for i in range(0, len(groups), CHUNK):
+        parts.append(
+            _predict_chunk(run, groups[i : i + CHUNK], attributions, top_k, method, alarms, seconds)
+        )
+        bar.update(len(groups[i : i + CHUNK]))
+    bar.close()
+    seconds["total_s"] = time.perf_counter() - t0
+    res = _collect(parts, report.problems, source, seconds)
+    res.quantiles = list(run.model.net.quantiles)
+    return res
+
+
+def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) -> dict:
+    model = run.model
+    q = model.net.quantiles
+    lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+    t = time.perf_counter()
+    rows = [g.sort_values(schema.TIME, kind="stable") for g in groups]
+    ids = [str(g[schema.BATCH_ID].iloc[0]) for g in rows]
+    steps = [clip_titer(o) for o in model.step_outputs(rows)]
+    seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    events = {
+        b: (run.detector.detect(g) if alarms and run.detector is not None else [])
+        for b, g in zip(ids, rows)
+    }
+    seconds["alarms_s"] = seconds.get("alarms_s", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    tops: dict[str, list[tuple[str, float]]] = {}
+    if attributions and rows:
+        from forecaster.explain.explainer import explain_batches
+
+        for r in explain_batches(model, rows, target="titer", method=method, baseline=run.baseline):
+            tops[r.batch_id] = r.top(top_k)
+    seconds["attributions_s"] = seconds.get("attributions_s", 0.0) + time.perf_counter() - t
+    pred, traj, alarm_rows, attr = [], [], [], []
+    for b, g, o in zip(ids, rows, steps):
+        h, tr = o["harvest"][-1], o["trajectory"][-1]
+        top = tops.get(b, [])
+        pred.append((b, float(o["time_h"][-1]), len(g), float(o["feed"][-1]), float(h[mid]), float(h[lo]),
+                     float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
+        days = model.remaining_days(o["time_h"][-1])  # the head forecasts the days still ahead
+        tr = tr[days - 1]
+        traj.append(pd.DataFrame({schema.BATCH_ID: b, "day": days, "titer_p10_mg_L": tr[:, lo],
+                                  "titer_mg_L": tr[:, mid], "titer_p90_mg_L": tr[:, hi]}))  # fmt: skip
+        alarm_rows += [_alarm_row(e) for e in events[b]]
+        attr += [(b, k + 1, v, float(s)) for k, (v, s) in enumerate(top)]
+    return {"pred": pred, "traj": traj, "alarms": alarm_rows, "attr": attr, "ids": ids, "rows": rows,
+            "steps": steps, "events": events}  # fmt: skip
+
+
+def clip_titer(steps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Titer quantiles below 0 mg/L are impossible: clip them (the order is kept)."""
+    steps["harvest"] = np.maximum(steps["harvest"], 0.0)
+    steps["trajectory"] = np.maximum(steps["trajectory"], 0.0)
+    return steps
+
+
+def _alarm_row(e) -> tuple:
+    tops = ";".join(f"{v}:{s:.2f}" for v, s in e.top_variables)
+    return (e.batch_id, e.detector, e.rule or "", float(e.start_h), float(e.raised_h), float(e.end_h),
+            float(e.peak_score), float(e.threshold), bool(e.open), tops, e.reason)  # fmt: skip
+
+
+def _collect(
+    parts: list[dict], problems: list[DataError], source: str, seconds: dict
+) -> Predictions:
+    def frame(key: str, cols: list[str]) -> pd.DataFrame:
+        return pd.DataFrame([r for p in parts for r in p[key]], columns=cols)
+
+    traj = [d for p in parts for d in p["traj"]]
+    return Predictions(
+        predictions=frame("pred", PREDICTION_COLUMNS),
+        trajectories=pd.concat(traj, ignore_index=True)
+        if traj
+        else pd.DataFrame(columns=TRAJECTORY_COLUMNS),
+        alarms=frame("alarms", ALARM_COLUMNS),
+        attributions=frame("attr", ATTRIBUTION_COLUMNS),
+        problems=list(problems),
+        batches={b: g for p in parts for b, g in zip(p["ids"], p["rows"])},
+        steps={b: s for p in parts for b, s in zip(p["ids"], p["steps"])},
+        events={b: e for p in parts for b, e in p["events"].items()},
+        source=source,
+        seconds=seconds,
+    )
+
+
+# ------------------------------------------------------------------------ command line
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m forecaster.predict",
+        description="Forecast, alarm and explain new (complete or running) batches with a trained run folder.",
+    )
+    p.add_argument("--run", required=True, help="run folder, e.g. checkpoints/NAME")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="batch table (CSV or Parquet), canonical or the run's column map",
+    )
+    p.add_argument(
+        "--out", required=True, help="output folder (replaced only when everything succeeded)"
+    )
+    p.add_argument(
+        "--no_pictures",
+        "--no-pictures",
+        action="store_true",
+        help="skip the per-batch PNG dashboards",
+    )
+    p.add_argument(
+        "--no_attributions",
+        "--no-attributions",
+        action="store_true",
+        help="skip attributions (faster)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on the first problem instead of skipping the batch",
+    )
+    p.add_argument("--top_k", type=int, default=5, help="attributions kept per batch (default 5)")
+    p.add_argument(
+        "--method", choices=("ig", "ablation"), default="ig", help="attribution method (default ig)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line body; returns the exit code (user errors raise DataError)."""
+    from forecaster.serve.outputs import problem_line, write_outputs
+
+    args = build_parser().parse_args(argv)
+    if args.top_k < 1:
+        raise DataError(f"--top_k must be at least 1, got {args.top_k}")
+    torch.set_num_threads(
+        args.threads if args.threads > 0 else max(1, len(os.sched_getaffinity(0)))
+    )
+    run = load_run(args.run)
+    res = predict_table(
+        run, args.input, strict=args.strict, attributions=not args.no_attributions, top_k=args.top_k,
+        method=args.method, progress=args.progress,
+    )  # fmt: skip
+    for p in res.problems:
+        print(f"skipped: {problem_line(p)}", file=sys.stderr)
+    if res.predictions.empty:
+        raise DataError(
+            f"no batch could be predicted ({len(res.problems)} skipped, see above); nothing was written",
+            file=str(args.input),
+        )
+    out = write_outputs(
+        res, args.out, run_dir=run.run_dir, pictures=not args.no_pictures, progress=args.progress
+    )
+    print(
+        f"predicted {len(res.predictions)} batches ({len(res.problems)} skipped, {len(res.alarms)} alarms) "
+        f"in {res.seconds['total_s']:.1f} s -> {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    from forecaster.cli import cli_main
+
+    cli_main(main)
