@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/predict.json"))
     a = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(a.threads if a.threads > 0 else len(os.sched_getaffinity(0)))
     from forecaster.data.io import atomic_write_text
+    from forecaster.threads import set_threads
+
+    n_threads = set_threads(a.threads)
     from forecaster.serve.outputs import write_outputs
     from forecaster.serve.predict import load_run, predict_table
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
         **results,
         "run_load_s": round(load_s, 2),
         "simulate_or_cache_s": round(sim_s, 2),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": n_threads,
         "cpu_count": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "machine": platform.platform(),

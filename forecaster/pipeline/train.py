@@ -9,7 +9,6 @@ hashes is written last, so a folder without one is an unfinished run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict
@@ -18,7 +17,6 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pandas as pd
-import torch
 
 from forecaster import __version__, schema
 from forecaster.bundle import write_manifest
@@ -31,17 +29,7 @@ from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.data_stage import load_data
 from forecaster.pipeline.forecast_stage import train_forecaster, trainer_kwargs
 from forecaster.pipeline.model_eval import run_forecast_evaluation
-
-
-def set_threads(n: int) -> None:
-    """Torch CPU threads: ``n`` or, for 0, the cores available to this process."""
-    if n <= 0:
-        n = (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1)
-        )
-    torch.set_num_threads(max(1, n))
+from forecaster.threads import set_threads
 
 
 def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
 from forecaster import schema
 from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
 from forecaster.data.validate import is_blank, validate_table
 from forecaster.serve.run_folder import LoadedRun, load_run
+from forecaster.threads import set_threads
 
 __all__ = ["LoadedRun", "load_run", "predict_table", "main"]  # load_run: kept importable here
 
@@ -311,9 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.top_k < 1:
         raise DataError(f"--top_k must be at least 1, got {args.top_k}")
-    torch.set_num_threads(
-        args.threads if args.threads > 0 else max(1, len(os.sched_getaffinity(0)))
-    )
+    set_threads(args.threads)
     run = load_run(args.run)
     res = predict_table(
         run, args.input, strict=args.strict, attributions=not args.no_attributions, top_k=args.top_k,
