@@ -75,14 +75,14 @@ class RunConfig:
         seed: one seed for the simulator, the splits, NumPy, torch and the data loaders.
         run_name: the run folder is ``<output_dir>/<run_name>``.
         resume: continue an interrupted run from ``forecast/last.ckpt`` in that folder.
-        overwrite: allow reusing an existing, finished run folder.
+        overwrite: replace an existing run folder (default: refuse, the old run is kept).
     """
 
     seed: int = 0
     run_name: str = "run"
     output_dir: str = "checkpoints"
     resume: bool = False
-    overwrite: bool = True
+    overwrite: bool = False
     sim: SimConfig = field(default_factory=SimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ForecastConfig = field(default_factory=ForecastConfig)

@@ -42,6 +42,7 @@ from forecaster.explain.rf_importance import (
     rf_permutation_importance,
 )
 from forecaster.explain.sanity import completeness_rel_error, mean_similarity, modified_weights
+from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.explain_report import markdown_section
 
 
@@ -55,17 +56,16 @@ def origins_h(cfg: ExplainConfig, target: str) -> list[float]:
     return [24.0 * float(d) for d in days]
 
 
-def run_explain_stage(ctx) -> dict:
+def run_explain_stage(ctx: RunContext) -> dict:
     """Explain the trained models on test batches; write files, figures, report section.
 
     Args:
-        ctx: the run's ``RunContext`` with ``artifacts["forecast"]`` (and optionally
-            ``artifacts["rf"]``).
+        ctx: the run's context, after the forecaster stage (and the RF baseline, if any).
     """
     cfg: ExplainConfig = ctx.cfg.explain
     if not cfg.enabled:
         return {"enabled": False}
-    model, rf = ctx.artifacts["forecast"], ctx.artifacts.get("rf")
+    model, rf = ctx.trained_forecaster(), ctx.rf
     out_dir = ctx.run_dir / "explain"
     out_dir.mkdir(parents=True, exist_ok=True)
     normal = False if ctx.has_labels else None

@@ -13,13 +13,13 @@ from lightning.pytorch.callbacks import (
     EarlyStopping,
     ModelCheckpoint,
 )
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_arrays, collate
 from forecaster.models.forecast import ForecastModule
 from forecaster.models.sequence import SequenceForecaster
 from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.trainer import make_trainer
 
 
 class FigureCallback(Callback):
@@ -43,21 +43,6 @@ class FigureCallback(Callback):
             exp.add_figure("val/forecasts", fig, global_step=trainer.current_epoch)
         finally:
             pl_module.train(was_training)
-
-
-def trainer_kwargs(ctx: RunContext) -> dict:
-    """Lightning settings from the run config (shared with the other stages)."""
-    t = ctx.cfg.trainer
-    return {
-        "accelerator": t.accelerator,
-        "devices": t.devices,
-        "strategy": t.strategy,
-        "num_nodes": t.num_nodes,
-        "precision": t.precision,
-        "deterministic": t.deterministic,
-        "enable_progress_bar": t.enable_progress_bar,
-        "enable_model_summary": False,
-    }
 
 
 def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
@@ -106,16 +91,14 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         )
         if v != 1.0
     }
-    trainer = L.Trainer(
-        **trainer_kwargs(ctx),
-        **limits,
+    trainer = make_trainer(
+        ctx.trainer_kwargs,
+        log_dir=ctx.run_dir / "tb",
+        stage="forecast",
         max_epochs=tcfg.max_epochs,
-        gradient_clip_val=tcfg.gradient_clip_val,
-        logger=TensorBoardLogger(
-            str(ctx.run_dir / "tb"), name="forecast", version="", default_hp_metric=False
-        ),
         callbacks=callbacks,
-        log_every_n_steps=1,
+        gradient_clip_val=tcfg.gradient_clip_val,
+        **limits,
     )
     last = out_dir / "last.ckpt"
     resume = last if ctx.cfg.resume and last.exists() else None

@@ -29,7 +29,7 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     Normal test batches give the headline metrics; faulty test batches are scored
     separately under ``faulty_batches``.
     """
-    seq = ctx.artifacts["forecast"]
+    seq = ctx.trained_forecaster()
     fault_filter = None if ctx.cfg.data.train_on_faulty else False
     out: dict = {"feed": {}, "titer": {}, "faulty_batches": {"feed": {}, "titer": {}}}
     rf = None
@@ -40,12 +40,12 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
             ctx.batches("val", faulty=fault_filter),
         )
         rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed).fit(train, val)
-        ctx.artifacts["rf_fit_batches"] = {
+        ctx.rf_fit_batches = {
             k: sorted(map(str, d[schema.BATCH_ID].unique()))
             for k, d in (("train", train), ("val", val))
         }
         rf.save(ctx.run_dir / "rf")
-        ctx.artifacts["rf"] = rf
+        ctx.rf = rf
         out["rf_search"] = {
             "fit_s": time.perf_counter() - t0,
             "results": getattr(rf, "search_results", None),
@@ -74,7 +74,7 @@ def _figures(ctx: RunContext, metrics: dict, rf) -> None:
     from forecaster.pipeline.figures import forecast_figure, mape_by_day_figure, parity_figure
 
     figdir = ctx.figure_dir()
-    seq = ctx.artifacts["forecast"]
+    seq = ctx.trained_forecaster()
     test = _groups(ctx.batches("test", faulty=False))
     if not test:
         return

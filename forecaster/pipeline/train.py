@@ -9,8 +9,10 @@ hashes is written last, so a folder without one is an unfinished run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,28 +26,53 @@ from forecaster.data.errors import ConfigError
 from forecaster.data.features import Preprocessor
 from forecaster.data.io import atomic_write_text
 from forecaster.pipeline import report as report_mod
+from forecaster.pipeline.anomaly_stage import run_anomaly_stage
 from forecaster.pipeline.config import RunConfig
 from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.data_stage import load_data
-from forecaster.pipeline.forecast_stage import train_forecaster, trainer_kwargs
+from forecaster.pipeline.explain_stage import run_explain_stage
+from forecaster.pipeline.forecast_stage import train_forecaster
 from forecaster.pipeline.model_eval import run_forecast_evaluation
+from forecaster.pipeline.trainer import trainer_kwargs
 from forecaster.threads import set_threads
 
 
+def train(
+    config: str | os.PathLike | None = None,
+    overrides: Mapping[str, object] | None = None,
+    log=print,
+) -> tuple[Path, dict]:
+    """Train a run from a YAML config, the way ``train.py`` does.
+
+    Args:
+        config: a run config YAML (``configs/quickstart.yaml``); None = the defaults.
+        overrides: dotted keys and values, as on the command line
+            (``{"seed": 3, "model.cell": "lstm"}``).
+        log: where progress lines go.
+
+    Returns:
+        The run folder and its metrics.
+    """
+    from forecaster.pipeline.config import parse_config
+
+    argv = ["--config", str(config)] if config else []
+    for key, value in (overrides or {}).items():
+        argv += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    cfg, text = parse_config(argv)
+    return run(cfg, text, log=log)
+
+
 def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
-    """Train and evaluate everything; returns the run folder and the metrics."""
+    """Train and evaluate everything; returns the run folder and the metrics.
+
+    The run is written into a hidden sibling (``.<run_name>.partial``) and swapped into
+    place only once complete, so an interrupted run never destroys a finished one; an
+    existing run folder is replaced only with ``overwrite``.
+    """
     t0 = time.perf_counter()
     set_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    run_dir = cfg.run_dir
-    if run_dir.exists() and not cfg.resume:
-        if not cfg.overwrite:
-            raise ConfigError(
-                f"run folder {run_dir} exists; choose another --run_name, or --overwrite true"
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "manifest.json").unlink(missing_ok=True)  # unfinished until the end
+    run_dir = prepare_work_dir(cfg)
     atomic_write_text(run_dir / "config.yaml", config_yaml)
 
     log(f"[1/6] data: {'simulating' if not cfg.data.path else 'reading ' + str(cfg.data.path)}")
@@ -71,10 +98,10 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
         prep=prep,
         seed=cfg.seed,
         writer=writer,
+        trainer_kwargs=trainer_kwargs(cfg.trainer),
         has_labels=data.has_labels,
         sim=data.sim,
     )
-    ctx.trainer_kwargs = trainer_kwargs(ctx)
     metrics: dict = {"data": data.summary, "timing": {}}
 
     log(
@@ -89,9 +116,9 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
         "target_scales": model.scales.to_dict(),
     }
     atomic_write_text(run_dir / "forecast" / "preprocessing.json", json.dumps(prep_doc, indent=1))
-    ctx.artifacts["forecast"] = model
+    ctx.forecaster = model
     # later stages train on one device (rank 0 only after DDP)
-    ctx.trainer_kwargs = {**ctx.trainer_kwargs, "devices": 1, "strategy": "auto", "num_nodes": 1}
+    ctx.trainer_kwargs = trainer_kwargs(cfg.trainer, single_device=True)
     metrics["timing"]["forecast_train_s"] = info["seconds"]
     fit_batches = {"sequence": info.pop("fit_batches")}
     metrics["forecast_training"] = info
@@ -100,22 +127,18 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     t_rf = time.perf_counter()
     metrics.update(run_forecast_evaluation(ctx, data.batch_info))
     metrics["timing"]["rf_and_eval_s"] = time.perf_counter() - t_rf
-    if "rf_fit_batches" in ctx.artifacts:
-        fit_batches["rf"] = ctx.artifacts["rf_fit_batches"]
+    if ctx.rf_fit_batches is not None:
+        fit_batches["rf"] = ctx.rf_fit_batches
     splits = {**ctx.splits, "faulty": sorted(data.faulty), "fit": fit_batches}
     atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
 
     if cfg.anomaly.enabled:
         log("[4/6] anomaly detection (autoencoder, rules, PCA)")
-        from forecaster.pipeline.anomaly_stage import run_anomaly_stage
-
         t_a = time.perf_counter()
         metrics["anomaly"] = run_anomaly_stage(ctx)
         metrics["timing"]["anomaly_s"] = time.perf_counter() - t_a
     if cfg.explain.enabled:
         log("[5/6] attributions (Captum) and RF importances")
-        from forecaster.pipeline.explain_stage import run_explain_stage
-
         t_e = time.perf_counter()
         metrics["attribution"] = run_explain_stage(ctx)
         metrics["timing"]["explain_s"] = time.perf_counter() - t_e
@@ -128,7 +151,47 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     _log_hparams(ctx, metrics)
     writer.close()
     write_manifest(run_dir, __version__, {"seed": cfg.seed, "config": asdict(cfg.model)})
-    return run_dir, metrics
+    return publish(run_dir, cfg.run_dir), metrics
+
+
+def work_dir_of(final: Path) -> Path:
+    """The hidden sibling a run is written into before it replaces ``final``."""
+    return final.with_name(f".{final.name}.partial")
+
+
+def prepare_work_dir(cfg: RunConfig) -> Path:
+    """Check that the run may be written and return the folder to write it into.
+
+    Raises:
+        ConfigError: the run folder exists and neither ``overwrite`` nor ``resume`` is set.
+    """
+    final, work = cfg.run_dir, work_dir_of(cfg.run_dir)
+    if cfg.resume:
+        if not work.exists() and final.exists():  # continue a finished run's training
+            shutil.copytree(final, work, ignore=shutil.ignore_patterns("manifest.json"))
+    else:
+        if final.exists() and not cfg.overwrite:
+            raise ConfigError(
+                f"run folder {final} exists and is kept; choose another --run_name, "
+                "or pass --overwrite true to replace it"
+            )
+        if work.exists():  # an earlier interrupted attempt of ours
+            shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "manifest.json").unlink(missing_ok=True)  # unfinished until the end
+    return work
+
+
+def publish(work: Path, final: Path) -> Path:
+    """Swap the finished run ``work`` into ``final``; the previous run is removed last."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(work, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def _log_hparams(ctx: RunContext, metrics: dict) -> None:

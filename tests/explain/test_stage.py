@@ -48,7 +48,8 @@ def make_ctx(tmp_path, gru_model, prep, cfg: ExplainConfig, table=None, sim=None
         seed=0,
         writer=FigureLog(),
         sim=sim,
-        artifacts={"forecast": gru_model, "rf": rf},
+        forecaster=gru_model,
+        rf=rf,
     )
 
 
