@@ -39,6 +39,33 @@ from forecaster import schema
 from forecaster.data.fill import carry_forward
 
 
+@dataclass(frozen=True)
+class FeatureState:
+    """What the features of a batch's next rows depend on from its earlier rows.
+
+    Returned by :meth:`Preprocessor.transform_chunk` and passed back with the next chunk
+    (:class:`~forecaster.data.streaming.StreamingFeatures` keeps it for a running batch).
+
+    Attributes:
+        dense_last: ``(V_dense,)`` scaled last reading of each dense variable (0 before any).
+        assay_value: ``(V_offline,)`` scaled last assay of each offline variable.
+        assay_time_h: ``(V_offline,)`` time of that assay, h.
+        assay_has: ``(V_offline,)`` whether an assay was taken yet.
+        assay_history: per history variable, its last ``history_lags + 1`` scaled assays
+            (oldest first; see :func:`assay_lags`).
+        n_rows: rows consumed so far.
+        last_time_h: time of the last row consumed, h (NaN before the first).
+    """
+
+    dense_last: np.ndarray
+    assay_value: np.ndarray
+    assay_time_h: np.ndarray
+    assay_has: np.ndarray
+    assay_history: tuple[np.ndarray, ...]
+    n_rows: int = 0
+    last_time_h: float = float("nan")
+
+
 @dataclass
 class Preprocessor:
     """Scaler and feature builder for a fixed list of canonical input variables.
@@ -178,51 +205,100 @@ class Preprocessor:
         return self.transform_arrays(cols)
 
     def transform_arrays(self, cols: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The feature kernel: ``{column: (T,) float array}`` of one batch -> ``(T, F)``.
-
-        Every path (training, prediction, the anomaly scorers) builds features here;
-        :class:`~forecaster.data.streaming.StreamingFeatures` gives the same rows chunk by
-        chunk (a test checks it bit for bit).
+        """One-shot features: the kernel (:meth:`transform_chunk`) on an empty state.
 
         Args:
-            cols: ``time_h`` and every variable of the preprocessing, canonical units, NaN
-                where nothing was read; rows sorted by time.
+            cols: ``time_h`` and every variable of the preprocessing, ``(T,)`` float arrays
+                in canonical units, NaN where nothing was read; rows sorted by time.
 
         Returns:
             ``(T, F)`` float32 features, causal row by row.
         """
+        return self.transform_chunk(cols, self.empty_state())[0]
+
+    def empty_state(self) -> FeatureState:
+        """The carried state of a batch before its first row."""
+        n_d, n_o = len(self.dense), len(self.offline)
+        return FeatureState(
+            dense_last=np.zeros(n_d),
+            assay_value=np.zeros(n_o),
+            assay_time_h=np.zeros(n_o),
+            assay_has=np.zeros(n_o, dtype=bool),
+            assay_history=tuple(np.zeros(0) for _ in self.history_variables),
+        )
+
+    def transform_chunk(
+        self, cols: Mapping[str, np.ndarray], state: FeatureState
+    ) -> tuple[np.ndarray, FeatureState]:
+        """The feature kernel: the next rows of one batch -> their features and the new state.
+
+        Every path (training, prediction, the anomaly scorers, streaming) builds features
+        here. For any split of a batch into chunks, feeding them in order (each with the
+        state the previous one returned) gives the one-shot rows bit for bit: the same
+        float64 arithmetic, cast to float32 at the end.
+
+        Args:
+            cols: ``time_h`` and every variable of the preprocessing, ``(n,)`` float arrays
+                in canonical units, NaN where nothing was read; rows sorted by time and later
+                than the rows behind ``state``.
+            state: from :meth:`empty_state` or the previous call; not modified.
+
+        Returns:
+            ``(n, F)`` float32 features and the state after these rows.
+        """
         t = np.asarray(cols[schema.TIME], dtype=float)
         n = len(t)
         if n == 0:
-            return np.zeros((0, self.n_features), np.float32)
+            return np.zeros((0, self.n_features), np.float32), state
         stat = {v: (m, s) for v, m, s in zip(self.variables, self.mean, self.std)}
         out = np.empty((n, self.n_features), dtype=np.float64)
         k = 0
-        for v in self.dense:  # scaled last reading; 0 (the training mean) before the first
+        for j, v in enumerate(self.dense):  # scaled last reading (before the first: carried)
             m, s = stat[v]
-            out[:, k] = carry_forward((self._raw(v, cols[v]) - m) / s, before_first=0.0)
+            out[:, k] = carry_forward(
+                (self._raw(v, cols[v]) - m) / s, before_first=state.dense_last[j]
+            )
             k += 1
         idx = np.arange(n)
-        for v in self.offline:  # last assay, its mask, its age in days
+        val_end, time_end, has_end = [], [], []
+        for j, v in enumerate(self.offline):  # last assay, its mask, its age in days
             m, s = stat[v]
             x = self._raw(v, cols[v])
             seen = np.isfinite(x)
             last = np.maximum.accumulate(np.where(seen, idx, -1))
-            has = last >= 0
+            here = last >= 0
             li = np.clip(last, 0, None)
-            out[:, k] = np.where(has, (x[li] - m) / s, 0.0)
+            val = np.where(here, (x[li] - m) / s, state.assay_value[j])
+            t_last = np.where(here, t[li], state.assay_time_h[j])
+            has = here | state.assay_has[j]
+            out[:, k] = np.where(has, val, 0.0)
             out[:, k + 1] = seen
-            age = np.minimum((t - np.where(has, t[li], 0.0)) / 24.0, self.max_age_days)
+            age = np.minimum((t - np.where(has, t_last, 0.0)) / 24.0, self.max_age_days)
             out[:, k + 2] = np.where(has, age, np.minimum(t / 24.0, self.max_age_days))
+            val_end.append(val[-1])
+            time_end.append(t_last[-1])
+            has_end.append(has[-1])
             k += 3
         out[:, k] = t / self.time_scale_h
         k += 1
-        for v in self.history_variables:  # earlier assays
+        history = []
+        for j, v in enumerate(self.history_variables):  # earlier assays
             m, s = stat[v]
-            lags, _ = assay_lags((self._raw(v, cols[v]) - m) / s, self.history_lags)
+            scaled = (self._raw(v, cols[v]) - m) / s
+            lags, prior = assay_lags(scaled, self.history_lags, state.assay_history[j])
             out[:, k : k + self.history_lags] = lags
+            history.append(prior)
             k += self.history_lags
-        return out.astype(np.float32)
+        new = FeatureState(
+            dense_last=out[-1, : len(self.dense)].copy(),
+            assay_value=np.asarray(val_end, dtype=float),
+            assay_time_h=np.asarray(time_end, dtype=float),
+            assay_has=np.asarray(has_end, dtype=bool),
+            assay_history=tuple(history),
+            n_rows=state.n_rows + n,
+            last_time_h=float(t[-1]),
+        )
+        return out.astype(np.float32), new
 
     def transform(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         """Features of every batch in ``table``: ``{batch_id: (T_b, F) array}``."""
