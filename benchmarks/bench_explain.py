@@ -19,23 +19,21 @@ import copy
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from forecaster import schema
+from forecaster.explain.agreement import max_spearman, score_methods
+from forecaster.explain.explainer import SequenceExplainer, explain_batches, load_baseline
+from forecaster.explain.result import global_importance
+from forecaster.explain.sanity import completeness_rel_error
+from forecaster.models.sequence import SequenceForecaster
+from forecaster.pipeline.config import load_config_file, parse_config
+from forecaster.pipeline.explain_stage import feed_truth, origins_h, randomisation_check
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from forecaster import schema  # noqa: E402
-from forecaster.explain.agreement import max_spearman, score_methods  # noqa: E402
-from forecaster.explain.explainer import SequenceExplainer, explain_batches, load_baseline  # noqa: E402
-from forecaster.explain.result import global_importance  # noqa: E402
-from forecaster.explain.sanity import completeness_rel_error  # noqa: E402
-from forecaster.models.sequence import SequenceForecaster  # noqa: E402
-from forecaster.pipeline.config import load_config_file, parse_config  # noqa: E402
-from forecaster.pipeline.explain_stage import feed_truth, origins_h, randomisation_check  # noqa: E402
 
 BARS = {
     "feed.ig.top3_precision": (">=", 0.8),

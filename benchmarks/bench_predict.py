@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 TARGET_PER_MIN = 1000.0
 #: default network sizes on the tiny debug data (speed, not accuracy)
