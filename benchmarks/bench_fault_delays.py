@@ -35,28 +35,26 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from forecaster import schema
+from forecaster.anomaly.config import EvalConfig
+from forecaster.anomaly.detector import AnomalyDetector
+from forecaster.anomaly.metrics import match_faults
+from forecaster.anomaly.threshold import duration_days
+from forecaster.pipeline.anomaly_eval import BARS, ONLINE_FAULTS
+from forecaster.pipeline.config import load_config_file
+from forecaster.sim import SimConfig, simulate
 
-from forecaster import schema  # noqa: E402
-from forecaster.anomaly.config import EvalConfig  # noqa: E402
-from forecaster.anomaly.detector import AnomalyDetector  # noqa: E402
-from forecaster.anomaly.metrics import match_faults  # noqa: E402
-from forecaster.anomaly.threshold import duration_days  # noqa: E402
-from forecaster.pipeline.anomaly_eval import BARS, ONLINE_FAULTS  # noqa: E402
-from forecaster.pipeline.config import load_config_file  # noqa: E402
-from forecaster.sim import SimConfig, simulate  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # default run folder and results file
 
 #: Online signals whose fault-free twin difference defines when a fault became visible.
 SIGNALS = (
     "do_pct", "ph", "temperature_C", "volume_L", "agitation_rpm", "airflow_L_min",
     "co2_flow_mL_min", "base_rate_mL_h",
 )  # fmt: skip
-DETECTORS = ("autoencoder", "rules", "pca")
 
 
 def noise_sd(twins: pd.DataFrame, startup_h: float) -> dict[str, float]:
@@ -108,7 +106,7 @@ def main() -> None:
         sys.exit(f"error: {args.run_dir}/anomaly not found; train first, e.g. "
                  f"python train.py --config configs/default.yaml --run_name {args.run_dir.name}")  # fmt: skip
     det = AnomalyDetector.load(args.run_dir)
-    dets = DETECTORS if det.pca is not None else DETECTORS[:2]
+    dets = (*det.names, "rules")
     if (args.run_dir / "config.yaml").exists():
         cfg, _ = load_config_file(args.run_dir / "config.yaml")
         if cfg.data.path:
@@ -162,7 +160,7 @@ def main() -> None:
         else:
             twin = twin_groups["twin-" + f.batch_id]
             visible[f.batch_id] = visible_after(rows, twin, start, sd, args.visible_sd)
-    events["combined"] = events["autoencoder"] + events["rules"]
+    events["combined"] = [e for d in det.default_detectors for e in events[d]]
     recs = {d: match_faults(ev, faults, grace) for d, ev in events.items()}
 
     def med(x: list[float]) -> float | None:

@@ -7,7 +7,9 @@ to 31-34 C, glucose starvation below about 0.5 g/L, viability > 90 % during grow
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 CELLS: tuple[str, ...] = ("gru", "lstm")
 THRESHOLD_METHODS: tuple[str, ...] = ("event_rate", "quantile")
@@ -17,63 +19,9 @@ SCORE_ROLES: tuple[str, ...] = ("online", "control", "offline", "setpoint", "sta
 #: before these settings existed).
 MERGE_GAP_H = 12.0
 SETPOINT_TRANSIENT_H = 3.0
-
-
-@dataclass
-class AutoencoderConfig:
-    """Recurrent encoder-decoder on windows of the preprocessed signals.
-
-    Attributes:
-        cell: ``gru`` or ``lstm``.
-        window_h: rows per window (hourly data: hours); the score at row t uses the window
-            of rows t-window+1..t.
-        hidden_size, latent_size, num_layers, dropout: network size (latent = bottleneck).
-        score_roles: roles of the variables reconstructed and scored; the other inputs
-            (set points, static, clock, assay masks and ages) only condition the network.
-        exclude: canonical variables neither fed in nor scored.
-        train_stride: hours between the ends of consecutive training windows.
-        max_epochs, batch_size, lr, weight_decay: optimisation.
-        input_noise: standard deviation (scaled units) of Gaussian noise added to the
-            inputs during training, targets clean (a denoising autoencoder); 0 = none.
-        score_top_k: the score is the mean of the k largest normalised variable errors of
-            a row (0 = the mean over all scored variables).
-        err_norm: per-hour error scale of each variable on the training batches: ``mean``
-            (mean squared error) or ``median`` (robust to a few unusual batches).
-    """
-
-    cell: str = "gru"
-    window_h: int = 12
-    hidden_size: int = 48
-    latent_size: int = 12
-    num_layers: int = 1
-    dropout: float = 0.0
-    score_roles: list[str] = field(default_factory=lambda: ["online", "control", "offline"])
-    exclude: list[str] = field(default_factory=list)
-    train_stride: int = 2
-    max_epochs: int = 15
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 1e-5
-    input_noise: float = 0.0
-    score_top_k: int = 2
-    err_norm: str = "mean"
-
-    def __post_init__(self) -> None:
-        if self.err_norm not in ERR_NORMS:
-            raise ValueError(
-                f"anomaly.autoencoder.err_norm: {self.err_norm!r}; expected one of {ERR_NORMS}"
-            )
-        if self.score_top_k < 0 or self.input_noise < 0:
-            raise ValueError("anomaly.autoencoder.score_top_k and input_noise must be >= 0")
-        if self.cell not in CELLS:
-            raise ValueError(f"anomaly.autoencoder.cell: {self.cell!r}; expected one of {CELLS}")
-        bad = [r for r in self.score_roles if r not in SCORE_ROLES]
-        if bad:
-            raise ValueError(
-                f"anomaly.autoencoder.score_roles: unknown {bad}; expected {SCORE_ROLES}"
-            )
-        if self.window_h < 2:
-            raise ValueError(f"anomaly.autoencoder.window_h must be >= 2, got {self.window_h}")
+#: The PCA monitor's own threshold defaults (its other threshold settings are the same as
+#: the autoencoder's, as they were when both shared one ``threshold`` section).
+PCA_THRESHOLD: dict[str, Any] = {"persistence_steps": 2, "clear_steps": 6, "margin": 1.0}
 
 
 @dataclass
@@ -96,8 +44,8 @@ class ThresholdConfig:
         setpoint_transient_h: hours after a set-point step during which that variable's
             error is left out of the score (its reading lags the step); 0 = off.
 
-    ``merge_gap_h`` and ``setpoint_transient_h`` also apply to the PCA monitor, and the
-    calibration counts events the way detection raises them.
+    Each scorer's config section has its own ``threshold`` (the calibration counts events
+    the way detection raises them).
     """
 
     method: str = "event_rate"
@@ -120,6 +68,68 @@ class ThresholdConfig:
             raise ValueError(f"anomaly threshold quantile must be in (0, 1), got {self.quantile}")
         if self.merge_gap_h < 0 or self.setpoint_transient_h < 0:
             raise ValueError("anomaly threshold merge_gap_h and setpoint_transient_h must be >= 0")
+
+
+@dataclass
+class AutoencoderConfig:
+    """Recurrent encoder-decoder on windows of the preprocessed signals.
+
+    Attributes:
+        cell: ``gru`` or ``lstm``.
+        window_h: rows per window (hourly data: hours); the score at row t uses the window
+            of rows t-window+1..t.
+        hidden_size, latent_size, num_layers, dropout: network size (latent = bottleneck).
+        score_roles: roles of the variables reconstructed and scored; the other inputs
+            (set points, static, clock, assay masks and ages) only condition the network.
+        exclude: canonical variables neither fed in nor scored.
+        train_stride: hours between the ends of consecutive training windows.
+        max_epochs, batch_size, lr, weight_decay: optimisation.
+        input_noise: standard deviation (scaled units) of Gaussian noise added to the
+            inputs during training, targets clean (a denoising autoencoder); 0 = none.
+        score_top_k: the score is the mean of the k largest normalised variable errors of
+            a row (0 = the mean over all scored variables).
+        err_norm: per-hour error scale of each variable on the training batches: ``mean``
+            (mean squared error) or ``median`` (robust to a few unusual batches).
+        threshold: its alarm threshold (``anomaly.autoencoder.threshold``; before format 2
+            of the detector this was ``anomaly.threshold``, still accepted).
+    """
+
+    cell: str = "gru"
+    window_h: int = 12
+    hidden_size: int = 48
+    latent_size: int = 12
+    num_layers: int = 1
+    dropout: float = 0.0
+    score_roles: list[str] = field(default_factory=lambda: ["online", "control", "offline"])
+    exclude: list[str] = field(default_factory=list)
+    train_stride: int = 2
+    max_epochs: int = 15
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    input_noise: float = 0.0
+    score_top_k: int = 2
+    err_norm: str = "mean"
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, dict):
+            self.threshold = ThresholdConfig(**self.threshold)
+        if self.err_norm not in ERR_NORMS:
+            raise ValueError(
+                f"anomaly.autoencoder.err_norm: {self.err_norm!r}; expected one of {ERR_NORMS}"
+            )
+        if self.score_top_k < 0 or self.input_noise < 0:
+            raise ValueError("anomaly.autoencoder.score_top_k and input_noise must be >= 0")
+        if self.cell not in CELLS:
+            raise ValueError(f"anomaly.autoencoder.cell: {self.cell!r}; expected one of {CELLS}")
+        bad = [r for r in self.score_roles if r not in SCORE_ROLES]
+        if bad:
+            raise ValueError(
+                f"anomaly.autoencoder.score_roles: unknown {bad}; expected {SCORE_ROLES}"
+            )
+        if self.window_h < 2:
+            raise ValueError(f"anomaly.autoencoder.window_h must be >= 2, got {self.window_h}")
 
 
 @dataclass
@@ -219,9 +229,10 @@ class PCAConfig:
         alpha: confidence level of the control limits.
         smooth_h: half-width (hours) of the window that smooths the per-hour reference mean
             and standard deviation of the good batches.
-        persistence_steps, clear_steps, margin: as for the autoencoder threshold (the
-            ``threshold`` section's target rate or quantile, ``merge_gap_h`` and
-            ``setpoint_transient_h`` are shared).
+        threshold: its alarm threshold (``anomaly.pca.threshold``): by default two steps
+            above the calibrated value raise an alarm, with no margin.
+        persistence_steps, clear_steps, margin: old place of these three threshold
+            settings (before format 2), still accepted: moved into ``threshold``.
     """
 
     enabled: bool = True
@@ -229,9 +240,20 @@ class PCAConfig:
     max_components: int = 10
     alpha: float = 0.999
     smooth_h: int = 3
-    persistence_steps: int = 2
-    clear_steps: int = 6
-    margin: float = 1.0
+    threshold: ThresholdConfig = field(default_factory=lambda: ThresholdConfig(**PCA_THRESHOLD))
+    persistence_steps: int | None = None
+    clear_steps: int | None = None
+    margin: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, dict):
+            self.threshold = ThresholdConfig(**{**PCA_THRESHOLD, **self.threshold})
+        old = {k: getattr(self, k) for k in PCA_THRESHOLD if getattr(self, k) is not None}
+        if old:
+            _moved(f"anomaly.pca.{{{','.join(old)}}}", "anomaly.pca.threshold")
+            self.threshold = ThresholdConfig(**{**asdict(self.threshold), **old})
+            for k in old:
+                setattr(self, k, None)
 
 
 @dataclass
@@ -249,20 +271,31 @@ class EvalConfig:
 
 @dataclass
 class AnomalyConfig:
-    """The ``anomaly:`` section: autoencoder, rules, PCA baseline and evaluation."""
+    """The ``anomaly:`` section: scorers (autoencoder, PCA baseline, any registered one),
+    rules and evaluation.
+
+    Attributes:
+        autoencoder, pca: the built-in scorers' sections (each with its ``threshold``).
+        scorers: sections of further registered scorers, ``{name: {key: value}}`` (see
+            :mod:`forecaster.anomaly.registry`); each becomes its scorer's config class.
+        threshold: old place of the autoencoder's threshold (before format 2), still
+            accepted: it moves into ``autoencoder.threshold`` and its shared settings
+            (method, target rate, quantile, ``merge_gap_h``, ``setpoint_transient_h``) into
+            ``pca.threshold``, as they applied to the PCA monitor then.
+    """
 
     enabled: bool = True
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     pca: PCAConfig = field(default_factory=PCAConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    scorers: dict[str, Any] = field(default_factory=dict)
+    threshold: ThresholdConfig | None = None
 
     def __post_init__(self) -> None:
         # Accept plain dicts (from YAML) for the nested sections; unknown keys raise TypeError.
         for name, cls in (
             ("autoencoder", AutoencoderConfig),
-            ("threshold", ThresholdConfig),
             ("rules", RulesConfig),
             ("pca", PCAConfig),
             ("eval", EvalConfig),
@@ -270,3 +303,30 @@ class AnomalyConfig:
             val = getattr(self, name)
             if isinstance(val, dict):
                 setattr(self, name, cls(**val))
+        if self.threshold is not None:
+            old = self.threshold
+            old = asdict(ThresholdConfig(**old) if isinstance(old, dict) else old)
+            _moved("anomaly.threshold", "anomaly.autoencoder.threshold (and anomaly.pca.threshold)")
+            self.autoencoder.threshold = ThresholdConfig(**old)
+            own = {k: getattr(self.pca.threshold, k) for k in PCA_THRESHOLD}
+            self.pca.threshold = ThresholdConfig(**{**old, **own})
+            self.threshold = None
+        if self.scorers:
+            from forecaster.anomaly.registry import scorer_class  # the scorers import this file
+
+            for name, val in list(self.scorers.items()):
+                cls = scorer_class(name).config_class
+                self.scorers[name] = cls(**val) if isinstance(val, dict) else val
+
+    def scorer_sections(self) -> dict[str, Any]:
+        """``{scorer name: config section}`` of every scorer, in the order they are fitted
+        (the first is the primary one, alarmed on with the rules by default)."""
+        return {"autoencoder": self.autoencoder, "pca": self.pca, **self.scorers}
+
+
+def _moved(old: str, new: str) -> None:
+    warnings.warn(
+        f"config key {old} has moved to {new}; the old key still works but will be removed",
+        DeprecationWarning,
+        stacklevel=4,
+    )

@@ -1,12 +1,20 @@
-"""The trained anomaly detector of a run folder: autoencoder + rules (+ PCA monitor).
+"""The trained anomaly detector: calibrated scorers + rules, for one batch at a time.
 
-Files under ``<run_dir>/anomaly/``:
+A detector holds the fitted preprocessing, the feature layout shared by its scorers, each
+scorer (:mod:`forecaster.anomaly.scorer`) with its threshold
+:class:`~forecaster.anomaly.threshold.Calibration`, and the rule set (settings, fitted
+controller-consistency model, highest normal agitation).
 
-- ``model.pt``: autoencoder weights, architecture hyper-parameters, the fitted preprocessing,
-  feature layout and per-variable error scale, all plain values
-  (``torch.load(weights_only=True)``);
-- ``thresholds.json``: calibrated thresholds with how they were chosen, rule settings;
-- ``pca.npz``: PCA monitor arrays (``np.load(allow_pickle=False)``).
+Files under ``<run_dir>/anomaly/`` (format 2):
+
+- ``model.pt``: everything above as plain values and tensors, written by
+  :func:`forecaster.state.save_state` (kind ``anomaly-detector``, ``format_version`` 2;
+  ``torch.load(weights_only=True)``);
+- ``thresholds.json``: a readable copy of the calibrations and rule settings (not read on
+  load).
+
+Format 1 folders (``model.pt`` + ``thresholds.json`` + ``pca.npz``) load through
+:mod:`forecaster.anomaly.format_v1`.
 
 ``detect`` and ``stream`` share one path (:class:`~forecaster.anomaly.stream.AlarmStream`):
 one-shot detection is a stream fed the whole batch at once.
@@ -15,97 +23,108 @@ one-shot detection is a stream fed the whole batch at once.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from forecaster import schema
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.consistency import ConsistencyModel
 from forecaster.anomaly.events import AlarmEvent
-from forecaster.anomaly.pca import PCAMonitor
-from forecaster.anomaly.scores import SETPOINT_OF, AEScorer, FeatureSpec
+from forecaster.anomaly.features import SETPOINT_OF, FeatureSpec
+from forecaster.anomaly.format_v1 import v1_to_v2
+from forecaster.anomaly.registry import scorer_class
+from forecaster.anomaly.scorer import Scorer, ScorerInput, rows_to_arrays
 from forecaster.anomaly.stream import AlarmStream
 from forecaster.anomaly.threshold import Calibration
 from forecaster.data.features import Preprocessor
-from forecaster.models.autoencoder_net import AutoencoderNet
+from forecaster.data.io import atomic_write_text
+from forecaster.state import load_state, save_state
 
-FORMAT_VERSION = 1
-MODEL_FILE, THRESHOLD_FILE, PCA_FILE = "model.pt", "thresholds.json", "pca.npz"
+KIND, FORMAT_VERSION = "anomaly-detector", 2
+MODEL_FILE, THRESHOLD_FILE = "model.pt", "thresholds.json"
+RULES = "rules"  # the rule set's name among the detectors of a stream
 
 
 class AnomalyDetectorError(FileNotFoundError):
     """A run folder lacks the anomaly files, or they do not fit together."""
 
 
+@dataclass
 class AnomalyDetector:
     """Scores and alarms for one batch at a time.
 
-    Args:
-        prep: fitted preprocessing. net, hparams: trained autoencoder and its constructor
-        arguments. spec: feature layout. window: rows per window. err_scale: (H, V) per-hour
-        error scale on a grid of ``dt_h`` hours.
-        ae_cal: autoencoder threshold calibration. rules: rule settings.
-        agitation_max: highest agitation of the good training batches (rpm), for reasons.
-        pca, pca_cal: optional PCA monitor and its threshold calibration.
+    Attributes:
+        prep: fitted preprocessing.
+        spec: the feature layout every scorer reads.
+        scorers: ``[(scorer, calibration), ...]``; the first is the primary scorer (alarmed
+            on with the rules by default, tabled by :meth:`score`).
+        rules: rule settings.
         consistency: fitted controller-consistency checks, run with the rules.
-        top_k: the autoencoder score is the mean of the k largest variable errors (0 = all).
+        agitation_max: highest agitation of the good training batches (rpm), for reasons.
     """
 
-    def __init__(
-        self,
-        prep: Preprocessor,
-        net: AutoencoderNet,
-        hparams: dict,
-        spec: FeatureSpec,
-        window: int,
-        err_scale: np.ndarray,
-        dt_h: float,
-        ae_cal: Calibration,
-        rules: RulesConfig,
-        agitation_max: float | None = None,
-        pca: PCAMonitor | None = None,
-        pca_cal: Calibration | None = None,
-        consistency: ConsistencyModel | None = None,
-        top_k: int = 0,
-    ) -> None:
-        self.prep, self.hparams, self.spec = prep, dict(hparams), spec
-        self.scorer = AEScorer(
-            net, spec, window, err_scale, dt_h, top_k, ae_cal.setpoint_transient_h
-        )
-        self.ae_cal, self.rules, self.agitation_max = ae_cal, rules, agitation_max
-        self.pca, self.pca_cal = pca, pca_cal
-        self.consistency = consistency
+    prep: Preprocessor
+    spec: FeatureSpec
+    scorers: list[tuple[Scorer, Calibration]]
+    rules: RulesConfig
+    consistency: ConsistencyModel | None = None
+    agitation_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.scorers:
+            raise ValueError("an AnomalyDetector needs at least one calibrated scorer")
+        self.scorers = list(self.scorers)
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the scorers, primary first."""
+        return [s.name for s, _ in self.scorers]
+
+    def get(self, name: str) -> tuple[Scorer, Calibration] | None:
+        """The scorer called ``name`` and its calibration, or None."""
+        return next(((s, c) for s, c in self.scorers if s.name == name), None)
 
     @property
     def threshold(self) -> float:
-        """Raw autoencoder threshold (score units: mean normalised squared error)."""
-        return self.ae_cal.threshold
+        """Raw threshold of the primary scorer (its score units)."""
+        return self.scorers[0][1].threshold
+
+    @property
+    def default_detectors(self) -> tuple[str, ...]:
+        """What ``detect``/``stream`` run when not told: the primary scorer and the rules."""
+        return (self.scorers[0][0].name, RULES)
 
     # ------------------------------------------------------------------ public API
     def score(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Per-row autoencoder score of one batch.
+        """Per-row score of the primary scorer on one batch.
 
         Returns:
-            DataFrame with ``time_h``, ``ae_score``, ``ae_threshold`` and one
-            ``contrib_<variable>`` column per scored variable (shares summing to 1).
+            DataFrame with ``time_h``, ``<label>_score``, ``<label>_threshold`` (``ae_score``,
+            ``ae_threshold`` for the autoencoder) and one ``contrib_<variable>`` column per
+            scored variable (shares summing to 1).
         """
         rows = self._check(rows)
+        scorer, cal = self.scorers[0]
+        r = scorer.score(self._input(rows))
         t = rows[schema.TIME].to_numpy(float)
-        r = self.scorer.score(self.spec.features(self.prep, rows), t)
-        out = pd.DataFrame({schema.TIME: t, "ae_score": r.score})
-        out["ae_threshold"] = self.threshold
-        for j, v in enumerate(self.spec.variables):
+        out = pd.DataFrame({schema.TIME: t, f"{scorer.label}_score": r.score})
+        out[f"{scorer.label}_threshold"] = cal.threshold
+        for j, v in enumerate(scorer.variables):
             out[f"contrib_{v}"] = r.contrib[:, j]
         return out
 
     def detect(
-        self, rows: pd.DataFrame, detectors: tuple[str, ...] = ("autoencoder", "rules")
+        self, rows: pd.DataFrame, detectors: tuple[str, ...] | None = None
     ) -> list[AlarmEvent]:
-        """Alarm events of one batch (``detectors`` may add ``"pca"``), in order of raising."""
+        """Alarm events of one batch, in order of raising.
+
+        Args:
+            detectors: scorer names and/or ``"rules"`` (default :attr:`default_detectors`).
+        """
         rows = self._check(rows)
         bid = str(rows[schema.BATCH_ID].iloc[0]) if schema.BATCH_ID in rows else "batch"
         s = self.stream(bid, detectors=detectors)
@@ -115,13 +134,22 @@ class AnomalyDetector:
     def stream(
         self,
         batch_id: str,
-        detectors: tuple[str, ...] = ("autoencoder", "rules"),
+        detectors: tuple[str, ...] | None = None,
         keep_history: bool = False,
     ) -> AlarmStream:
         """Incremental detector for a running batch (``.update(new_rows)`` -> new alarms)."""
-        if "pca" in detectors and (self.pca is None or self.pca_cal is None):
-            raise ValueError("this detector has no PCA monitor (anomaly.pca.enabled was false)")
-        return AlarmStream(self, str(batch_id), tuple(detectors), keep_history=keep_history)
+        detectors = tuple(detectors) if detectors is not None else self.default_detectors
+        unknown = [d for d in detectors if d != RULES and self.get(d) is None]
+        if unknown:
+            raise ValueError(
+                f"this detector has no scorer {unknown} (it has {self.names}; a scorer left "
+                f"out at training, e.g. anomaly.{unknown[0]}.enabled=false, cannot run)"
+            )
+        return AlarmStream(self, str(batch_id), detectors, keep_history=keep_history)
+
+    def _input(self, rows: pd.DataFrame) -> ScorerInput:
+        raw = rows_to_arrays(rows)
+        return ScorerInput(raw[schema.TIME], raw, self.spec.features(self.prep, raw))
 
     def _check(self, rows: pd.DataFrame) -> pd.DataFrame:
         need = [schema.TIME, *self.prep.variables, *(SETPOINT_OF[v] for v in self.spec.dev_vars)]
@@ -137,73 +165,67 @@ class AnomalyDetector:
         return rows
 
     # ---------------------------------------------------------------- persistence
-    def save(self, folder: Path) -> dict[str, Path]:
-        """Write model.pt, thresholds.json and pca.npz into ``folder`` (the run's anomaly/)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format_version": FORMAT_VERSION,
-            "net": {k: v.detach().cpu() for k, v in self.scorer.net.state_dict().items()},
-            "hparams": self.hparams,
+    def state_dict(self) -> dict[str, Any]:
+        """Plain values and tensors (``torch.load(weights_only=True)``-safe)."""
+        return {
             "prep": self.prep.state_dict(),
             "spec": self.spec.to_dict(),
-            "window": int(self.scorer.window),
-            "err_scale": self.scorer.err_scale.tolist(),
-            "dt_h": float(self.scorer.dt_h),
-            "score_top_k": int(self.scorer.top_k),
+            "scorers": [
+                {"name": s.name, "state": s.state_dict(), "calibration": c.to_dict()}
+                for s, c in self.scorers
+            ],
+            "rules": asdict(self.rules),
+            "consistency": self.consistency.to_dict() if self.consistency else None,
+            "agitation_max_rpm": self.agitation_max,
         }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> AnomalyDetector:
+        spec = FeatureSpec(**state["spec"])
+        scorers = [
+            (scorer_class(d["name"]).from_state_dict(d["state"], spec), Calibration(**d["calibration"]))
+            for d in state["scorers"]
+        ]  # fmt: skip
+        cons = state.get("consistency")
+        return cls(
+            prep=Preprocessor.from_state_dict(state["prep"]),
+            spec=spec,
+            scorers=scorers,
+            rules=RulesConfig(**state["rules"]),
+            consistency=ConsistencyModel(**cons) if cons else None,
+            agitation_max=state.get("agitation_max_rpm"),
+        )
+
+    def save(self, folder: str | Path) -> dict[str, Path]:
+        """Write ``model.pt`` (the state) and ``thresholds.json`` (a readable copy of the
+        calibrations) into ``folder`` (the run's ``anomaly/``), atomically."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
         paths = {"model": folder / MODEL_FILE, "thresholds": folder / THRESHOLD_FILE}
-        torch.save(state, paths["model"])
-        thr = {
-            "autoencoder": self.ae_cal.to_dict(),
-            "pca": self.pca_cal.to_dict() if self.pca_cal else None,
+        save_state(paths["model"], KIND, FORMAT_VERSION, self.state_dict())
+        readable = {
+            **{s.name: c.to_dict() for s, c in self.scorers},
             "rules": asdict(self.rules),
             "agitation_max_rpm": self.agitation_max,
             "score_variables": list(self.spec.variables),
             "consistency": self.consistency.to_dict() if self.consistency else None,
         }
-        paths["thresholds"].write_text(json.dumps(thr, indent=2))
-        if self.pca is not None:
-            paths["pca"] = folder / PCA_FILE
-            np.savez(paths["pca"], **self.pca.arrays())
+        atomic_write_text(paths["thresholds"], json.dumps(readable, indent=2))
         return paths
 
     @classmethod
     def load(cls, run_dir: str | Path) -> AnomalyDetector:
-        """Load from a run folder (or its ``anomaly/`` subfolder)."""
+        """Load from a run folder (or its ``anomaly/`` subfolder), migrating older formats.
+
+        Raises:
+            AnomalyDetectorError: no ``model.pt`` (the run had no anomaly stage).
+            RunFolderError: unreadable file, or a format version this package cannot read.
+        """
         run_dir = Path(run_dir)
         folder = run_dir if (run_dir / MODEL_FILE).exists() else run_dir / "anomaly"
-        for name in (MODEL_FILE, THRESHOLD_FILE):
-            if not (folder / name).exists():
-                raise AnomalyDetectorError(
-                    f"{folder / name} not found: train with anomaly.enabled=true to create it"
-                )
-        state = torch.load(folder / MODEL_FILE, weights_only=True, map_location="cpu")
-        if state.get("format_version") != FORMAT_VERSION:
+        if not (folder / MODEL_FILE).exists():
             raise AnomalyDetectorError(
-                f"{folder / MODEL_FILE}: format {state.get('format_version')}, expected {FORMAT_VERSION}"
+                f"{folder / MODEL_FILE} not found: train with anomaly.enabled=true to create it"
             )
-        thr = json.loads((folder / THRESHOLD_FILE).read_text())
-        net = AutoencoderNet(**state["hparams"])
-        net.load_state_dict(state["net"])
-        pca = pca_cal = None
-        if thr.get("pca") and (folder / PCA_FILE).exists():
-            with np.load(folder / PCA_FILE, allow_pickle=False) as z:
-                pca = PCAMonitor.from_arrays({k: z[k] for k in z.files})
-            pca_cal = Calibration(**thr["pca"])
-        return cls(
-            prep=Preprocessor.from_state_dict(state["prep"]),
-            net=net,
-            hparams=state["hparams"],
-            spec=FeatureSpec(**state["spec"]),
-            window=state["window"],
-            err_scale=np.asarray(state["err_scale"]),
-            dt_h=float(state["dt_h"]),
-            ae_cal=Calibration(**thr["autoencoder"]),
-            rules=RulesConfig(**thr["rules"]),
-            agitation_max=thr.get("agitation_max_rpm"),
-            pca=pca,
-            pca_cal=pca_cal,
-            consistency=ConsistencyModel(**thr["consistency"]) if thr.get("consistency") else None,
-            top_k=int(state.get("score_top_k", 0)),
-        )
+        state = load_state(folder / MODEL_FILE, KIND, FORMAT_VERSION, {1: v1_to_v2(folder)})
+        return cls.from_state_dict(state)

@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-DETECTORS: tuple[str, ...] = ("autoencoder", "rules", "pca")
-
 
 @dataclass
 class AlarmEvent:

@@ -22,12 +22,18 @@ threshold is calibrated on fault-free validation batches like the autoencoder's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from scipy import stats
 
 from forecaster.anomaly.config import PCAConfig
+from forecaster.anomaly.features import FeatureSpec
+from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readings
 
 
 @dataclass
@@ -178,6 +184,78 @@ class PCAMonitor:
             float(a["dt_h"]), a["mean"], a["std"], a["loadings"], a["eigvals"],
             float(a["t2_limit"]), a["spe_limit"], int(a["n_batches"]), float(a["alpha"]),
         )  # fmt: skip
+
+
+class PCAScorer:
+    """The PCA monitor as a :class:`~forecaster.anomaly.scorer.Scorer` (registered as
+    ``pca``; config section :class:`~forecaster.anomaly.config.PCAConfig`).
+
+    It reads the scored variables of the :class:`FeatureSpec` (scaled units), treats
+    readings within ``setpoint_transient_h`` of a set-point change as missing, and expects
+    the golden-batch trajectory (the per-hour reference mean).
+
+    Args:
+        monitor: the fitted :class:`PCAMonitor` (None before :meth:`fit`).
+        spec: the detector's feature layout.
+        setpoint_transient_h: hours after a set-point step during which that variable is
+            left out.
+        cfg: settings used by :meth:`fit`.
+    """
+
+    name: ClassVar[str] = "pca"
+    label: ClassVar[str] = "pca"
+    config_class: ClassVar[type] = PCAConfig
+    context_rows: int = 0  # row-wise: no look-back
+
+    def __init__(
+        self,
+        monitor: PCAMonitor | None,
+        spec: FeatureSpec,
+        setpoint_transient_h: float = 0.0,
+        cfg: PCAConfig | None = None,
+    ) -> None:
+        self.monitor, self.spec, self.cfg = monitor, spec, cfg
+        self.setpoint_transient_h = float(setpoint_transient_h)
+        self.variables = list(spec.variables)
+
+    @classmethod
+    def from_config(cls, cfg: PCAConfig, spec: FeatureSpec) -> PCAScorer:
+        return cls(None, spec, cfg.threshold.setpoint_transient_h, cfg)
+
+    def fit(
+        self,
+        train: Sequence[ScorerInput],
+        val: Sequence[ScorerInput] = (),
+        *,
+        seed: int = 0,
+        trainer_kwargs: dict[str, Any] | None = None,
+        log_dir: Path | None = None,
+    ) -> PCAScorer:
+        """Fit the monitor on the training batches (deterministic: ``seed`` and ``val``
+        are not used)."""
+        xs = [(x.t_h, x.feats[:, self.spec.target_idx].astype(float)) for x in train]
+        self.monitor = PCAMonitor.fit(xs, self.cfg or PCAConfig())
+        return self
+
+    def score(self, x: ScorerInput, start: int = 0) -> ScorerResult:
+        feats = x.feats[start:]
+        sig = feats[:, self.spec.target_idx].astype(np.float64)
+        ignore = self.spec.in_transient(feats, self.setpoint_transient_h)
+        r = self.monitor.score(x.t_h[start:], sig, ignore)
+        return ScorerResult(r.score, r.contrib, expected_readings(x, self.spec, start, r.expected))
+
+    def summary(self) -> dict[str, Any]:
+        m = self.monitor
+        return {"t2_limit": m.t2_limit, "n_components": int(m.loadings.shape[1]), "alpha": m.alpha}
+
+    def state_dict(self) -> dict[str, Any]:
+        arrays = {k: torch.from_numpy(np.array(v)) for k, v in self.monitor.arrays().items()}
+        return {"monitor": arrays, "setpoint_transient_h": self.setpoint_transient_h}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any], spec: FeatureSpec) -> PCAScorer:
+        arrays = {k: np.asarray(v) for k, v in state["monitor"].items()}
+        return cls(PCAMonitor.from_arrays(arrays), spec, float(state["setpoint_transient_h"]))
 
 
 def _hour_index(t: np.ndarray, dt: float, n: int) -> np.ndarray:

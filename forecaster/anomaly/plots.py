@@ -60,11 +60,11 @@ def batch_figure(
             )
         ax.legend(loc="upper right", fontsize=7)
     ax = axes[-1]
-    for d in ("autoencoder", "pca"):
+    for d in thresholds:
         s = hist.get(f"{d}_score")
         if s is None or d not in thresholds:
             continue
-        ax.plot(t, s / thresholds[d], color=_COLORS[d], lw=1, label=f"{d} score / threshold")
+        ax.plot(t, s / thresholds[d], color=_COLORS.get(d), lw=1, label=f"{d} score / threshold")
     ax.axhline(1.0, color="k", lw=0.8, ls=":", label="threshold")
     ax.set_yscale("log")
     ax.set_xlabel("time since inoculation (h)")

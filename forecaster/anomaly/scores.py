@@ -10,144 +10,23 @@ on normal data) and each variable's share of their sum is its contribution.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
-from forecaster import schema
-from forecaster.data.features import Preprocessor
-from forecaster.data.fill import carry_forward
+from forecaster.anomaly.config import AutoencoderConfig
+from forecaster.anomaly.features import (  # noqa: F401  (re-exported: older import paths)
+    SETPOINT_OF,
+    SETTLE_TAU_H,
+    FeatureSpec,
+    transform_arrays,
+)
+from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readings
 from forecaster.models.autoencoder_net import AutoencoderNet
-
-#: Variables scored as their deviation from a set point (the controller's error), which is
-#: what a fault shows as, instead of their level (which moves with every set-point change).
-SETPOINT_OF: dict[str, str] = {
-    "do_pct": "do_setpoint_pct",
-    "ph": "ph_setpoint",
-    "temperature_C": "temperature_setpoint_C",
-}
-
-
-SETTLE_TAU_H = 2.0
-
-
-@dataclass
-class FeatureSpec:
-    """Which features the autoencoder reads and rebuilds, and the derived ones it adds.
-
-    The features are the ``Preprocessor`` columns followed, per variable with a set point,
-    by its deviation ``(x - setpoint) / dev_std`` and a settling clock
-    ``exp(-hours since the set point last changed / 2 h)`` (so the transient after the
-    temperature shift is normal). Scored variables with a set point are scored on the
-    deviation; the others on their scaled (last known) value.
-
-    Attributes:
-        input_idx: feature columns fed in (F of them).
-        target_idx: feature column of each scored variable (V of them).
-        mask_idx: for each scored variable, the column of its assay mask (-1 for dense).
-        variables: the V scored variable names.
-        dev_vars: variables with a deviation column (appended in this order).
-        dev_std: standard deviation of each deviation on the training batches (raw units).
-        target_std: (V,) raw-unit size of one scaled unit of each target.
-    """
-
-    input_idx: list[int]
-    target_idx: list[int]
-    mask_idx: list[int]
-    variables: list[str]
-    dev_vars: list[str]
-    dev_std: list[float]
-    target_std: list[float]
-
-    @classmethod
-    def build(
-        cls, prep: Preprocessor, train: pd.DataFrame, score_roles: list[str], exclude: list[str]
-    ) -> FeatureSpec:
-        """Layout for ``prep``; deviation scales fitted on the fault-free ``train`` rows."""
-        names, fvars = list(prep.feature_names), prep.feature_variables
-        dev_vars, dev_std = [], []
-        for v, sp in SETPOINT_OF.items():
-            if v in prep.variables and v not in exclude and sp in train.columns:
-                d = (train[v] - train[sp]).to_numpy(dtype=float)
-                d = d[np.isfinite(d)]
-                dev_vars.append(v)
-                dev_std.append(float(max(d.std(), 1e-6)) if d.size > 1 else 1.0)
-        n_base = len(names)
-        names += [f"{v}:deviation" for v in dev_vars] + [f"{v}:settling" for v in dev_vars]
-        inputs = [i for i, v in enumerate(fvars) if v not in exclude] + list(
-            range(n_base, len(names))
-        )
-        scored = [
-            v for v in prep.variables if v not in exclude and schema.variable(v).role in score_roles
-        ]
-        if not scored:
-            raise ValueError(
-                f"no variable of roles {score_roles} among the preprocessor's {prep.variables}"
-            )
-        target, tstd = [], []
-        for v in scored:
-            if v in dev_vars:
-                target.append(names.index(f"{v}:deviation"))
-                tstd.append(dev_std[dev_vars.index(v)])
-            else:
-                target.append(names.index(v))
-                tstd.append(prep.std[prep.variables.index(v)])
-        mask = [names.index(f"{v}:measured") if f"{v}:measured" in names else -1 for v in scored]
-        return cls(inputs, target, mask, scored, dev_vars, dev_std, tstd)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def features(
-        self, prep: Preprocessor, rows: pd.DataFrame | Mapping[str, np.ndarray]
-    ) -> np.ndarray:
-        """``(T, F_all)`` float32: the preprocessed features plus the deviation columns.
-
-        ``rows`` is one batch's rows sorted by time: a DataFrame, or ``{column: (T,) float
-        array}`` (the fast path of the detector: no pandas per column)."""
-        if isinstance(rows, pd.DataFrame):
-            rows = {c: rows[c].to_numpy(dtype=float) for c in _needed(prep, self.dev_vars)}
-        base = transform_arrays(prep, rows)
-        if not self.dev_vars:
-            return base
-        t = np.asarray(rows[schema.TIME], dtype=float)
-        devs, clocks = [], []
-        for v, s in zip(self.dev_vars, self.dev_std):
-            sp = carry_forward(np.asarray(rows[SETPOINT_OF[v]], dtype=float), 0.0)
-            devs.append(carry_forward((np.asarray(rows[v], dtype=float) - sp) / s, 0.0))
-            clocks.append(np.exp(-(t - _last_change(t, sp)) / SETTLE_TAU_H))
-        return np.concatenate([base, np.stack(devs + clocks, axis=1).astype(np.float32)], axis=1)
-
-    def in_transient(self, feats: np.ndarray, hours: float) -> np.ndarray:
-        """(T, V) True where a scored variable's set point changed less than ``hours`` ago.
-
-        Read from the settling clocks of ``feats: (T, F_all)`` (the last ``len(dev_vars)``
-        columns), so it is causal and travels with the features in a stream. Variables
-        without a set point are never in a transient.
-        """
-        out = np.zeros((len(feats), len(self.variables)), dtype=bool)
-        if hours <= 0 or not self.dev_vars:
-            return out
-        first_clock = feats.shape[1] - len(self.dev_vars)
-        for j, v in enumerate(self.variables):
-            if v in self.dev_vars:
-                clock = feats[:, first_clock + self.dev_vars.index(v)].astype(np.float64)
-                with np.errstate(divide="ignore"):
-                    since = -SETTLE_TAU_H * np.log(clock)  # hours since the last change
-                out[:, j] = since < hours - 1e-4  # float32 clocks: integer hours stay outside
-        return out
-
-    def targets(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled targets and their known-mask from ``feats: (T, F_all)`` -> two (T, V)."""
-        y = feats[:, self.target_idx]
-        m = np.ones_like(y)
-        for j, mi in enumerate(self.mask_idx):
-            if mi >= 0:  # an assay is known from its first measurement on (causal)
-                m[:, j] = np.maximum.accumulate(feats[:, mi] > 0)
-        return y, m
 
 
 def windows(x: np.ndarray, length: int) -> np.ndarray:
@@ -176,10 +55,12 @@ class ScoreResult:
 
 
 class AEScorer:
-    """Scores rows with a trained :class:`AutoencoderNet`.
+    """Scores rows with a trained :class:`AutoencoderNet` (a :class:`~forecaster.anomaly.
+    scorer.Scorer`, registered as ``autoencoder``; its config section is
+    :class:`~forecaster.anomaly.config.AutoencoderConfig`).
 
     Args:
-        net: trained network (put in eval mode here).
+        net: trained network (put in eval mode here); None before :meth:`fit`.
         spec: feature layout.
         window: W, rows per window.
         err_scale: (H, V) mean squared error of each variable at each hour of the run on
@@ -192,23 +73,101 @@ class AEScorer:
             error is left out of the score (and of the contributions): the reading lags a
             step (the temperature shift takes an hour or two), which is not a fault. The
             other variables are still scored.
+        hparams: the network's constructor arguments (saved with it).
+        cfg: training settings (only needed by :meth:`fit`).
     """
+
+    name: ClassVar[str] = "autoencoder"
+    label: ClassVar[str] = "ae"
+    config_class: ClassVar[type] = AutoencoderConfig
 
     def __init__(
         self,
-        net: AutoencoderNet,
+        net: AutoencoderNet | None,
         spec: FeatureSpec,
         window: int,
         err_scale: np.ndarray,
         dt_h: float = 1.0,
         top_k: int = 0,
         setpoint_transient_h: float = 0.0,
+        hparams: dict | None = None,
+        cfg: AutoencoderConfig | None = None,
     ):
-        self.net = net.eval()
+        self.net = net.eval() if net is not None else None
         self.spec, self.window, self.dt_h = spec, int(window), float(dt_h)
         self.err_scale = np.atleast_2d(np.asarray(err_scale, dtype=np.float64))
         self.top_k = int(top_k)
         self.setpoint_transient_h = float(setpoint_transient_h)
+        self.hparams, self.cfg = dict(hparams or {}), cfg
+        self.variables = list(spec.variables)
+
+    # ------------------------------------------------------------ Scorer protocol
+    @property
+    def context_rows(self) -> int:
+        return self.window
+
+    @classmethod
+    def from_config(cls, cfg: AutoencoderConfig, spec: FeatureSpec) -> AEScorer:
+        ones = np.ones((1, len(spec.variables)))
+        transient = cfg.threshold.setpoint_transient_h
+        return cls(None, spec, cfg.window_h, ones, 1.0, cfg.score_top_k, transient, cfg=cfg)
+
+    def fit(
+        self,
+        train: Sequence[ScorerInput],
+        val: Sequence[ScorerInput],
+        *,
+        seed: int = 0,
+        trainer_kwargs: dict[str, Any] | None = None,
+        log_dir: Path | None = None,
+    ) -> AEScorer:
+        """Train the network on the training batches (``val`` for the validation loss),
+        then fit the per-hour error scale on the training batches."""
+        from forecaster.anomaly.train_ae import train_autoencoder  # Lightning: only to fit
+
+        cfg = self.cfg or AutoencoderConfig(window_h=self.window, score_top_k=self.top_k)
+        torch.manual_seed(seed)
+        feats = [x.feats for x in train]
+        net, self.hparams = train_autoencoder(
+            feats, [x.feats for x in val], self.spec, cfg, seed, trainer_kwargs, log_dir
+        )
+        batches = [(x.t_h, x.feats) for x in train]
+        self.err_scale, self.dt_h = AEScorer.fit_err_scale(
+            net, self.spec, self.window, batches, method=cfg.err_norm
+        )
+        self.net = net.eval()
+        return self
+
+    def score(self, x: ScorerInput, start: int = 0) -> ScorerResult:
+        """Protocol form of :meth:`score_features` (rows ``start:``), with expected
+        readings from the reconstruction."""
+        r = self.score_features(x.feats, x.t_h, slice(start, None) if start else None)
+        return ScorerResult(r.score, r.contrib, expected_readings(x, self.spec, start, r.recon))
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "hparams": dict(self.hparams),
+            "window": self.window,
+            "err_scale": torch.from_numpy(self.err_scale.copy()),
+            "dt_h": self.dt_h,
+            "top_k": self.top_k,
+            "setpoint_transient_h": self.setpoint_transient_h,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any], spec: FeatureSpec) -> AEScorer:
+        net = AutoencoderNet(**state["hparams"])
+        net.load_state_dict(state["net"])
+        err = state["err_scale"]
+        err = err.numpy() if isinstance(err, torch.Tensor) else np.asarray(err, dtype=np.float64)
+        return cls(net, spec, int(state["window"]), err, float(state["dt_h"]),
+                   int(state["top_k"]), float(state["setpoint_transient_h"]), state["hparams"])  # fmt: skip
+
+    # ------------------------------------------------------------------ scoring
 
     @torch.inference_mode()
     def reconstruct_last(self, feats: np.ndarray, rows: slice | None = None) -> np.ndarray:
@@ -225,7 +184,9 @@ class AEScorer:
         x_t = torch.from_numpy(np.require(win, np.float32, ["C", "W"]))
         return self.net.reconstruct_newest(x_t).numpy()
 
-    def score(self, feats: np.ndarray, t_h: np.ndarray, rows: slice | None = None) -> ScoreResult:
+    def score_features(
+        self, feats: np.ndarray, t_h: np.ndarray, rows: slice | None = None
+    ) -> ScoreResult:
         """Scores of the rows ``rows`` (default all; a slice ``lo:``) of ``feats: (T, F_all)``
         at hours ``t_h: (T,)``. All windows go through the network in one forward pass."""
         recon = self.reconstruct_last(feats, rows).astype(np.float64)
@@ -278,7 +239,7 @@ class AEScorer:
         se, n = np.zeros((n_h, v)), np.zeros((n_h, v))
         per_batch = np.full((len(batches), n_h, v), np.nan) if method == "median" else None
         for i, (t, f) in enumerate(batches):
-            r = ones.score(f, t)
+            r = ones.score_features(f, t)
             h = np.clip(np.rint(t / dt).astype(int), 0, n_h - 1)
             e = (r.recon - r.target) ** 2 * r.mask
             np.add.at(se, h, e)
@@ -314,24 +275,3 @@ class AEScorer:
             )
         scale = np.where(np.isfinite(scale), scale, overall)
         return np.maximum(scale, np.maximum(floor * overall, 1e-6))
-
-
-def _needed(prep: Preprocessor, dev_vars: list[str]) -> list[str]:
-    return list(dict.fromkeys([schema.TIME, *prep.variables, *(SETPOINT_OF[v] for v in dev_vars)]))
-
-
-def transform_arrays(prep: Preprocessor, cols: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``prep.transform_arrays``: the one feature kernel (kept as a name for callers)."""
-    return prep.transform_arrays(cols)
-
-
-def _last_change(t: np.ndarray, sp: np.ndarray) -> np.ndarray:
-    """(T,) time of the last set-point change at or before each row (-inf if none seen).
-
-    A change before the first row is invisible; the stream keeps more than
-    ``5 x SETTLE_TAU_H`` hours of rows, after which the clock is ~0 anyway.
-    """
-    out = np.full(len(t), -np.inf)
-    ch = np.flatnonzero(np.abs(np.diff(sp)) > 1e-9) + 1
-    out[ch] = t[ch]
-    return np.maximum.accumulate(out)

@@ -1,26 +1,40 @@
 """Incremental alarms for a running batch; also the one-shot path (a stream fed everything).
 
 Each ``update(new_rows)`` works on the new rows plus a bounded tail: the last rows that the
-autoencoder windows, the rules and the persistence logic can look back to, and for each
+scorers (their ``context_rows``), the rules and the persistence logic can look back to, and for each
 variable its last observed row (which is all that last-observation-carried-forward and
 assay ages need). Work is therefore proportional to the window, not to the history.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from forecaster import schema
+from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.consistency import ConsistencyModel
 from forecaster.anomaly.events import AlarmEvent, RunTracker, Span, top_shares
+from forecaster.anomaly.features import SETTLE_TAU_H, FeatureSpec
 from forecaster.anomaly.reasons import reason_sentence
 from forecaster.anomaly.rules import evaluate_rules, lookback_h
-from forecaster.anomaly.scores import SETTLE_TAU_H
+from forecaster.anomaly.scorer import Scorer, ScorerInput
+from forecaster.anomaly.threshold import Calibration
+from forecaster.data.features import Preprocessor
 
-if TYPE_CHECKING:
-    from forecaster.anomaly.detector import AnomalyDetector
+
+class AlarmSource(Protocol):
+    """What a stream reads from its detector (an :class:`~forecaster.anomaly.detector.
+    AnomalyDetector`): the feature layout, the calibrated scorers and the rule set."""
+
+    prep: Preprocessor
+    spec: FeatureSpec
+    scorers: list[tuple[Scorer, Calibration]]
+    rules: RulesConfig
+    consistency: ConsistencyModel | None
+    agitation_max: float | None
 
 
 class AlarmStream:
@@ -32,7 +46,7 @@ class AlarmStream:
 
     def __init__(
         self,
-        det: AnomalyDetector,
+        det: AlarmSource,
         batch_id: str,
         detectors: tuple[str, ...],
         keep_history: bool = False,
@@ -47,9 +61,7 @@ class AlarmStream:
         self._n_seen = 0
         self._trackers: dict[tuple[str, str | None], RunTracker] = {}
         self._hist: dict[str, list[np.ndarray]] | None = {} if keep_history else None
-        cal = det.ae_cal
-        self._k_ae = cal.persistence_steps
-        self._k_pca = det.pca_cal.persistence_steps if det.pca_cal else 1
+        self._scorers = [(s, c) for s, c in det.scorers if s.name in detectors]
         rule_vars = [*det.rules.stuck_variables, *det.rules.spike_limits]
         self._cols = list(dict.fromkeys([schema.TIME, *det.prep.variables, *_EXTRA, *rule_vars]))
 
@@ -81,12 +93,10 @@ class AlarmStream:
             }
         gi = np.concatenate([self._tail_gi, self._n_seen + np.arange(len(t_new))])
         t = raw[schema.TIME]
-        feats = self.det.spec.features(self.det.prep, raw)
+        x = ScorerInput(t, raw, self.det.spec.features(self.det.prep, raw))
         raised: list[AlarmEvent] = []
-        if "autoencoder" in self.detectors:
-            raised += self._score_detector("autoencoder", feats, t, raw, gi, n_prev)
-        if "pca" in self.detectors:
-            raised += self._score_detector("pca", feats, t, raw, gi, n_prev)
+        for scorer, cal in self._scorers:
+            raised += self._score_detector(scorer, cal, x, gi, n_prev)
         if "rules" in self.detectors and self.det.rules.enabled:
             raised += self._rules(raw, t, gi, n_prev)
         if self._hist is not None:
@@ -100,28 +110,21 @@ class AlarmStream:
         return raised
 
     def history(self) -> dict[str, np.ndarray]:
-        """Per-row arrays seen so far (``keep_history=True``): time_h, ae_score, ae_contrib,
-        pca_score, pca_contrib, rules_flag."""
+        """Per-row arrays seen so far (``keep_history=True``): time_h, ``<scorer>_score``
+        (T,) and ``<scorer>_contrib`` (T, V) of each scorer run (``autoencoder_score``...),
+        rules_flag (T,)."""
         if self._hist is None:
             raise ValueError("stream was created without keep_history=True")
         return {k: np.concatenate(v) for k, v in self._hist.items()}
 
     # ---------------------------------------------------------------- detectors
-    def _score_detector(self, name, feats, t, raw, gi, n_prev) -> list[AlarmEvent]:
-        det, spec = self.det, self.det.spec
-        k = self._k_ae if name == "autoencoder" else self._k_pca
+    def _score_detector(
+        self, scorer: Scorer, cal: Calibration, x: ScorerInput, gi: np.ndarray, n_prev: int
+    ) -> list[AlarmEvent]:
+        name, k, t, raw = scorer.name, cal.persistence_steps, x.t_h, x.raw
         lo = max(0, n_prev - (k - 1))  # earlier rows: contributions over the persistence run
-        if name == "autoencoder":
-            r = det.scorer.score(feats, t, slice(lo, None))
-            score, contrib, cal = r.score, r.contrib, det.ae_cal
-            expected_scaled, target = r.recon, r.target
-        else:
-            cal = det.pca_cal
-            x = feats[lo:, spec.target_idx].astype(np.float64)
-            ignore = spec.in_transient(feats[lo:], cal.setpoint_transient_h)
-            r = det.pca.score(t[lo:], x, ignore)
-            score, contrib, expected_scaled = r.score, r.contrib, r.expected
-        target = feats[lo:, spec.target_idx].astype(np.float64)
+        r = scorer.score(x, lo)
+        score, contrib = r.score, r.contrib
         off = n_prev - lo
         if self._hist is not None:
             self._hist.setdefault(f"{name}_score", []).append(score[off:])
@@ -135,11 +138,9 @@ class AlarmStream:
             j = int(np.searchsorted(gi, sp.raised_i))  # ctx row of the raise
             j0 = max(j - k + 1, lo, int(np.searchsorted(gi, sp.start_i)))
             share = contrib[j0 - lo : j - lo + 1].mean(axis=0)
-            top = top_shares(share, spec.variables)
-            # expected reading = reading - error, the error taken back to raw units
-            gap = (target[j - lo] - expected_scaled[j - lo]) * np.asarray(spec.target_std)
-            exp = {v: float(_last(raw.get(v), j) - gap[jv]) for jv, v in enumerate(spec.variables)}
-            reason = reason_sentence(name, top, raw, j, t[j], exp, det.agitation_max)
+            top = top_shares(share, scorer.variables)
+            exp = {v: float(r.expected[j - lo, jv]) for jv, v in enumerate(scorer.variables)}
+            reason = reason_sentence(name, top, raw, j, t[j], exp, self.det.agitation_max)
             out.append(self._event(sp, name, None, cal.threshold, top, reason))
         return out
 
@@ -212,8 +213,10 @@ class AlarmStream:
         t = raw[schema.TIME]
         dt = float(np.median(np.diff(t[-50:]))) if len(t) > 1 else 1.0
         rules = self.det.rules
+        scorers = self.det.scorers  # all of them, run or not: the tail is the same
         rows = max(
-            self.det.scorer.window + max(self._k_ae, self._k_pca),
+            max((s.context_rows for s, _ in scorers), default=0)
+            + max((c.persistence_steps for _, c in scorers), default=1),
             rules.spike_context_h + rules.spike_return_rows + 2,
         )
         lb = max(lookback_h(rules, dt), 5 * SETTLE_TAU_H) + dt
@@ -227,14 +230,6 @@ class AlarmStream:
         self._tail = {c: x[keep] for c, x in raw.items()}
         self._tail_gi = gi[keep]
         self._trimmed = True
-
-
-def _last(x: np.ndarray | None, j: int) -> float:
-    """Last finite value of ``x`` at or before row ``j`` (NaN if none)."""
-    if x is None:
-        return float("nan")
-    seen = np.flatnonzero(np.isfinite(x[: j + 1]))
-    return float(x[seen[-1]]) if seen.size else float("nan")
 
 
 _EXTRA = ("do_setpoint_pct", "ph_setpoint", "temperature_setpoint_C", "agitation_rpm",

@@ -55,8 +55,9 @@ def row_labels(rows: pd.DataFrame, faults: pd.DataFrame) -> np.ndarray:
 def evaluate_all(
     det: AnomalyDetector, test: dict[str, pd.DataFrame], faults: pd.DataFrame, grace_h: float
 ) -> Evaluation:
-    """Detect on every test batch (one pass each) and score the four detectors."""
-    dets = ("autoencoder", "rules", "pca") if det.pca is not None else ("autoencoder", "rules")
+    """Detect on every test batch (one pass each) and score every scorer, the rules and the
+    combination (the detector's default set: primary scorer + rules)."""
+    dets = (*det.names, "rules")
     events: list[AlarmEvent] = []
     hist, labels, days = {}, {}, {}
     for bid, rows in test.items():
@@ -68,15 +69,12 @@ def evaluate_all(
         days[bid] = duration_days(rows[schema.TIME].to_numpy(float))
     ev = Evaluation(events, hist, labels)
     by = {d: [e for e in events if e.detector == d] for d in dets}
-    ae_scores = {b: h["autoencoder_score"] for b, h in hist.items()}
-    ev.metrics["autoencoder"] = evaluate(
-        by["autoencoder"], faults, days, grace_h, labels, ae_scores
-    )
+    for name in det.names:
+        scores = {b: h[f"{name}_score"] for b, h in hist.items()}
+        ev.metrics[name] = evaluate(by[name], faults, days, grace_h, labels, scores)
     ev.metrics["rules"] = evaluate(by["rules"], faults, days, grace_h)
-    if "pca" in by:
-        pca_scores = {b: h["pca_score"] for b, h in hist.items()}
-        ev.metrics["pca"] = evaluate(by["pca"], faults, days, grace_h, labels, pca_scores)
-    ev.metrics["combined"] = evaluate(by["autoencoder"] + by["rules"], faults, days, grace_h)
+    combined = [e for d in det.default_detectors for e in by[d]]
+    ev.metrics["combined"] = evaluate(combined, faults, days, grace_h)
     return ev
 
 

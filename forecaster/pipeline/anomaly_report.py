@@ -15,7 +15,12 @@ from forecaster.anomaly.plots import batch_figure, score_histogram_figure
 from forecaster.pipeline.anomaly_eval import Evaluation
 
 log = logging.getLogger(__name__)
-_DETS = ("autoencoder", "rules", "pca", "combined")
+
+
+def _table_order(det: AnomalyDetector) -> list[str]:
+    """Rows of the metric tables: primary scorer, rules, the other scorers, combined."""
+    names = det.names
+    return [names[0], "rules", *names[1:], "combined"]
 
 
 def _fmt(x) -> str:
@@ -31,9 +36,7 @@ def save_batch_figures(
 ) -> list[str]:
     """One figure per test batch with an alarm (at most ``cfg.eval.max_figures``); returns
     their paths relative to the run folder."""
-    thr = {"autoencoder": det.ae_cal.threshold}
-    if det.pca_cal is not None:
-        thr["pca"] = det.pca_cal.threshold
+    thr = {s.name: cal.threshold for s, cal in det.scorers}
     with_alarm = sorted({e.batch_id for e in ev.events})
     out = []
     fdir = ctx.figure_dir()
@@ -63,7 +66,7 @@ def anomaly_report(
 ) -> str:
     """Markdown section: thresholds, metric table, per-fault-type table, bars, figures."""
     figs = save_batch_figures(ctx, det, ev, test, cfg)
-    a = det.ae_cal
+    a = det.scorers[0][1]
     lines = [
         "## Anomaly detection",
         "",
@@ -72,11 +75,11 @@ def anomaly_report(
         f"batch-days, {a.n_batches} fault-free validation batches / {a.batch_days:.1f} batch-days, "
         f"{a.calibration_events} alarms there; alarm after {a.persistence_steps} steps above).",
     ]
-    if det.pca_cal is not None:
-        p = det.pca_cal
+    if (pca := det.get("pca")) is not None:
+        m, p = pca[0].summary(), pca[1]
         lines.append(
-            f"PCA monitor: {det.pca.loadings.shape[1]} components, T^2 limit {det.pca.t2_limit:.3g} "
-            f"(alpha {det.pca.alpha:g}); alarm threshold {p.threshold:.3g} x the control limit, calibrated "
+            f"PCA monitor: {m['n_components']} components, T^2 limit {m['t2_limit']:.3g} "
+            f"(alpha {m['alpha']:g}); alarm threshold {p.threshold:.3g} x the control limit, calibrated "
             f"the same way on the same batches."
         )
     if a.note:
@@ -84,13 +87,14 @@ def anomaly_report(
     keys = ["event_recall", "precision", "f1", "false_alarms_per_100_batch_days", "median_delay_h",
             "auroc", "auprc", "top_variable_accuracy", "n_alarm_events"]  # fmt: skip
     lines += ["", "| detector | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for d in _DETS:
+    dets = _table_order(det)
+    for d in dets:
         if d in result and "event_recall" in result[d]:
             lines.append(f"| {d} | " + " | ".join(_fmt(result[d].get(k)) for k in keys) + " |")
     types = sorted(
-        {t for d in _DETS if d in result for t in result[d].get("event_recall_by_type", {})}
+        {t for d in dets if d in result for t in result[d].get("event_recall_by_type", {})}
     )
-    present = [d for d in _DETS if d in result and "event_recall_by_type" in result[d]]
+    present = [d for d in dets if d in result and "event_recall_by_type" in result[d]]
     n_by_type = (
         pd.Series(
             [str(x) for x in ctx.faults[ctx.faults[schema.BATCH_ID].astype(str).isin(test)]["type"]]
@@ -129,7 +133,7 @@ def log_tensorboard(ctx, ev: Evaluation, thresholds: dict[str, float]) -> None:
     """Score distributions of normal and faulty rows (histograms + figures with threshold)."""
     if ctx.writer is None:
         return
-    for d in ("autoencoder", "pca"):
+    for d in thresholds:
         key = f"{d}_score"
         if not all(key in h for h in ev.histories.values()):
             continue

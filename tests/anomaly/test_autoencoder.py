@@ -33,11 +33,13 @@ def detector() -> AnomalyDetector:
     net, hp = train_autoencoder(feats[:6], feats[6:], spec, CFG, seed=0, trainer_kwargs=trainer)
     ts = [g[schema.TIME].to_numpy(float) for g in groups]
     scale, dt = AEScorer.fit_err_scale(net, spec, CFG.window_h, list(zip(ts[:6], feats[:6])))
-    scorer = AEScorer(net, spec, CFG.window_h, scale, dt)
+    scorer = AEScorer(net, spec, CFG.window_h, scale, dt, hparams=hp)
     cal = calibrate(
-        [(t, scorer.score(f, t).score) for t, f in zip(ts[6:], feats[6:])], ThresholdConfig()
+        [(t, scorer.score_features(f, t).score) for t, f in zip(ts[6:], feats[6:])],
+        ThresholdConfig(),
     )
-    return AnomalyDetector(prep, net, hp, spec, CFG.window_h, scale, dt, cal, RulesConfig(), 400.0)
+    scorer.setpoint_transient_h = cal.setpoint_transient_h
+    return AnomalyDetector(prep, spec, [(scorer, cal)], RulesConfig(), agitation_max=400.0)
 
 
 def test_windows_are_causal_and_padded():
@@ -143,12 +145,13 @@ def test_setpoint_transient_leaves_out_only_that_variable(detector):
     assert np.flatnonzero(mask[:, j]).tolist() == [40, 41, 42]
     assert not np.delete(mask, j, axis=1).any()
     on = detector.score(rows)
-    assert detector.scorer.setpoint_transient_h == 3.0  # from the calibration's default
-    detector.scorer.setpoint_transient_h = 0.0
+    scorer = detector.scorers[0][0]
+    assert scorer.setpoint_transient_h == 3.0  # from the calibration's default
+    scorer.setpoint_transient_h = 0.0
     try:
         off = detector.score(rows)
     finally:
-        detector.scorer.setpoint_transient_h = 3.0
+        scorer.setpoint_transient_h = 3.0
     col = "contrib_temperature_C"
     assert (on[col].iloc[40:43] == 0).all() and (off[col].iloc[40:43] > 0).all()
     assert off[col].iloc[40] > 0.5 and on[col].iloc[43] > 0  # scored again after 3 h
@@ -186,7 +189,8 @@ def test_stream_rejects_rows_from_the_past(detector):
 def test_save_load_roundtrip(detector, tmp_path):
     detector.save(tmp_path / "anomaly")
     state = torch.load(tmp_path / "anomaly" / "model.pt", weights_only=True)
-    assert state["hparams"]["cell"] == "gru" and "prep" in state
+    assert state["kind"] == "anomaly-detector" and state["format_version"] == 2
+    assert state["scorers"][0]["state"]["hparams"]["cell"] == "gru" and "prep" in state
     loaded = AnomalyDetector.load(tmp_path)
     rows = make_batch("F", n_hours=72, seed=80, do_fault_h=40.0)
     np.testing.assert_allclose(
@@ -208,18 +212,22 @@ def test_missing_columns_are_named(detector):
 
 
 def test_top_k_score_and_median_scale(detector, tmp_path):
-    sc = detector.scorer
+    sc = detector.scorers[0][0]
     rows = make_batch("K", n_hours=60, seed=3, do_fault_h=30.0)
     feats, t = detector.spec.features(detector.prep, rows), rows[schema.TIME].to_numpy(float)
-    full = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=0).score(feats, t)
-    top2 = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=2).score(feats, t)
+    full = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=0).score_features(
+        feats, t
+    )
+    top2 = AEScorer(sc.net, sc.spec, sc.window, sc.err_scale, sc.dt_h, top_k=2).score_features(
+        feats, t
+    )
     err = full.contrib * full.score[:, None] * full.contrib.shape[1]  # normalised errors
     np.testing.assert_allclose(top2.score, np.sort(err, axis=1)[:, -2:].mean(axis=1), rtol=1e-9)
     assert np.all(top2.score >= full.score - 1e-12)
     sc.top_k = 2  # saved with the model
     try:
         detector.save(tmp_path / "anomaly")
-        assert AnomalyDetector.load(tmp_path).scorer.top_k == 2
+        assert AnomalyDetector.load(tmp_path).scorers[0][0].top_k == 2
     finally:
         sc.top_k = 0
     med, _ = AEScorer.fit_err_scale(sc.net, sc.spec, sc.window, [(t, feats)], method="median")

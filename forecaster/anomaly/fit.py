@@ -1,0 +1,127 @@
+"""Fitting a detector from batch tables: no run context, no run folder.
+
+``fit_detector(train, val, cfg, prep, seed)`` builds the feature layout on the fault-free
+training batches, fits every enabled scorer of ``cfg`` (the autoencoder, the PCA monitor,
+any registered one) on them, calibrates each scorer's threshold on the fault-free
+validation batches with its own ``threshold`` settings, and fits the rule set's
+controller-consistency model and agitation maximum.
+
+Example::
+
+    det, info = fit_detector(train_rows, val_rows, AnomalyConfig(), prep, seed=0)
+    events = det.detect(new_batch_rows)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster import schema
+from forecaster.anomaly.config import AnomalyConfig
+from forecaster.anomaly.consistency import fit_consistency
+from forecaster.anomaly.detector import AnomalyDetector
+from forecaster.anomaly.features import FeatureSpec
+from forecaster.anomaly.registry import scorer_class
+from forecaster.anomaly.scorer import ScorerInput, rows_to_arrays
+from forecaster.anomaly.threshold import calibrate
+from forecaster.data.features import Preprocessor
+
+Batches = dict[str, pd.DataFrame] | pd.DataFrame
+
+
+def fit_detector(
+    train: Batches,
+    val: Batches,
+    cfg: AnomalyConfig,
+    prep: Preprocessor,
+    seed: int,
+    trainer_kwargs: dict[str, Any] | None = None,
+    log_dir: str | Path | None = None,
+    excluded: Iterable[str] = (),
+) -> tuple[AnomalyDetector, dict]:
+    """Fit and calibrate every enabled scorer, and the rule set.
+
+    Args:
+        train: fault-free training batches: a batch table (rows of many batches, with
+            ``batch_id``) or ``{batch_id: rows}``.
+        val: fault-free calibration batches, the same way.
+        cfg: the ``anomaly`` settings (each scorer's section holds its threshold).
+        prep: preprocessing fitted on the training batches.
+        seed: seeds the scorers' training.
+        trainer_kwargs: ``lightning.Trainer`` settings for scorers that train a network.
+        log_dir: TensorBoard folder for training curves (None: no logger).
+        excluded: ids of validation batches left out for carrying fault labels (recorded
+            in the calibrations, with a warning).
+
+    Returns:
+        The detector and a dict of plain facts about the fit (batch counts, scored
+        variables, ``<scorer>_components`` where a scorer reports components).
+
+    Raises:
+        ValueError: no fault-free batch in ``train`` or ``val``.
+    """
+    train_rows = train if isinstance(train, pd.DataFrame) else _concat(train)
+    tr, va = _groups(train), _groups(val)
+    if not tr or not va:
+        raise ValueError(
+            f"fitting the anomaly detector needs fault-free batches in train and val, got {len(tr)} and {len(va)}"
+        )
+    ae = cfg.autoencoder
+    spec = FeatureSpec.build(prep, train_rows, ae.score_roles, ae.exclude)
+    x_tr, x_va = _inputs(tr, spec, prep), _inputs(va, spec, prep)
+    excluded = sorted(excluded)
+    log_dir = Path(log_dir) if log_dir is not None else None
+    scorers = []
+    for name, section in cfg.scorer_sections().items():
+        if not getattr(section, "enabled", True):
+            continue
+        scorer = scorer_class(name).from_config(section, spec)
+        scorer.fit(x_tr, x_va, seed=seed, trainer_kwargs=trainer_kwargs, log_dir=log_dir)
+        series = [(x.t_h, scorer.score(x).score) for x in x_va]
+        scorers.append((scorer, calibrate(series, section.threshold, excluded)))
+    agitation_max = max(
+        (float(np.nanmax(g["agitation_rpm"])) for g in tr.values() if "agitation_rpm" in g),
+        default=None,
+    )
+    cons = fit_consistency(list(tr.values()), cfg.rules) if cfg.rules.consistency else None
+    det = AnomalyDetector(prep, spec, scorers, cfg.rules, cons, agitation_max)
+    info: dict = {
+        "n_train_batches": len(tr),
+        "n_calibration_batches": len(va),
+        "excluded_calibration_batches": excluded,
+        "score_variables": spec.variables,
+    }
+    for s, _ in scorers:
+        if "n_components" in (summary := s.summary()):
+            info[f"{s.name}_components"] = summary["n_components"]
+    return det, info
+
+
+def _groups(batches: Batches) -> dict[str, pd.DataFrame]:
+    """``{batch_id: rows sorted by time}`` in batch-id order."""
+    if isinstance(batches, pd.DataFrame):
+        items = ((str(b), g) for b, g in batches.groupby(schema.BATCH_ID, sort=True))
+    else:
+        items = ((str(b), batches[b]) for b in sorted(batches, key=str))
+    return {b: g.sort_values(schema.TIME, kind="stable").reset_index(drop=True) for b, g in items}
+
+
+def _concat(batches: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    parts = []
+    for b in sorted(batches, key=str):
+        g = batches[b]
+        parts.append(g if schema.BATCH_ID in g else g.assign(**{schema.BATCH_ID: b}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _inputs(groups: dict[str, pd.DataFrame], spec: FeatureSpec, prep: Preprocessor) -> list:
+    out = []
+    for g in groups.values():
+        raw = rows_to_arrays(g)
+        out.append(ScorerInput(raw[schema.TIME], raw, spec.features(prep, raw)))
+    return out
