@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +32,38 @@ def _faulty_ids(table: pd.DataFrame, faults: pd.DataFrame) -> set[str]:
     if schema.FAULT_LABEL in table:
         ids |= set(table.loc[table[schema.FAULT_LABEL] > 0, schema.BATCH_ID].astype(str))
     return ids
+
+
+#: fewer fault-free test batches than this and the run says its test metrics mean little
+MIN_MEANINGFUL_TEST = 5
+
+
+def min_split_sizes(cfg) -> dict[str, int]:
+    """Fault-free batches each split needs for the stages this config runs.
+
+    The forecaster needs training and validation batches (early stopping); the anomaly
+    stage needs validation batches to calibrate on, and its PCA monitor three training
+    batches; evaluation needs a test batch.
+    """
+    pca = cfg.anomaly.enabled and cfg.anomaly.pca.enabled
+    return {"train": 3 if pca else 1, "val": 1, "test": 1}
+
+
+def check_split_sizes(cfg, splits: dict[str, list[str]], faulty: set[str], source: str) -> None:
+    """Refuse, before any training, a split too small for the stages of this run.
+
+    Raises:
+        ConfigError: one line naming the split, what it needs and what it got.
+    """
+    for split, need in min_split_sizes(cfg).items():
+        got = len([b for b in splits[split] if b not in faulty])
+        if got < need:
+            sizes = "/".join(str(len(splits[k])) for k in ("train", "val", "test"))
+            raise ConfigError(
+                f"{source}: the {split} split has {got} fault-free batch(es), at least {need} "
+                f"needed (train/val/test = {sizes} batches of {sum(map(len, splits.values()))}); "
+                "use more batches (--sim.n_batches) or change data.split"
+            )
 
 
 def load_data(cfg, run_dir: Path) -> RunData:
@@ -71,4 +104,12 @@ def load_data(cfg, run_dir: Path) -> RunData:
     for k, v in splits.items():
         summary[f"n_{k}_batches"] = len(v)
         summary[f"n_{k}_faulty_batches"] = len([b for b in v if b in faulty])
+    check_split_sizes(cfg, splits, faulty, source)
+    n_test_normal = len([b for b in splits["test"] if b not in faulty])
+    if n_test_normal < MIN_MEANINGFUL_TEST:
+        summary["warning"] = (
+            f"only {n_test_normal} fault-free test batch(es): the test metrics rest on too few "
+            f"batches to mean much (at least {MIN_MEANINGFUL_TEST} are needed); use more batches"
+        )
+        warnings.warn(summary["warning"], stacklevel=2)
     return RunData(table, faults, splits, faulty, has_labels, batch_info, summary, sim_cfg)

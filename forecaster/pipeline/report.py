@@ -107,6 +107,8 @@ def write_report(ctx: RunContext, metrics: dict) -> None:
         f"- Total time: {_num(metrics.get('timing', {}).get('train_s'), '.0f')} s.",
         "",
     ]
+    if d.get("warning"):
+        head[-1:-1] = [f"- **Warning:** {d['warning']}."]
     if ctx.sim is not None:
         head += variability_section(ctx.sim)
     figs = {p.stem for p in ctx.figure_dir().glob("*.png")}

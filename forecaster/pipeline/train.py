@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecaster import __version__, schema
 from forecaster.bundle import write_manifest
-from forecaster.data.errors import ConfigError
+from forecaster.data.errors import ConfigError, DataError
 from forecaster.data.features import Preprocessor
 from forecaster.data.io import atomic_write_text
 from forecaster.pipeline import report as report_mod
@@ -73,6 +73,14 @@ def run(cfg: RunConfig, config_yaml: str = "", log=print) -> tuple[Path, dict]:
     set_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = prepare_work_dir(cfg)
+    try:
+        return _run_stages(cfg, run_dir, config_yaml, log, t0)
+    except DataError:  # a user error is deterministic: resuming would not help
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float):
     atomic_write_text(run_dir / "config.yaml", config_yaml)
 
     log(f"[1/6] data: {'simulating' if not cfg.data.path else 'reading ' + str(cfg.data.path)}")
@@ -194,25 +202,57 @@ def publish(work: Path, final: Path) -> Path:
     return final
 
 
-def _log_hparams(ctx: RunContext, metrics: dict) -> None:
-    hp = {
-        f"model.{k}": (str(v) if isinstance(v, (list, tuple)) else v)
-        for k, v in asdict(ctx.cfg.model).items()
+def hparams_entry(cfg: RunConfig, metrics: dict) -> tuple[dict, dict]:
+    """One TensorBoard HParams entry per run: the settings that distinguish runs and the
+    headline results, so several runs under one ``--logdir`` compare side by side.
+
+    Returns:
+        ``(hparams, results)``: scalars/strings keyed by config path, and finite floats
+        keyed ``hparam/<metric>``.
+    """
+
+    def flat(prefix: str, obj) -> dict:
+        out = {}
+        for k, v in asdict(obj).items():
+            if isinstance(v, (bool, int, float, str)):
+                out[f"{prefix}.{k}"] = v
+            elif isinstance(v, (list, tuple)) and len(v) <= 8:
+                out[f"{prefix}.{k}"] = str(list(v))
+        return out
+
+    hp = {"seed": cfg.seed, "data": cfg.data.path or "simulator"}
+    hp["sim.n_batches"] = cfg.sim.n_batches if not cfg.data.path else None
+    hp.update(flat("model", cfg.model))
+    hp.update({f"trainer.{k}": getattr(cfg.trainer, k) for k in ("max_epochs", "patience")})
+    hp.update(flat("anomaly.autoencoder", cfg.anomaly.autoencoder))
+    hp = {k: v for k, v in hp.items() if v is not None}
+    seq = metrics.get("titer", {}).get("sequence", {})
+    combined = metrics.get("anomaly", {}).get("combined", {})
+    found = {
+        "feed_r2": metrics.get("feed", {}).get("sequence", {}).get("r2"),
+        "pi80_coverage": seq.get("pi80_coverage"),
+        **{
+            f"titer_mape_day{d}": v
+            for d, v in seq.get("harvest_mape_by_day", {}).items()
+            if v is not None
+        },
+        "anomaly_f1": combined.get("f1") if isinstance(combined, dict) else None,
+        "false_alarms_per_100_batch_days": combined.get("false_alarms_per_100_batch_days")
+        if isinstance(combined, dict)
+        else None,
     }
-    hp["seed"] = ctx.seed
-    final = {}
-    for key, val in (
-        ("hparam/feed_r2", metrics.get("feed", {}).get("sequence", {}).get("r2")),
-        (
-            "hparam/titer_mape_day7",
-            metrics.get("titer", {}).get("sequence", {}).get("harvest_mape_by_day", {}).get("7"),
-        ),
-        ("hparam/pi80_coverage", metrics.get("titer", {}).get("sequence", {}).get("pi80_coverage")),
-    ):
-        if isinstance(val, (int, float)) and np.isfinite(val):
-            final[key] = float(val)
-    if final:
-        ctx.writer.add_hparams(hp, final, run_name="hparams")
+    results = {
+        f"hparam/{k}": float(v)
+        for k, v in found.items()
+        if isinstance(v, (int, float)) and np.isfinite(v)
+    }
+    return hp, results
+
+
+def _log_hparams(ctx: RunContext, metrics: dict) -> None:
+    hp, results = hparams_entry(ctx.cfg, metrics)
+    if results and ctx.writer is not None:
+        ctx.writer.add_hparams(hp, results, run_name="hparams")
 
 
 def _plain(obj):
