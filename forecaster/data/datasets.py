@@ -8,7 +8,7 @@ every prefix length; padding sits after each sequence's end and is masked out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,13 +59,32 @@ class TargetScales:
             titer_log=titer_log,
         )
 
-    def to_dict(self) -> dict[str, float]:
+    def feed_from_model(self, z: np.ndarray) -> np.ndarray:
+        """Scaled feed -> mL/h (negative rates are clipped to 0); keeps ``z``'s float dtype."""
+        return np.maximum(np.asarray(z) * self.feed_std + self.feed_mean, 0.0)
+
+    def state_dict(self) -> dict[str, float | bool]:
+        """Plain values (saved inside the forecaster's ``model.pt``)."""
         return {
-            "feed_mean": self.feed_mean,
-            "feed_std": self.feed_std,
-            "titer_scale": self.titer_scale,
-            "titer_log": self.titer_log,
+            "feed_mean": float(self.feed_mean),
+            "feed_std": float(self.feed_std),
+            "titer_scale": float(self.titer_scale),
+            "titer_log": bool(self.titer_log),
         }
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping) -> TargetScales:
+        """Inverse of :meth:`state_dict`."""
+        return cls(
+            feed_mean=float(state["feed_mean"]),
+            feed_std=float(state["feed_std"]),
+            titer_scale=float(state["titer_scale"]),
+            titer_log=bool(state["titer_log"]),
+        )
+
+    def to_dict(self) -> dict[str, float | bool]:
+        """Same as :meth:`state_dict` (the name the readable ``preprocessing.json`` used)."""
+        return self.state_dict()
 
 
 @dataclass

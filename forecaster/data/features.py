@@ -323,18 +323,29 @@ class Preprocessor:
         }
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> Preprocessor:
+    def from_state_dict(cls, state: Mapping) -> Preprocessor:
+        """Inverse of :meth:`state_dict`; older states go through :func:`upgrade_prep_state`."""
         return cls(
             variables=list(state["variables"]),
-            mean=list(state["mean"]),
-            std=list(state["std"]),
+            mean=[float(m) for m in state["mean"]],
+            std=[float(s) for s in state["std"]],
             time_scale_h=float(state["time_scale_h"]),
             max_age_days=float(state["max_age_days"]),
-            log_variables=list(state.get("log_variables", [])),
-            log_offset=float(state.get("log_offset", 1.0)),
-            history_variables=list(state.get("history_variables", [])),
-            history_lags=int(state.get("history_lags", 0)),
+            log_variables=list(state["log_variables"]),
+            log_offset=float(state["log_offset"]),
+            history_variables=list(state["history_variables"]),
+            history_lags=int(state["history_lags"]),
         )
+
+
+def upgrade_prep_state(state: Mapping) -> dict:
+    """A preprocessing state saved before log inputs and assay history existed, completed
+    with what it was fitted without (no log inputs, offset 1, no history).
+
+    Called by the migrations of the files that hold a preprocessing (forecaster, detector).
+    """
+    defaults = {"log_variables": [], "log_offset": 1.0, "history_variables": [], "history_lags": 0}
+    return {**defaults, **state}
 
 
 def assay_lags(

@@ -1,14 +1,21 @@
 """The sequence forecaster behind a fit/predict interface (same shape as the RF baseline).
 
 ``SequenceForecaster`` owns the trained :class:`ForecastNet`, its fitted
-:class:`Preprocessor` and target scales. ``save`` writes one ``model.pt`` of plain values
-and tensors (``torch.load(weights_only=True)`` works); ``load`` restores it on any device.
+:class:`Preprocessor` and target scales. ``save`` writes one ``model.pt`` through
+:func:`forecaster.state.save_state` (kind ``"forecaster"``, :data:`FORMAT_VERSION`): plain
+values and tensors, read back with ``torch.load(weights_only=True)`` on any device. It is
+the only source of the fitted preprocessing of a run; :func:`readable_copy` writes the same
+values as JSON for people, and nothing reads that back.
+
+Format versions: 1 = ``{"format": "bioreactor-forecaster/forecast-v1", "config": <the
+whole model config>, ...}`` (migrated on load by :func:`_v1_to_v2`); 2 = the
+:meth:`SequenceForecaster.state_dict` below (only the values the network is built from).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +25,22 @@ import torch
 
 from forecaster import schema
 from forecaster.data.datasets import TargetScales
-from forecaster.data.features import Preprocessor
+from forecaster.data.errors import RunFolderError
+from forecaster.data.features import Preprocessor, upgrade_prep_state
+from forecaster.data.io import atomic_write_text
+from forecaster.models.decode import QuantilePick, decode
 from forecaster.models.forecast import ForecastConfig
+from forecaster.models.inputs import check_batch
 from forecaster.models.nets import ForecastNet
+from forecaster.state import load_state, save_state
 
-FORMAT = "bioreactor-forecaster/forecast-v1"
+KIND = "forecaster"
+FORMAT_VERSION = 2
+#: ``format`` tag of version-1 files
+FORMAT_V1 = "bioreactor-forecaster/forecast-v1"
+#: ``ForecastNet`` arguments stored in ``model.pt`` (``hparams``)
+NET_KEYS = ("n_features", "n_days", "quantiles", "cell", "hidden_size", "num_layers", "dropout",
+            "anchor", "linear_skip")  # fmt: skip
 PREDICTION_COLUMNS = (
     schema.BATCH_ID,
     "origin_h",
@@ -61,18 +79,24 @@ def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, 
     )
 
 
-def _make_net(cfg: ForecastConfig, n_features: int, anchor) -> ForecastNet:
-    return ForecastNet(
-        n_features,
-        n_days=cfg.n_days,
-        quantiles=cfg.quantiles,
-        cell=cfg.cell,
-        hidden_size=cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        dropout=cfg.dropout,
-        anchor=anchor,
-        linear_skip=bool(cfg.linear_skip),
-    )
+def net_hparams(cfg: ForecastConfig, n_features: int, anchor) -> dict[str, Any]:
+    """The ``ForecastNet`` arguments of a model config: plain values, as stored."""
+    return {
+        "n_features": int(n_features),
+        "n_days": int(cfg.n_days),
+        "quantiles": [float(q) for q in cfg.quantiles],
+        "cell": str(cfg.cell),
+        "hidden_size": int(cfg.hidden_size),
+        "num_layers": int(cfg.num_layers),
+        "dropout": float(cfg.dropout),
+        "anchor": None if anchor is None else [float(a) for a in anchor],
+        "linear_skip": bool(cfg.linear_skip),
+    }
+
+
+def _make_net(hparams: Mapping[str, Any]) -> ForecastNet:
+    anchor = hparams["anchor"]
+    return ForecastNet(**{**hparams, "anchor": tuple(anchor) if anchor else None})
 
 
 class SequenceForecaster:
@@ -82,7 +106,9 @@ class SequenceForecaster:
         net: the network (eval mode after fit/load).
         prep: input preprocessing fitted on training batches.
         scales: target scaling.
-        cfg: the model config it was built with.
+        hparams: the ``ForecastNet`` arguments (:data:`NET_KEYS`), plain values.
+        horizon_days: days of the trajectory that training batches covered (later days
+            are not reported).
     """
 
     def __init__(
@@ -90,12 +116,13 @@ class SequenceForecaster:
         net: ForecastNet,
         prep: Preprocessor,
         scales: TargetScales,
-        cfg: ForecastConfig,
+        hparams: Mapping[str, Any],
         horizon_days: int | None = None,
     ) -> None:
-        self.net, self.prep, self.scales, self.cfg = net.eval(), prep, scales, cfg
-        #: days of the trajectory that training batches covered (later days are not reported)
-        self.horizon_days = int(min(horizon_days or cfg.n_days, cfg.n_days))
+        self.net, self.prep, self.scales = net.eval(), prep, scales
+        self.hparams = {k: hparams[k] for k in NET_KEYS}
+        n_days = int(self.hparams["n_days"])
+        self.horizon_days = int(min(horizon_days or n_days, n_days))
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -111,7 +138,8 @@ class SequenceForecaster:
         scales = TargetScales.fit(train, cfg.titer_log)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
         horizon = int(train.groupby(schema.BATCH_ID)[schema.TIME].max().max() // 24)
-        return cls(_make_net(cfg, prep.n_features, anchor), prep, scales, cfg, horizon)
+        hparams = net_hparams(cfg, prep.n_features, anchor)
+        return cls(_make_net(hparams), prep, scales, hparams, horizon)
 
     @property
     def device(self) -> torch.device:
@@ -126,19 +154,33 @@ class SequenceForecaster:
         """(T, F) float32 features of one batch's rows (sorted by time)."""
         return self.prep.transform_batch(rows.sort_values(schema.TIME))
 
+    def check(self, rows: pd.DataFrame, source: str | None = None) -> None:
+        """Refuse rows of one batch (sorted by time) the model cannot use.
+
+        Raises:
+            DataError: a missing input column, time missing or not increasing, a value
+                outside its physical range (see :mod:`forecaster.models.inputs`).
+        """
+        check_batch(rows, self.prep.variables, source=source)
+
     @torch.no_grad()
     def step_outputs(
         self, batches: Sequence[pd.DataFrame], chunk: int = 256
     ) -> list[dict[str, np.ndarray]]:
-        """Unscaled per-step outputs of each batch, one network pass per chunk.
+        """Decoded per-step outputs of each batch, one network pass per chunk.
+
+        Each batch is checked first (:meth:`check`), then decoded by
+        :func:`forecaster.models.decode.decode`.
 
         Returns per batch: ``time_h (T,)``, ``feed (T,)`` mL/h, ``harvest (T, Q)`` mg/L,
-        ``trajectory (T, D, Q)`` mg/L. Row t is the forecast made with rows <= t.
+        ``trajectory (T, D, Q)`` mg/L (D = ``horizon_days``). Row t is the forecast made
+        with rows <= t.
         """
-        xs = [self.features(b) for b in batches]
-        times = [b.sort_values(schema.TIME)[schema.TIME].to_numpy(dtype=float) for b in batches]
+        rows = [b.sort_values(schema.TIME) for b in batches]
+        for r in rows:
+            self.check(r)
+        xs = [self.prep.transform_batch(r) for r in rows]
         out: list[dict[str, np.ndarray]] = []
-        s = self.scales
         for i in range(0, len(xs), chunk):
             part = xs[i : i + chunk]
             t_max = max(len(x) for x in part)
@@ -149,16 +191,10 @@ class SequenceForecaster:
             res = {k: v.float().cpu().numpy() for k, v in res.items()}
             for k, x in enumerate(part):
                 n = len(x)
-                out.append(
-                    {
-                        "time_h": times[i + k],
-                        "feed": np.maximum(res["feed"][k, :n] * s.feed_std + s.feed_mean, 0.0),
-                        "harvest": s.titer_from_model(res["harvest"][k, :n]),
-                        "trajectory": s.titer_from_model(
-                            res["trajectory"][k, :n, : self.horizon_days]
-                        ),
-                    }
+                steps = decode(
+                    {k2: v[k, :n] for k2, v in res.items()}, self.scales, self.horizon_days
                 )
+                out.append({"time_h": rows[i + k][schema.TIME].to_numpy(dtype=float), **steps})
         return out
 
     def remaining_days(self, time_h: float) -> np.ndarray:
@@ -172,8 +208,7 @@ class SequenceForecaster:
 
     def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:
         """One row per prefix (its last row is the forecast origin); columns PREDICTION_COLUMNS."""
-        q = self.net.quantiles
-        lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+        lo, mid, hi = QuantilePick.of(self.net.quantiles)
         rows = []
         for p, o in zip(prefixes, self.step_outputs(prefixes)):
             h = o["harvest"][-1]
@@ -202,45 +237,87 @@ class SequenceForecaster:
         return fn
 
     # ------------------------------------------------------------ persistence
-    def state(self) -> dict[str, Any]:
-        """Everything needed to predict, as tensors and plain values."""
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to predict, as tensors and plain values (format version 2)."""
         return {
-            "format": FORMAT,
-            "config": {
-                k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.cfg).items()
-            },
-            "n_features": self.prep.n_features,
-            "anchor": list(self.net.anchor) if self.net.anchor else None,
-            "horizon_days": self.horizon_days,
-            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "hparams": dict(self.hparams),
+            "horizon_days": int(self.horizon_days),
+            "weights": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "prep": self.prep.state_dict(),
-            "scales": self.scales.to_dict(),
+            "scales": self.scales.state_dict(),
         }
 
-    def save(self, path: Path) -> None:
-        from forecaster.data.io import atomic_path
-
-        with atomic_path(Path(path)) as tmp:
-            torch.save(self.state(), tmp)
-
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> SequenceForecaster:
-        if state.get("format") != FORMAT:
-            raise ValueError(
-                f"unsupported forecast model format {state.get('format')!r}; expected {FORMAT!r}"
-            )
-        known = {f.name for f in fields(ForecastConfig)}
-        values = {k: v for k, v in state["config"].items() if k in known}
-        # models saved before these options existed were built without them
-        values.setdefault("linear_skip", False)
-        values.setdefault("history_lags", 0)
-        cfg = ForecastConfig(**values)
-        anchor = state.get("anchor")
+    def from_state_dict(cls, state: Mapping[str, Any]) -> SequenceForecaster:
+        """Inverse of :meth:`state_dict` (current format version)."""
+        net = _make_net(state["hparams"])
+        net.load_state_dict(state["weights"])
         prep = Preprocessor.from_state_dict(state["prep"])
-        net = _make_net(cfg, int(state["n_features"]), tuple(anchor) if anchor else None)
-        net.load_state_dict(state["state_dict"])
-        return cls(net, prep, TargetScales(**state["scales"]), cfg, state.get("horizon_days"))
+        scales = TargetScales.from_state_dict(state["scales"])
+        return cls(net, prep, scales, state["hparams"], state["horizon_days"])
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.pt`` atomically (kind ``"forecaster"``, :data:`FORMAT_VERSION`)."""
+        return save_state(path, KIND, FORMAT_VERSION, self.state_dict())
 
     @classmethod
-    def load(cls, path: Path, map_location: str | torch.device = "cpu") -> SequenceForecaster:
-        return cls.from_state(torch.load(path, map_location=map_location, weights_only=True))
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SequenceForecaster:
+        """Read a ``model.pt`` of any readable format version (older ones are migrated).
+
+        Raises:
+            RunFolderError: missing or unreadable file, another kind, an unknown version.
+        """
+        state = load_state(path, KIND, FORMAT_VERSION, migrations={1: _v1_to_v2})
+        model = cls.from_state_dict(state)
+        return model if str(map_location) == "cpu" else model.to(map_location)
+
+    def to(self, device: str | torch.device) -> SequenceForecaster:
+        """Move the network to ``device``; returns ``self``."""
+        self.net.to(device)
+        return self
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 (the whole model config, weights under ``state_dict``) -> version 2."""
+    if doc.get("format") != FORMAT_V1:
+        raise RunFolderError(
+            f"forecaster format {doc.get('format')!r} is not {FORMAT_V1!r}; train the run again"
+        )
+    cfg = doc["config"]
+    anchor = doc.get("anchor")
+    hparams = {
+        "n_features": int(doc["n_features"]),
+        "n_days": int(cfg["n_days"]),
+        "quantiles": [float(q) for q in cfg["quantiles"]],
+        "cell": str(cfg["cell"]),
+        "hidden_size": int(cfg["hidden_size"]),
+        "num_layers": int(cfg["num_layers"]),
+        "dropout": float(cfg["dropout"]),
+        "anchor": [float(a) for a in anchor] if anchor else None,
+        "linear_skip": bool(cfg.get("linear_skip", False)),  # older models: built without
+    }
+    return {
+        "hparams": hparams,
+        "horizon_days": int(doc.get("horizon_days") or hparams["n_days"]),
+        "weights": doc["state_dict"],
+        "prep": upgrade_prep_state(doc["prep"]),
+        "scales": {"titer_log": True, **doc["scales"]},
+    }
+
+
+def readable_copy(model: SequenceForecaster, path: str | Path) -> Path:
+    """Write the fitted preprocessing and target scales of ``model`` as JSON, for people.
+
+    A human-readable copy of what ``model.pt`` holds; no code reads it back (``model.pt`` is
+    the only source), so editing it changes nothing.
+
+    Returns:
+        ``path``.
+    """
+    doc = {
+        "note": "human-readable copy of model.pt (never read back; model.pt is the source)",
+        "preprocessing": model.prep.state_dict(),
+        "features": model.prep.feature_names,
+        "target_scales": model.scales.state_dict(),
+    }
+    return atomic_write_text(Path(path), json.dumps(doc, indent=1))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.data import targets
+from forecaster.models.decode import QuantilePick
 
 ORIGIN_DAYS = (3, 5, 7, 10)
 
@@ -49,14 +50,14 @@ def prefixes_at(batches: Sequence[pd.DataFrame], origin_h: float) -> list[pd.Dat
 
 
 def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
-    """Metrics of the sequence model: one network pass per batch covers every prefix."""
+    """Metrics of the sequence model: one network pass per batch covers every prefix
+    (forecasts decoded by :func:`forecaster.models.decode.decode`, as predict and Monitor)."""
     outs = model.step_outputs(batches)
     y_feed, p_feed = [], []
     by_day: dict[str, tuple[list, list, list, list]] = {
         str(d): ([], [], [], []) for d in ORIGIN_DAYS
     }
-    q = model.net.quantiles
-    lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+    lo, mid, hi = QuantilePick.of(model.net.quantiles)
     cover = []
     for g, o in zip(batches, outs):
         y = targets.next_feed(g)

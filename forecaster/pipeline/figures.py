@@ -12,14 +12,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecaster import schema  # noqa: E402
+from forecaster.models.decode import QuantilePick  # noqa: E402
 
 
 def forecast_figure(model, batches: Sequence[pd.DataFrame], origin_days: Sequence[int] = (3, 7)):
     """Per batch: measured titer, forecast trajectory with 80 % band from each origin day;
-    and the recommended vs. given feed rate over the run."""
+    and the recommended vs. given feed rate over the run (forecasts decoded by
+    :func:`forecaster.models.decode.decode`, through ``model.step_outputs``)."""
     outs = model.step_outputs(batches)
-    q = model.net.quantiles
-    lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+    lo, mid, hi = QuantilePick.of(model.net.quantiles)
     fig, axes = plt.subplots(2, len(batches), figsize=(4.2 * len(batches), 6.0), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0.15, 0.85, len(origin_days)))
     for k, (g, o) in enumerate(zip(batches, outs)):

@@ -27,10 +27,12 @@ import torch
 
 from forecaster import schema
 from forecaster.data import units
-from forecaster.data.errors import MissingColumnError, NonNumericError, RangeError, TimeOrderError
+from forecaster.data.errors import MissingColumnError, NonNumericError, TimeOrderError
 from forecaster.data.streaming import StreamingFeatures
 from forecaster.data.validate import to_float
-from forecaster.serve.predict import LoadedRun, clip_titer, load_run
+from forecaster.models.decode import QuantilePick, decode
+from forecaster.models.inputs import check_rows, physical_bounds
+from forecaster.serve.run_folder import LoadedRun, load_run
 
 
 @dataclass
@@ -91,8 +93,7 @@ class Monitor:
         self.model = run.model
         self.detector = run.detector if alarms else None
         self._batches: dict[str, _BatchState] = {}
-        q = self.model.net.quantiles
-        self._q = (q.index(min(q)), q.index(0.5), q.index(max(q)))
+        self._q = QuantilePick.of(self.model.net.quantiles)
         self._dense, self._offline = self.model.prep.dense, self.model.prep.offline
         self._cmap = run.column_map
         self._renames = self._cmap.renames()
@@ -164,25 +165,20 @@ class Monitor:
             new_alarms = st.alarms.update(canon)
         x = st.features.update_arrays(t, dense, off)
         out, st.rnn = self.model.net.step(torch.from_numpy(x)[None], st.rnn)
-        s = self.model.scales
-        steps = clip_titer(
-            {
-                "harvest": s.titer_from_model(out["harvest"][0, -1].numpy()),
-                "trajectory": s.titer_from_model(out["trajectory"][0, -1].numpy()),
-            }
-        )
-        lo, mid, hi = self._q
+        # the forecast at the last new row, decoded as every other path decodes it
+        f = decode({k: v[0, -1].numpy() for k, v in out.items()}, self.model.scales,
+                   self.model.horizon_days)  # fmt: skip
         days = self.model.remaining_days(float(t[-1]))
-        h, tr = steps["harvest"], steps["trajectory"][days - 1]
+        h, tr = self._q.take(f["harvest"]), self._q.take(f["trajectory"][days - 1])
         st.last = MonitorUpdate(
             batch_id=bid,
             time_h=float(t[-1]),
             n_rows=st.features.n_rows,
-            feed_next_mL_h=max(float(out["feed"][0, -1]) * s.feed_std + s.feed_mean, 0.0),
-            harvest_titer_mg_L=float(h[mid]),
-            harvest_titer_p10_mg_L=float(h[lo]),
-            harvest_titer_p90_mg_L=float(h[hi]),
-            trajectory=tr[:, [lo, mid, hi]].astype(float),
+            feed_next_mL_h=float(f["feed"]),
+            harvest_titer_mg_L=float(h[1]),
+            harvest_titer_p10_mg_L=float(h[0]),
+            harvest_titer_p90_mg_L=float(h[2]),
+            trajectory=tr.astype(float),
             trajectory_days=days,
             new_alarms=list(new_alarms),
         )
@@ -223,23 +219,8 @@ class Monitor:
             unit = None if (c == schema.TIME and self._stamps) else self._units.get(c)
             if unit:
                 block[:, j] = units.convert(block[:, j], c, unit)
-        t = block[:, 0]
-        prev = st.features.last_time_h
-        steps = np.diff(t, prepend=prev if np.isfinite(prev) else -np.inf)
-        bad = ~np.isfinite(t) | ~(steps > 0)
-        if bad.any():
-            raise TimeOrderError("time is missing, repeated or not after the previous row", batch=bid,
-                                 column=schema.TIME, rows=first_row + np.flatnonzero(bad), file=src,
-                                 expected="time strictly increasing, after the last row given")  # fmt: skip
-        lo, hi = self._bounds(canon_names)
-        with np.errstate(invalid="ignore"):
-            out = np.isinf(block) | (block < lo) | (block > hi)
-        if out.any():
-            i, j = np.argwhere(out)[0]
-            v = schema.BY_NAME[canon_names[j]]
-            raise RangeError(f"value {block[i, j]:g} is outside the physical range", batch=bid,
-                             column=canon_names[j], rows=first_row + np.flatnonzero(out[:, j]), file=src,
-                             expected=f"{v.lo:g} to {v.hi:g} {v.unit}")  # fmt: skip
+        check_rows(block, canon_names, batch=bid, first_row=first_row, source=src,
+                   prev_time_h=st.features.last_time_h, bounds=self._bounds(canon_names))  # fmt: skip
         frame = pd.DataFrame(block, columns=canon_names)
         frame.insert(0, schema.BATCH_ID, bid)
         return block, frame
@@ -264,9 +245,7 @@ class Monitor:
     def _bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(names)
         if key not in self._bounds_cache:
-            lo = np.array([-np.inf] + [schema.BY_NAME[c].lo for c in names[1:]])
-            hi = np.array([np.inf] + [schema.BY_NAME[c].hi for c in names[1:]])
-            self._bounds_cache[key] = (lo, hi)
+            self._bounds_cache[key] = physical_bounds(names)
         return self._bounds_cache[key]
 
     def _hours(self, values: pd.Series, st: _BatchState, bid: str, first_row: int) -> np.ndarray:

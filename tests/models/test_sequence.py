@@ -1,4 +1,7 @@
+from dataclasses import asdict
+
 import numpy as np
+import pytest
 import torch
 
 from forecaster import schema
@@ -9,8 +12,9 @@ from forecaster.data.datasets import (
     batch_arrays,
     collate,
 )
+from forecaster.data.errors import RunFolderError
 from forecaster.models.forecast import ForecastConfig, forecast_losses
-from forecaster.models.sequence import SequenceForecaster
+from forecaster.models.sequence import FORMAT_V1, FORMAT_VERSION, SequenceForecaster
 from tests.synthetic import synthetic_table
 
 
@@ -33,8 +37,9 @@ def test_save_load_weights_only_round_trip(tmp_path):
     prefixes = [batches[0].iloc[:30], batches[1]]
     before = model.predict(prefixes)
     model.save(tmp_path / "model.pt")
-    state = torch.load(tmp_path / "model.pt", weights_only=True)  # no pickled classes inside
-    back = SequenceForecaster.from_state(state)
+    doc = torch.load(tmp_path / "model.pt", weights_only=True)  # no pickled classes inside
+    assert (doc["kind"], doc["format_version"]) == ("forecaster", FORMAT_VERSION)
+    back = SequenceForecaster.load(tmp_path / "model.pt")
     after = back.predict(prefixes)
     assert before.equals(after)
     assert after.origin_h.tolist() == [29.0, 72.0]
@@ -42,19 +47,68 @@ def test_save_load_weights_only_round_trip(tmp_path):
     assert (after.harvest_titer_mg_L < after.harvest_titer_p90_mg_L).all()
 
 
-def test_model_saved_before_history_and_skip_still_loads(tmp_path):
+def _v1_doc(model: SequenceForecaster, cfg: ForecastConfig) -> dict:
+    """A ``model.pt`` as format version 1 wrote it (the whole model config, no kind)."""
+    return {
+        "format": FORMAT_V1,
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "n_features": model.prep.n_features,
+        "anchor": list(model.net.anchor) if model.net.anchor else None,
+        "horizon_days": model.horizon_days,
+        "state_dict": {k: v.detach().cpu() for k, v in model.net.state_dict().items()},
+        "prep": model.prep.state_dict(),
+        "scales": model.scales.state_dict(),
+    }
+
+
+def test_version_1_file_is_migrated_and_predicts_the_same(tmp_path):
+    torch.manual_seed(0)
+    table = synthetic_table(4, 72)
+    cfg = ForecastConfig(hidden_size=8, num_layers=1, n_days=4)
+    model = SequenceForecaster.build(cfg, table)
+    torch.save(_v1_doc(model, cfg), tmp_path / "model.pt")
+    back = SequenceForecaster.load(tmp_path / "model.pt")
+    assert back.hparams == model.hparams and back.horizon_days == model.horizon_days
+    batches = [g for _, g in table.groupby("batch_id")]
+    assert back.predict(batches).equals(model.predict(batches))
+
+
+def test_version_1_file_saved_before_history_and_skip_still_loads(tmp_path):
     torch.manual_seed(0)
     table = synthetic_table(4, 72)
     cfg = ForecastConfig(hidden_size=8, num_layers=1, n_days=4, history_lags=0, linear_skip=False)
     model = SequenceForecaster.build(cfg, table)
-    state = model.state()
+    doc = _v1_doc(model, cfg)
     for key in ("history_inputs", "history_lags", "linear_skip"):  # the older format
-        del state["config"][key]
+        del doc["config"][key]
     for key in ("history_variables", "history_lags"):
-        del state["prep"][key]
-    back = SequenceForecaster.from_state(state)
+        del doc["prep"][key]
+    torch.save(doc, tmp_path / "model.pt")
+    back = SequenceForecaster.load(tmp_path / "model.pt")
     assert back.net.skip is None and back.prep.history_lags == 0
-    assert back.predict([table]).equals(model.predict([table]))
+    batches = [g for _, g in table.groupby("batch_id")]
+    assert back.predict(batches).equals(model.predict(batches))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"format_version": FORMAT_VERSION + 1}, "newer than this package reads"),
+        ({"kind": "anomaly-detector"}, "expected a 'forecaster'"),
+        ({"format": "someone-else/v9", "kind": None}, "train the run again"),
+    ],
+)
+def test_unreadable_model_files_are_refused_in_one_line(tmp_path, change, message):
+    model, _ = _model()
+    model.save(tmp_path / "model.pt")
+    doc = torch.load(tmp_path / "model.pt", weights_only=True)
+    doc.update(change)
+    if doc.get("kind") is None:  # a version-1 file of a foreign format
+        doc = {k: v for k, v in doc.items() if k not in ("kind", "format_version")}
+    torch.save(doc, tmp_path / "model.pt")
+    with pytest.raises(RunFolderError, match=message) as err:
+        SequenceForecaster.load(tmp_path / "model.pt")
+    assert "\n" not in str(err.value)
 
 
 def test_prediction_of_a_prefix_equals_that_step_of_the_full_batch():
