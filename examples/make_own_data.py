@@ -3,7 +3,9 @@
 The simulator's batch table is renamed and converted the way real historian / LIMS exports
 look: a ``Run`` column, wall-clock ``Timestamp`` instead of hours, glucose and lactate in
 mmol/L, VCD in cells/mL, temperature in degF, volume in mL, feed in L/day, titer in g/L, and
-no fault labels. Two files are written::
+no fault labels. The training file holds fault-free batches only (as a plant would pick its
+good historical batches: with unlabelled faulty batches among them the alarm thresholds are
+calibrated on faults); the new batches may carry faults. Two files are written::
 
     python examples/make_own_data.py --out data/examples/own_data.csv
     # data/examples/own_data.csv       training batches (complete)
@@ -16,6 +18,7 @@ walks through training and prediction on these files.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +92,17 @@ def truncate_some(table: pd.DataFrame, frac: float, seed: int) -> pd.DataFrame:
     return pd.concat(keep, ignore_index=True)
 
 
+def simulated_batches(n_train: int, n_new: int, seed: int, n_days: float):
+    """The simulator's results behind the two files: fault-free training batches, and new
+    batches drawn with the default fault rate (another seed)."""
+    from forecaster.sim import SimConfig, simulate
+
+    cfg = SimConfig(run_length_days=n_days)
+    fault_free = replace(cfg, faults=replace(cfg.faults, rate=0.0))
+    train = simulate(fault_free, n_batches=n_train, seed=seed)
+    return train, simulate(cfg, n_batches=n_new, seed=seed + 10_000)
+
+
 def _write(table: pd.DataFrame, path: Path) -> None:
     """CSV with 6 significant digits (like an instrument export) or Parquet, atomically."""
     with atomic_path(path) as tmp:
@@ -108,17 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n_days", type=float, default=14.0, help="run length (days)")
     a = p.parse_args(argv)
-    from forecaster.sim import SimConfig, simulate
-
-    cfg = SimConfig(run_length_days=a.n_days)
-    train = simulate(cfg, n_batches=a.n_batches, seed=a.seed).table
-    new = simulate(cfg, n_batches=a.n_new, seed=a.seed + 10_000).table
-    new = truncate_some(new, 0.5, a.seed)
+    train, new = simulated_batches(a.n_batches, a.n_new, a.seed, a.n_days)
+    new = truncate_some(new.table, 0.5, a.seed)
     out = Path(a.out)
     new_path = out.with_name(f"{out.stem}_new{out.suffix}")
-    _write(to_user_format(train, "2024-01-08 08:00", "RUN"), out)
+    _write(to_user_format(train.table, "2024-01-08 08:00", "RUN"), out)
     _write(to_user_format(new, "2025-03-03 09:00", "NEW"), new_path)
-    print(f"wrote {out} ({a.n_batches} batches) and {new_path} ({a.n_new} new batches)")
+    print(
+        f"wrote {out} ({a.n_batches} fault-free batches) and {new_path} "
+        f"({a.n_new} new batches, some with faults, some still running)"
+    )
     return 0
 
 

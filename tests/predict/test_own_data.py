@@ -10,6 +10,14 @@ import pytest
 from tests.predict.conftest import FAST_ARGS
 
 
+def test_own_data_training_file_holds_only_fault_free_batches():
+    from examples.make_own_data import simulated_batches
+
+    train, new = simulated_batches(30, 30, seed=1, n_days=4)
+    assert train.faults.empty and train.table["fault_label"].eq(0).all()
+    assert not new.faults.empty  # new batches keep the default fault rate
+
+
 @pytest.mark.slow
 def test_own_data_example_trains_and_predicts(tmp_path, capsys):
     from examples.make_own_data import main as make
