@@ -55,12 +55,13 @@ def quiet_lightning() -> None:
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
 
 
-def _main() -> int:
+def _main(argv: list[str] | None = None, prog: str = "train.py") -> int:
     from forecaster.pipeline.config import parse_config
+
+    cfg, yaml_text = parse_config(sys.argv[1:] if argv is None else argv, prog)
+    quiet_lightning()
     from forecaster.pipeline.train import run
 
-    quiet_lightning()
-    cfg, yaml_text = parse_config(sys.argv[1:])
     run_dir, metrics = run(cfg, yaml_text)
     print()
     print(results_table(metrics))
@@ -70,5 +71,6 @@ def _main() -> int:
     return 0
 
 
-def main() -> None:
-    cli_main(_main)
+def main(argv: list[str] | None = None, prog: str = "train.py") -> None:
+    """``train.py`` / ``forecaster train``: exits 0, or 2 with one line on a user error."""
+    cli_main(lambda: _main(argv, prog))

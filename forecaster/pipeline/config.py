@@ -1,14 +1,17 @@
 """The run configuration: one YAML describes a whole training run.
 
 Typed dataclasses are the schema: jsonargparse reads ``--config FILE`` and any key can be
-overridden on the command line (``--model.cell lstm --trainer.max_epochs 5 --seed 3``); a
-misspelt key or a wrong type is an error naming the key. The resolved config is written to
-``<run folder>/config.yaml``.
+overridden on the command line (``--model.cell lstm --trainer.max_epochs 5 --seed 3``). A
+misspelt key, a wrong type or a value a section refuses is one :class:`ConfigError` naming
+the file (or the command line), the key and, for a typo, the closest valid key. The resolved
+config is written to ``<run folder>/config.yaml``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -96,31 +99,67 @@ class RunConfig:
         return Path(self.output_dir) / self.run_name
 
 
-def build_parser():
-    """The ``train.py`` argument parser (jsonargparse)."""
-    from jsonargparse import ActionConfigFile, ArgumentParser
+#: Keys listed by ``train.py --help`` (the rest: ``--help-all``).
+COMMON_KEYS = ("run_name", "output_dir", "seed", "resume", "overwrite", "data.path",
+               "data.faults_path", "sim.n_batches", "model.cell", "trainer.max_epochs",
+               "trainer.accelerator", "trainer.devices", "trainer.threads")  # fmt: skip
 
-    parser = ArgumentParser(
-        prog="train.py",
-        description="Train and evaluate the forecaster, RF baseline, anomaly detectors and "
-        "explanations; everything lands in checkpoints/<run_name>/.",
-        env_prefix="FORECASTER",
-        default_env=False,
+
+def build_parser(prog: str = "train.py"):
+    """The ``train.py`` argument parser (jsonargparse, see :func:`forecaster.cli.make_parser`)."""
+    from forecaster.cli import make_parser
+
+    parser = make_parser(
+        prog,
+        "Train and evaluate the forecaster, RF baseline, anomaly detectors and explanations; "
+        "everything lands in <output_dir>/<run_name>/.",
+        COMMON_KEYS,
     )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML run config")
     parser.add_class_arguments(RunConfig, None, as_group=False)
     return parser
 
 
-def parse_config(argv: list[str] | None = None) -> tuple[RunConfig, str]:
-    """Parse argv into a RunConfig; returns it and the resolved YAML text."""
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+def parse_config(
+    argv: list[str] | None = None, prog: str = "train.py", exit_on_error: bool = True
+) -> tuple[RunConfig, str]:
+    """Parse argv into a RunConfig; returns it and the resolved YAML text.
+
+    Any bad key or value, in any section, is one :class:`ConfigError` naming the file (or the
+    command line), the key and, for a misspelt key, the closest valid one. Like an argument
+    parser, it is printed as ``error: ...`` and exits with code 2, unless ``exit_on_error``
+    is False: then it is raised.
+    """
+    from forecaster.cli import EXIT_USAGE, debug_mode, error_line
+    from forecaster.data.errors import ConfigError
+
+    try:
+        return _parse_config(argv, prog)
+    except ConfigError as err:
+        if exit_on_error and not debug_mode():
+            print(f"error: {error_line(err)}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+        raise
+
+
+def _parse_config(argv: list[str] | None, prog: str) -> tuple[RunConfig, str]:
+    from forecaster.cli import located_error, parse_args
+    from forecaster.data.errors import DataError
+    from forecaster.sim.validate import SimConfigError, check_config
+
+    parser = build_parser(prog)
+    ns, sources = parse_args(parser, argv)
     yaml_text = parser.dump(ns, skip_none=False)
-    init = (
-        parser.instantiate(ns) if hasattr(parser, "instantiate") else parser.instantiate_classes(ns)
-    )
-    cfg = RunConfig(**{f.name: init[f.name] for f in fields(RunConfig)})
+    try:
+        init = parser.instantiate(ns)
+        cfg = RunConfig(**{f.name: init[f.name] for f in fields(RunConfig)})
+    except (ValueError, TypeError, DataError) as err:
+        raise located_error(err, sources, RunConfig) from None
+    if cfg.data.path is None:  # the simulator's checks, before any work
+        try:
+            check_config(cfg.sim)
+        except SimConfigError as err:
+            m = re.match(r"sim config (\S+) =", err.message)
+            raise located_error(err, sources, key=f"sim.{m.group(1)}" if m else "sim") from None
     return cfg, yaml_text
 
 
