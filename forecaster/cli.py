@@ -22,6 +22,7 @@ import difflib
 import os
 import re
 import sys
+import textwrap
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -126,13 +127,14 @@ class _HelpAction(argparse.Action):
         parser.exit()
 
 
-def make_parser(prog: str, description: str, common: Sequence[str] = ()):
+def make_parser(prog: str, description: str, common: dict[str, str] | None = None):
     """A jsonargparse parser with ``--config``, a short ``--help`` and ``--help-all``.
 
     Args:
         prog: the command as typed (``train.py``, ``forecaster predict``).
         description: one or two sentences.
-        common: the most-used keys, listed by ``--help`` (add them to the parser).
+        common: the most-used keys, listed by ``--help`` (add them to the parser), each with
+            a short text (empty: the first sentence of its own help).
 
     Returns:
         The parser; errors raise instead of exiting (see :func:`parse_args`).
@@ -147,37 +149,40 @@ def make_parser(prog: str, description: str, common: Sequence[str] = ()):
         "--help-all", "--help_all", action=_HelpAction, full=True, help="every key with its help"
     )
     parser.add_argument("--config", action=ActionConfigFile, help="YAML file with any of the keys")
-    parser.common_keys = list(common)
+    parser.common_keys = dict(common or {})
     return parser
 
 
-def _first_sentence(text: str | None, width: int = 62) -> str:
-    text = " ".join((text or "").split()).split(". ")[0].rstrip(".")
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _first_sentence(text: str | None, width: int) -> str:
+    text = " ".join((text or "").replace("``", "").split()).split(". ")[0].rstrip(".")
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def short_help(parser) -> str:
     """The usage line, the most-used keys with their defaults and the sections (< 60 lines)."""
     acts = {a.dest: a for a in parser._actions}
+    common = getattr(parser, "common_keys", {})
     lines = [f"usage: {parser.prog} [--config FILE] [--KEY VALUE ...]", ""]
-    lines += [parser.description or "", "", "most-used keys:"]
-    for key in getattr(parser, "common_keys", []):
+    lines += textwrap.wrap(parser.description or "", 96) + ["", "most-used keys [default]:"]
+    for key, text in common.items():
         a = acts[key]
         opt = a.option_strings[0]
-        default = "" if a.default in (None, False, argparse.SUPPRESS) else f" [{a.default}]"
-        lines.append(f"  {opt:<28}{_first_sentence(a.help)}{default}")
+        if not (a.default is None or a.default is False or a.default == argparse.SUPPRESS):
+            opt += f" [{a.default}]"
+        lines.append(f"  {opt:<32}{_first_sentence(text or a.help, 64)}")
     sections = [(k, g.title) for k, g in parser.groups.items() if "." not in k and g.title]
     if sections:
-        lines += ["", "sections (each key as --SECTION.KEY, or nested in the YAML file):"]
-        lines += [f"  {k:<16}{_first_sentence(t)}" for k, t in sections]
-    n_keys = len(_keys(parser)[0])
+        lines += ["", "sections (a key as --SECTION.KEY, or nested under SECTION: in the YAML):"]
+        lines += [f"  {k:<16}{_first_sentence(t, 80)}" for k, t in sections]
     lines += [
         "",
-        f"  -h, --help                  this help; --help-all: all {n_keys} keys with their help",
-        "  --config FILE               YAML with any of the keys (the command line overrides it)",
+        f"  -h, --help  this help;  --help-all: all {len(_keys(parser)[0])} keys with their help",
+        "  --config FILE  YAML with any of the keys (the command line overrides it)",
     ]
     if "print_config" in acts:
-        lines.append("  --print_config              print the resolved config as YAML and exit")
+        lines.append(
+            "  --print_config  print the resolved config (defaults included) as YAML and exit"
+        )
     return "\n".join(lines)
 
 

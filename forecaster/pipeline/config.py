@@ -99,10 +99,23 @@ class RunConfig:
         return Path(self.output_dir) / self.run_name
 
 
-#: Keys listed by ``train.py --help`` (the rest: ``--help-all``).
-COMMON_KEYS = ("run_name", "output_dir", "seed", "resume", "overwrite", "data.path",
-               "data.faults_path", "sim.n_batches", "model.cell", "trainer.max_epochs",
-               "trainer.accelerator", "trainer.devices", "trainer.threads")  # fmt: skip
+#: Keys listed by ``train.py --help`` with a short text ("": their own help); the rest:
+#: ``--help-all``.
+COMMON_KEYS = {
+    "run_name": "the run folder is <output_dir>/<run_name>",
+    "output_dir": "",
+    "seed": "one seed for the simulator, the splits, NumPy and torch",
+    "resume": "",
+    "overwrite": "",
+    "data.path": "your batch table (CSV/Parquet); empty = simulate with sim",
+    "data.faults_path": "",
+    "sim.n_batches": "",
+    "model.cell": "",
+    "trainer.max_epochs": "most epochs of the forecaster (early stopping may end sooner)",
+    "trainer.accelerator": "cpu, gpu or auto",
+    "trainer.devices": "devices to train on (auto: all of the accelerator)",
+    "trainer.threads": "torch CPU threads (0 = one per core)",
+}
 
 
 def build_parser(prog: str = "train.py"):
