@@ -5,17 +5,22 @@ land in the same metric tables. Training samples are prefixes ending every ``str
 hours of each training batch; each target gets its own ``RandomForestRegressor``, chosen by
 a small grid search on the validation batches (feed: RMSE in mL/h; titer: MAPE in %).
 Targets come from :mod:`forecaster.data.targets`. Features: :mod:`.tabular_features`.
-Storage: :mod:`.rf_store` (pickle verified against a sha256 before it is loaded).
+Storage: ``model.pt`` through :func:`forecaster.state.save_state` (kind ``"rf-baseline"``,
+:data:`FORMAT_VERSION`), the forests as plain arrays of their trees (:mod:`.rf_store`):
+nothing executes on load. Format version 1 (a joblib pickle, ``model.pkl`` + ``rf.json``)
+is refused with one line, never unpickled.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +31,13 @@ from forecaster.data import targets
 from forecaster.data.errors import ConfigError, MissingColumnError, RunFolderError, ShortBatchError
 from forecaster.models import rf_store
 from forecaster.models.tabular_features import TabularFeatures, sort_rows
+from forecaster.state import load_state, save_state
+
+KIND = "rf-baseline"
+FORMAT_VERSION = 2
+MODEL_FILE = "model.pt"
+#: files of format version 1 (a pickle and its metadata): refused, never unpickled
+LEGACY_FILES = ("model.pkl", "rf.json")
 
 #: Model key -> output column of :meth:`RFBaseline.predict`.
 OUTPUTS: dict[str, str] = {"feed": "feed_next_mL_h", "titer": "harvest_titer_mg_L"}
@@ -74,6 +86,12 @@ class RFConfig:
 class RFBaseline:
     """Per-target RandomForests on engineered prefix features.
 
+    Args:
+        cfg: search settings; None for a loaded baseline (it keeps what predicting needs).
+        variables: canonical input variables.
+        seed: random state of the forests and of the sample cap.
+        stride_h: hours between prefix origins of :meth:`samples` (default ``cfg.stride_h``).
+
     Attributes:
         feature_names: the P feature names; ``feature_variables``: the canonical variable
             (or ``time_h``) behind each.
@@ -82,8 +100,17 @@ class RFBaseline:
             fit seconds, sample counts and ``best``.
     """
 
-    def __init__(self, cfg: RFConfig, variables: Sequence[str], seed: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: RFConfig | None,
+        variables: Sequence[str],
+        seed: int = 0,
+        stride_h: float | None = None,
+    ) -> None:
+        if cfg is None and stride_h is None:
+            raise ValueError("RFBaseline needs a cfg or a stride_h")
         self.cfg = cfg
+        self.stride_h = float(stride_h if stride_h is not None else cfg.stride_h)
         self.variables = [str(v) for v in variables]
         self.seed = int(seed)
         self.tab = TabularFeatures(tuple(self.variables))
@@ -103,7 +130,7 @@ class RFBaseline:
             batches), ``batch_id (N,)``, ``origin_h (N,)``. A target whose column is absent
             is NaN.
         """
-        stride = self.cfg.stride_h if stride_h is None else float(stride_h)
+        stride = self.stride_h if stride_h is None else float(stride_h)
         for c in (schema.BATCH_ID, schema.TIME):
             if c not in table.columns:
                 raise MissingColumnError(c, available=table.columns, hint="needed by the RF")
@@ -139,6 +166,8 @@ class RFBaseline:
             train: batch table of the training batches (complete batches).
             val: batch table of the validation batches.
         """
+        if self.cfg is None:
+            raise RuntimeError("a loaded RFBaseline keeps no search settings; build one to fit")
         for c in (schema.FEED, schema.TITER):
             if c not in train.columns:
                 raise MissingColumnError(c, available=train.columns, hint="an RF target")
@@ -238,34 +267,68 @@ class RFBaseline:
         return out
 
     # ------------------------------------------------------------ persistence
-    def save(self, directory: Path) -> None:
-        """Write ``model.pkl`` + ``rf.json`` (sha256-checked on load) into ``directory``."""
+    def state_dict(self) -> dict[str, Any]:
+        """Plain values and tensors (format version 2): what predicting needs."""
         if set(self.models) != set(OUTPUTS):
-            raise RuntimeError("RFBaseline.save: fit the baseline first")
-        meta = {
-            "config": asdict(self.cfg),
-            "variables": self.variables,
+            raise RuntimeError("RFBaseline: fit the baseline first")
+        return {
+            "variables": list(self.variables),
             "seed": self.seed,
-            "feature_names": self.feature_names,
-            "feature_variables": self.feature_variables,
-            "search_results": self.search_results,
+            "stride_h": self.stride_h,
+            "feature_names": list(self.feature_names),
+            "feature_variables": list(self.feature_variables),
+            # via JSON: plain Python values only (a NaN score stays NaN)
+            "search_results": json.loads(json.dumps(self.search_results)),
+            "forests": {k: rf_store.forest_state(m) for k, m in self.models.items()},
         }
-        rf_store.save_models(Path(directory), self.models, meta)
 
     @classmethod
-    def load(cls, directory: Path) -> RFBaseline:
-        """Load a saved baseline; the pickle is verified against its sha256 first."""
-        models, meta = rf_store.load_models(Path(directory))
-        model = cls(RFConfig(**meta["config"]), meta["variables"], seed=meta["seed"])
-        if model.feature_names != meta["feature_names"]:
+    def from_state_dict(cls, state: Mapping[str, Any]) -> RFBaseline:
+        """Inverse of :meth:`state_dict`.
+
+        Raises:
+            RunFolderError: the stored features differ from what this version builds.
+        """
+        model = cls(None, state["variables"], seed=state["seed"], stride_h=state["stride_h"])
+        if model.feature_names != list(state["feature_names"]):
             raise RunFolderError(
                 "the stored RF was trained on other features than this version builds",
-                file=str(Path(directory) / rf_store.META_FILE),
                 expected=f"feature_names {model.feature_names}",
             )
-        model.models = dict(models)
-        model.search_results = list(meta["search_results"])
+        model.models = {k: rf_store.forest_from_state(v) for k, v in state["forests"].items()}
+        model.search_results = list(state["search_results"])
         return model
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.pt`` into ``directory`` (created if needed); returns its path."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return save_state(Path(directory) / MODEL_FILE, KIND, FORMAT_VERSION, self.state_dict())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RFBaseline:
+        """The one loader of a saved baseline (library and command line).
+
+        Raises:
+            RunFolderError: no ``model.pt``; a format-version-1 folder (a pickle: refused
+                unread, "train again"); an unreadable, foreign or tampered file (nothing in it
+                is executed: ``torch.load(weights_only=True)``).
+        """
+        directory = Path(directory)
+        path = directory / MODEL_FILE
+        if not path.exists() and any((directory / f).exists() for f in LEGACY_FILES):
+            raise RunFolderError(
+                f"RF baseline format version 1 (a pickle) is no longer loaded, it could run "
+                f"code; this version reads format version {FORMAT_VERSION}: train again",
+                file=str(directory),
+            )
+        state = load_state(path, KIND, FORMAT_VERSION)  # version 1 was a pickle: no migration
+        try:
+            return cls.from_state_dict(state)
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            raise RunFolderError(
+                f"cannot rebuild the RF baseline ({type(e).__name__}: {e}); train again",
+                file=str(path),
+            ) from None
 
 
 def score_of(key: str, y: np.ndarray, pred: np.ndarray) -> float:

@@ -1,114 +1,96 @@
-"""Storage of fitted scikit-learn models, checked against a sha256 before unpickling.
+"""A fitted RandomForest as plain arrays of its trees: nothing executes when it is loaded.
 
-A pickle can run arbitrary code when it is loaded, so the pickle written here is never
-loaded unless its sha256 matches the one recorded in the JSON beside it at training time.
-Everything else (config, variables, feature names, search table) lives in that JSON as
-plain values, so it can be read without unpickling anything. Layout of the folder::
+A pickle (joblib) can run arbitrary code when it is loaded, so the RF baseline is stored as
+the arrays that define its trees, as tensors in the ``model.pt`` the baseline writes
+through :func:`forecaster.state.save_state` (read with ``torch.load(weights_only=True)``).
+For a forest of ``n_trees`` trees with ``N`` nodes in all (``tree_.__getstate__`` of each
+``DecisionTreeRegressor``, concatenated):
 
-    model.pkl   joblib pickle of {name: fitted estimator}
-    rf.json     {"format_version", "sha256", "sklearn_version", ...caller's metadata}
+- ``node_offsets (n_trees + 1,)``: tree ``i`` holds nodes ``node_offsets[i]:node_offsets[i+1]``;
+- ``left_child``, ``right_child``, ``feature``, ``n_node_samples`` ``(N,)`` int64 (child
+  indices within the tree, -1 at a leaf); ``threshold``, ``impurity``,
+  ``weighted_n_node_samples`` ``(N,)`` float64; ``missing_go_to_left (N,)`` uint8;
+- ``value (N, n_outputs, 1)`` float64: the mean target of each node;
+- ``max_depth (n_trees,)`` int64; ``params``: the forest's settings (plain values).
 
-The check guards against a changed or swapped file, not against someone who can rewrite
-both files; the run folder's ``manifest.json`` hashes ``rf.json`` too.
+Loading rebuilds the scikit-learn objects from these arrays alone, so predictions and
+impurity importances are the fitted forest's, bit for bit.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
-from pathlib import Path
 from typing import Any
 
-import joblib
-import sklearn
+import numpy as np
+import torch
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.tree import DecisionTreeRegressor
+from sklearn.tree._tree import NODE_DTYPE, Tree
 
-from forecaster.bundle import sha256 as sha256_file
-from forecaster.data.errors import ChecksumError, RunFolderError
-from forecaster.data.io import atomic_path, atomic_write_text
-
-MODEL_FILE = "model.pkl"
-META_FILE = "rf.json"
-FORMAT_VERSION = 1
-_RESERVED = ("format_version", "sha256", "sklearn_version", "model_file")
+#: Settings of the forest and its trees kept with the arrays.
+PARAMS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state", "n_jobs")
 
 
-def save_models(directory: Path, models: dict[str, Any], meta: dict[str, Any]) -> str:
-    """Write ``model.pkl`` and ``rf.json`` into ``directory`` (created if needed).
-
-    Args:
-        directory: destination folder.
-        models: fitted estimators by name (pickled with joblib).
-        meta: JSON-serialisable metadata stored beside the hash.
-
-    Returns:
-        The sha256 of ``model.pkl``.
-    """
-    clash = [k for k in _RESERVED if k in meta]
-    if clash:
-        raise ValueError(f"metadata keys {clash} are reserved by rf_store")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / MODEL_FILE
-    with atomic_path(model_path) as tmp:
-        joblib.dump(models, tmp, compress=3)
-    digest = sha256_file(model_path)
-    record = {
-        "format_version": FORMAT_VERSION,
-        "model_file": MODEL_FILE,
-        "sha256": digest,
-        "sklearn_version": sklearn.__version__,
-        **meta,
+def forest_state(forest: RandomForestRegressor) -> dict[str, Any]:
+    """The arrays of a fitted forest (tensors) and its settings (plain values)."""
+    states = [t.tree_.__getstate__() for t in forest.estimators_]
+    nodes = np.concatenate([s["nodes"] for s in states])
+    arrays = {name: np.ascontiguousarray(nodes[name]) for name in nodes.dtype.names}
+    arrays["value"] = np.concatenate([s["values"] for s in states])
+    arrays["node_offsets"] = np.cumsum([0] + [int(s["node_count"]) for s in states])
+    arrays["max_depth"] = np.asarray([int(s["max_depth"]) for s in states], dtype=np.int64)
+    return {
+        "params": {k: getattr(forest, k) for k in PARAMS},
+        "n_features": int(forest.n_features_in_),
+        "n_outputs": int(forest.n_outputs_),
+        "arrays": {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()},
     }
-    text = json.dumps(record, indent=2, allow_nan=True)
-    atomic_write_text(directory / META_FILE, text)
-    return digest
 
 
-def read_meta(directory: Path) -> dict[str, Any]:
-    """The ``rf.json`` record of a folder (no pickle is touched)."""
-    path = Path(directory) / META_FILE
-    if not path.is_file():
-        raise RunFolderError("RF metadata missing", file=str(path), expected=f"{META_FILE}")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RunFolderError(f"not valid JSON ({e})", file=str(path)) from None
-    if meta.get("format_version") != FORMAT_VERSION or "sha256" not in meta:
-        raise RunFolderError(
-            f"format_version {meta.get('format_version')!r}",
-            file=str(path),
-            expected=f"format_version {FORMAT_VERSION} with a sha256",
-        )
-    return meta
-
-
-def load_models(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Verify ``model.pkl`` against the hash in ``rf.json``, then unpickle it.
-
-    Returns:
-        ``(models, meta)``; ``meta`` is the full ``rf.json`` record.
+def forest_from_state(state: dict[str, Any]) -> RandomForestRegressor:
+    """Rebuild the forest of :func:`forest_state`.
 
     Raises:
-        RunFolderError: ``rf.json`` or ``model.pkl`` missing or unreadable.
-        ChecksumError: the sha256 of ``model.pkl`` differs from the recorded one; nothing
-            has been unpickled.
+        KeyError: an array the trees of this scikit-learn version need is missing.
+        ValueError: arrays of the wrong type or shape (refused by scikit-learn's ``Tree``).
     """
-    directory = Path(directory)
-    meta = read_meta(directory)
-    model_path = directory / MODEL_FILE  # never a path taken from the JSON
-    if not model_path.is_file():
-        raise RunFolderError("RF model file missing", file=str(model_path))
-    actual = sha256_file(model_path)
-    if actual != meta["sha256"]:
-        raise ChecksumError(
-            f"sha256 is {actual}; the file changed since training and will not be unpickled",
-            file=str(model_path),
-            expected=f"sha256 {meta['sha256']} (recorded in {META_FILE})",
+    arrays = {k: v.numpy() for k, v in state["arrays"].items()}
+    n_features, n_outputs = int(state["n_features"]), int(state["n_outputs"])
+    params = dict(state["params"])
+    offsets = arrays["node_offsets"]
+    tree_kw = {k: params[k] for k in ("max_depth", "min_samples_leaf", "max_features")}
+    trees = []
+    for i in range(len(offsets) - 1):
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        nodes = np.empty(b - a, dtype=NODE_DTYPE)
+        for name in NODE_DTYPE.names:
+            nodes[name] = arrays[name][a:b]
+        tree = Tree(n_features, np.ones(n_outputs, dtype=np.intp), n_outputs)
+        tree.__setstate__(
+            {
+                "max_depth": int(arrays["max_depth"][i]),
+                "node_count": b - a,
+                "nodes": nodes,
+                "values": np.ascontiguousarray(arrays["value"][a:b]),
+            }
         )
-    if meta.get("sklearn_version") != sklearn.__version__:
-        warnings.warn(
-            f"{model_path}: written with scikit-learn {meta.get('sklearn_version')}, "
-            f"loading with {sklearn.__version__}; predictions may differ",
-            stacklevel=2,
-        )
-    return joblib.load(model_path), meta
+        est = DecisionTreeRegressor(**tree_kw)
+        est.tree_, est.n_features_in_, est.n_outputs_ = tree, n_features, n_outputs
+        est.max_features_ = _max_features(params["max_features"], n_features)
+        trees.append(est)
+    forest = RandomForestRegressor(**params)
+    forest.estimator_ = DecisionTreeRegressor(**tree_kw)
+    forest.estimators_, forest.n_features_in_, forest.n_outputs_ = trees, n_features, n_outputs
+    return forest
+
+
+def _max_features(setting: float | int | str | None, n_features: int) -> int:
+    """``max_features_`` as scikit-learn resolves it at fit time (informational only)."""
+    if setting is None or setting == 1.0:
+        return n_features
+    if isinstance(setting, str):
+        f = np.sqrt if setting == "sqrt" else np.log2
+        return max(1, int(f(n_features)))
+    if isinstance(setting, int):
+        return setting
+    return max(1, int(setting * n_features))

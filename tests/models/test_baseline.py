@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from forecaster import schema
 from forecaster.data import targets
-from forecaster.data.errors import ChecksumError, ConfigError, RunFolderError
-from forecaster.models import rf_store
-from forecaster.models.baseline import RFBaseline, RFConfig, default_variables, score_of
+from forecaster.data.errors import ConfigError, RunFolderError
+from forecaster.models.baseline import (
+    FORMAT_VERSION,
+    RFBaseline,
+    RFConfig,
+    default_variables,
+    score_of,
+)
 
 FEED_PER_VCD = 2.5  # mL/h per 1e6 cells/mL: the relation the forest must learn
 FAST = dict(n_estimators=[20], max_depth=[None], min_samples_leaf=[1], max_features=[1.0])
@@ -121,36 +131,65 @@ def test_fit_is_deterministic_and_subsamples(data):
 
 def test_save_load_round_trip(fitted, data, tmp_path):
     fitted.save(tmp_path / "rf")
-    assert sorted(p.name for p in (tmp_path / "rf").iterdir()) == ["model.pkl", "rf.json"]
+    assert sorted(p.name for p in (tmp_path / "rf").iterdir()) == ["model.pt"]
+    doc = torch.load(tmp_path / "rf" / "model.pt", weights_only=True)  # tensors, no classes
+    assert (doc["kind"], doc["format_version"]) == ("rf-baseline", FORMAT_VERSION)
     loaded = RFBaseline.load(tmp_path / "rf")
     prefixes = prefixes_of(data["test"], every=7)
     pd.testing.assert_frame_equal(loaded.predict(prefixes), fitted.predict(prefixes))
+    X = fitted.samples(data["test"], stride_h=0)["X"]
+    for key in ("feed", "titer"):  # bit for bit, and the same impurity importances
+        np.testing.assert_array_equal(loaded.predict_matrix(key, X), fitted.predict_matrix(key, X))
+        np.testing.assert_array_equal(
+            loaded.models[key].feature_importances_, fitted.models[key].feature_importances_
+        )
     assert loaded.search_results == fitted.search_results
     assert loaded.feature_variables == fitted.feature_variables
-    assert loaded.variables == fitted.variables and loaded.cfg == fitted.cfg
-    meta = rf_store.read_meta(tmp_path / "rf")
-    assert meta["sha256"] == rf_store.sha256_file(tmp_path / "rf" / "model.pkl")
+    assert loaded.variables == fitted.variables and loaded.stride_h == fitted.stride_h
+    assert loaded.models["feed"].max_depth == fitted.models["feed"].max_depth
 
 
-def test_tampered_pickle_is_never_unpickled(fitted, tmp_path, monkeypatch):
-    fitted.save(tmp_path)
-    pkl = tmp_path / "model.pkl"
-    expected = rf_store.read_meta(tmp_path)["sha256"]
-    pkl.write_bytes(pkl.read_bytes() + b"\x00")
-    actual = rf_store.sha256_file(pkl)
+class _Payload:
+    """Creates ``marker`` when unpickled: what a malicious model file would do."""
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("joblib.load called on a file that failed its checksum")
+    def __init__(self, marker):
+        self.marker = str(marker)
 
-    monkeypatch.setattr(joblib, "load", refuse)
-    with pytest.raises(ChecksumError) as err:
-        RFBaseline.load(tmp_path)
-    message = str(err.value)
-    assert str(pkl) in message and expected in message and actual in message
+    def __reduce__(self):
+        return (os.makedirs, (self.marker,))
 
 
-def test_missing_metadata_and_bad_config(tmp_path):
-    with pytest.raises(RunFolderError, match="rf.json"):
+def test_version_1_pickle_folder_is_refused_unread(fitted, tmp_path):
+    """An old (or planted) joblib pickle is never unpickled: one line, "train again"."""
+    marker = tmp_path / "payload_ran"
+    folder = tmp_path / "rf"
+    folder.mkdir()
+    joblib.dump({"feed": _Payload(marker)}, folder / "model.pkl")
+    (folder / "rf.json").write_text(json.dumps({"format_version": 1, "sha256": "x"}))
+    with pytest.raises(RunFolderError, match="format version 1.*train again") as err:
+        RFBaseline.load(folder)
+    assert "\n" not in str(err.value) and str(folder) in str(err.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch"])
+def test_planted_payload_in_model_file_is_not_executed(fitted, tmp_path, writer):
+    marker = tmp_path / "payload_ran"
+    fitted.save(tmp_path / "rf")
+    path = tmp_path / "rf" / "model.pt"
+    doc = {"kind": "rf-baseline", "format_version": FORMAT_VERSION, "forests": _Payload(marker)}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(doc))
+    else:
+        torch.save(doc, path)
+    with pytest.raises(RunFolderError, match="cannot be read") as err:
+        RFBaseline.load(tmp_path / "rf")
+    assert str(path) in str(err.value)
+    assert not marker.exists()
+
+
+def test_missing_model_and_bad_config(tmp_path):
+    with pytest.raises(RunFolderError, match="model.pt not found"):
         RFBaseline.load(tmp_path)
     with pytest.raises(ConfigError, match="stride_h"):
         RFConfig(stride_h=0.0)
