@@ -22,6 +22,8 @@ SETPOINT_TRANSIENT_H = 3.0
 #: The PCA monitor's own threshold defaults (its other threshold settings are the same as
 #: the autoencoder's, as they were when both shared one ``threshold`` section).
 PCA_THRESHOLD: dict[str, Any] = {"persistence_steps": 2, "clear_steps": 6, "margin": 1.0}
+#: Config section class of each registered scorer (filled by ``registry.register_scorer``).
+SCORER_SECTIONS: dict[str, type] = {}
 
 
 @dataclass
@@ -311,12 +313,14 @@ class AnomalyConfig:
             own = {k: getattr(self.pca.threshold, k) for k in PCA_THRESHOLD}
             self.pca.threshold = ThresholdConfig(**{**old, **own})
             self.threshold = None
-        if self.scorers:
-            from forecaster.anomaly.registry import scorer_class  # the scorers import this file
-
-            for name, val in list(self.scorers.items()):
-                cls = scorer_class(name).config_class
-                self.scorers[name] = cls(**val) if isinstance(val, dict) else val
+        for name, val in list(self.scorers.items()):
+            if name not in SCORER_SECTIONS:
+                raise ValueError(
+                    f"anomaly.scorers.{name}: no scorer of that name is registered "
+                    f"(registered: {list(SCORER_SECTIONS)}; see forecaster.anomaly.registry)"
+                )
+            cls = SCORER_SECTIONS[name]
+            self.scorers[name] = cls(**val) if isinstance(val, dict) else val
 
     def scorer_sections(self) -> dict[str, Any]:
         """``{scorer name: config section}`` of every scorer, in the order they are fitted

@@ -145,6 +145,13 @@ class FeatureSpec:
         return y, m
 
 
+def windows(x: np.ndarray, length: int) -> np.ndarray:
+    """All causal windows of ``x: (T, F)`` -> ``(T, length, F)``; row t's window ends at t."""
+    pad = np.concatenate([np.repeat(x[:1], length - 1, axis=0), x], axis=0)
+    win = np.lib.stride_tricks.sliding_window_view(pad, length, axis=0)  # (T, F, L)
+    return np.ascontiguousarray(win.transpose(0, 2, 1))
+
+
 def _needed(prep: Preprocessor, dev_vars: list[str]) -> list[str]:
     return list(dict.fromkeys([schema.TIME, *prep.variables, *(SETPOINT_OF[v] for v in dev_vars)]))
 

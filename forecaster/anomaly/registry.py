@@ -8,6 +8,7 @@ is refused on load with a message naming it.
 
 from __future__ import annotations
 
+from forecaster.anomaly.config import SCORER_SECTIONS
 from forecaster.anomaly.pca import PCAScorer
 from forecaster.anomaly.scorer import Scorer
 from forecaster.anomaly.scores import AEScorer
@@ -29,6 +30,7 @@ def register_scorer(cls: type, name: str | None = None) -> type:
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__name__} lacks {attr!r}, required of a Scorer")
     SCORERS[name] = cls
+    SCORER_SECTIONS[name] = cls.config_class
     return cls
 
 

@@ -24,16 +24,10 @@ from forecaster.anomaly.features import (  # noqa: F401  (re-exported: older imp
     SETTLE_TAU_H,
     FeatureSpec,
     transform_arrays,
+    windows,
 )
 from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readings
 from forecaster.models.autoencoder_net import AutoencoderNet
-
-
-def windows(x: np.ndarray, length: int) -> np.ndarray:
-    """All causal windows of ``x: (T, F)`` -> ``(T, length, F)``; row t's window ends at t."""
-    pad = np.concatenate([np.repeat(x[:1], length - 1, axis=0), x], axis=0)
-    win = np.lib.stride_tricks.sliding_window_view(pad, length, axis=0)  # (T, F, L)
-    return np.ascontiguousarray(win.transpose(0, 2, 1))
 
 
 @dataclass

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from forecaster.anomaly.config import AutoencoderConfig
-from forecaster.anomaly.scores import FeatureSpec, windows
+from forecaster.anomaly.features import FeatureSpec, windows
 from forecaster.models.autoencoder import AutoencoderModule
 from forecaster.models.autoencoder_net import AutoencoderNet
 
