@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
         "target_ms": TARGET_MS,
         "meets_target": float(np.median(ms)) < TARGET_MS,
         "forecaster": {
-            "hidden_size": run.model.cfg.hidden_size,
-            "num_layers": run.model.cfg.num_layers,
+            "hidden_size": run.model.hparams["hidden_size"],
+            "num_layers": run.model.hparams["num_layers"],
         },
         "alarms": run.detector is not None,
         "torch_threads": torch.get_num_threads(),
