@@ -127,7 +127,7 @@ class _HelpAction(argparse.Action):
         parser.exit()
 
 
-def make_parser(prog: str, description: str, common: dict[str, str] | None = None):
+def make_parser(prog: str, description: str, common: dict[str, str] | None = None, usage: str = ""):
     """A jsonargparse parser with ``--config``, a short ``--help`` and ``--help-all``.
 
     Args:
@@ -135,6 +135,7 @@ def make_parser(prog: str, description: str, common: dict[str, str] | None = Non
         description: one or two sentences.
         common: the most-used keys, listed by ``--help`` (add them to the parser), each with
             a short text (empty: the first sentence of its own help).
+        usage: the arguments shown after ``prog`` on the usage line of ``--help``.
 
     Returns:
         The parser; errors raise instead of exiting (see :func:`parse_args`).
@@ -150,6 +151,7 @@ def make_parser(prog: str, description: str, common: dict[str, str] | None = Non
     )
     parser.add_argument("--config", action=ActionConfigFile, help="YAML file with any of the keys")
     parser.common_keys = dict(common or {})
+    parser.short_usage = usage or "[--config FILE] [--KEY VALUE ...]"
     return parser
 
 
@@ -162,14 +164,15 @@ def short_help(parser) -> str:
     """The usage line, the most-used keys with their defaults and the sections (< 60 lines)."""
     acts = {a.dest: a for a in parser._actions}
     common = getattr(parser, "common_keys", {})
-    lines = [f"usage: {parser.prog} [--config FILE] [--KEY VALUE ...]", ""]
-    lines += textwrap.wrap(parser.description or "", 96) + ["", "most-used keys [default]:"]
+    lines = [f"usage: {parser.prog} {parser.short_usage}", ""]
+    lines += textwrap.wrap(parser.description or "", 96) + ["", "most-used options [default]:"]
     for key, text in common.items():
         a = acts[key]
         opt = a.option_strings[0]
         if not (a.default is None or a.default is False or a.default == argparse.SUPPRESS):
             opt += f" [{a.default}]"
-        lines.append(f"  {opt:<32}{_first_sentence(text or a.help, 64)}")
+        text = text if len(text) <= 66 else text[:63] + "..."
+        lines.append(f"  {opt:<32}{text or _first_sentence(a.help, 66)}")
     sections = [(k, g.title) for k, g in parser.groups.items() if "." not in k and g.title]
     if sections:
         lines += ["", "sections (a key as --SECTION.KEY, or nested under SECTION: in the YAML):"]

@@ -1,23 +1,37 @@
 """Writing the outputs of ``predict``: tables, dashboards and ``report.md``, all or nothing.
 
+Before any computing, :func:`out_lock` checks that ``--out`` can be written, refuses a
+non-empty folder that predict did not write (unless ``overwrite``) and takes a lock file
+beside it (``.<name>.lock``, created with ``O_EXCL``), so a second predict writing the same
+folder stops with a clear message instead of mixing files.
+
 Everything is first written into a temporary folder beside ``--out``; only when every file
 is complete is it moved into place. If ``--out`` does not exist (or is empty) the temporary
 folder is renamed onto it in one step. If it already holds files, each output file replaces
-its old version by rename and the ``dashboards/`` folder is swapped as a whole; other files
-the user keeps there are left alone. An error before that point leaves ``--out`` exactly as
-it was and removes the temporary folder.
+its old version by rename, then the manifest ``.forecaster-predict.json`` (the list of files
+predict wrote, which also marks the folder as predict's) is replaced. Of the files already
+there, only those the previous manifest lists and this call did not write again (e.g. the
+dashboard of a batch no longer in the input) are deleted; any other file is the user's and
+is left alone. An error before that point leaves ``--out`` exactly as it was and removes the
+temporary folder.
 
 Files: ``predictions.csv``, ``trajectories.csv``, ``alarms.csv``, ``attributions.csv``,
-``problems.csv`` (skipped batches), ``dashboards/<batch>.png`` and ``report.md``.
+``problems.csv`` (skipped batches), ``dashboards/<batch>.png``, ``report.md`` and the
+manifest.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +40,11 @@ import pandas as pd
 from forecaster.data.errors import DataError
 
 TABLES = ("predictions", "trajectories", "alarms", "attributions", "problems")
+#: The manifest: which files predict wrote into the folder (and that the folder is its own).
+MANIFEST = ".forecaster-predict.json"
+#: What a manifest may name (a tampered one cannot make predict delete anything else).
+_OWN_FILE = re.compile(r"(?:(?:predictions|trajectories|alarms|attributions|problems)\.csv"
+                       r"|report\.md|dashboards/[A-Za-z0-9][A-Za-z0-9._-]*\.png)")  # fmt: skip
 PROBLEM_COLUMNS = ["batch_id", "file", "column", "rows", "kind", "message"]
 
 
@@ -69,34 +88,132 @@ def write_outputs(
     run_dir: str | os.PathLike | None = None,
     pictures: bool = True,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write all outputs of one predict call into ``out``, atomically (see module docstring).
 
     Args:
-        res: :class:`forecaster.predict.Predictions`.
+        res: :class:`forecaster.serve.predict.Predictions`.
         out: output folder.
         run_dir: run folder, named in the report.
         pictures: draw one dashboard PNG per batch.
         progress: progress bar while drawing (None: 50 batches or more).
+        overwrite: write into a non-empty folder that predict did not write (its files are
+            kept).
 
     Returns:
         The output folder.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError("--out exists and is not a folder", file=str(out))
+    check_out(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _write_all(res, tmp, run_dir, pictures, progress)
-        _commit(tmp, out)
+        files = _write_all(res, tmp, run_dir, pictures, progress)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest = {"written_by": "forecaster predict", "written": stamp, "files": files}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _commit(tmp, out, files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
-def _write_all(res, folder: Path, run_dir, pictures: bool, progress: bool | None) -> None:
+def check_out(out: Path, overwrite: bool = False) -> None:
+    """Refuse a file, or a non-empty folder predict did not write (unless ``overwrite``)."""
+    if out.exists() and not out.is_dir():
+        raise DataError("--out exists and is not a folder", file=str(out))
+    if out.is_dir() and not (out / MANIFEST).exists() and not overwrite:
+        if any(out.iterdir()):
+            raise DataError(
+                "--out is a folder with files that predict did not write; choose a new or "
+                "empty folder, or add --overwrite to write into it (other files are kept)",
+                file=str(out),
+            )
+
+
+@contextmanager
+def out_lock(out: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Check ``out`` can be written and hold its lock for the duration (before computing).
+
+    Raises:
+        DataError: ``out`` is a file, a foreign non-empty folder, cannot be written, or
+            another predict holds its lock.
+    """
+    out = Path(out)
+    check_out(out, overwrite)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create the folder: {_why(err)}", file=str(out.parent)) from None
+    lock = out.parent / f".{out.name}.lock"
+    _take(lock, out)
+    try:
+        if out.is_dir():  # replacing files inside needs write access there too
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as err:
+                raise DataError(f"cannot write into --out: {_why(err)}", file=str(out)) from None
+        yield out
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _why(err: OSError) -> str:
+    return (err.strerror or str(err)).lower()
+
+
+def _take(lock: Path, out: Path) -> None:
+    """Create ``lock`` exclusively; a lock left by a dead process on this host is replaced."""
+    for attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(lock)
+            if attempt == 0 and _is_stale(holder):
+                lock.unlink(missing_ok=True)
+                continue
+            raise DataError(
+                f"another predict is writing this folder (pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}, since {holder.get('since', '?')}); wait for it, or "
+                f"delete {lock} if that process is gone",
+                file=str(out),
+            ) from None
+        except OSError as err:
+            raise DataError(f"cannot write --out here: {_why(err)}", file=str(out)) from None
+        since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": since}, fh)
+        return
+
+
+def _read_lock(lock: Path) -> dict:
+    try:
+        data = json.loads(lock.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_stale(holder: dict) -> bool:
+    """The lock's process is gone (only decidable for a process on this host)."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _write_all(res, folder: Path, run_dir, pictures: bool, progress: bool | None) -> list[str]:
+    """Write every output into ``folder``; returns their paths relative to it."""
     res.predictions.to_csv(folder / "predictions.csv", index=False)
     res.trajectories.to_csv(folder / "trajectories.csv", index=False, float_format="%.6g")
     res.alarms.to_csv(folder / "alarms.csv", index=False)
@@ -119,26 +236,36 @@ def _write_all(res, folder: Path, run_dir, pictures: bool, progress: bool | None
             save_dashboard(res, b, folder / rel)
             figures[b] = rel
     (folder / "report.md").write_text(report_markdown(res, run_dir, figures), encoding="utf-8")
+    return [*(f"{t}.csv" for t in TABLES), *figures.values(), "report.md"]
 
 
-def _commit(tmp: Path, out: Path) -> None:
+def _commit(tmp: Path, out: Path, files: list[str]) -> None:
     """Move the finished outputs into ``out`` (one rename when ``out`` is new or empty)."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
         return
-    old_dash = out / "dashboards"
-    parked = None
-    if old_dash.exists():
-        parked = out / f".dashboards.old-{uuid.uuid4().hex[:8]}"
-        os.replace(old_dash, parked)
-    if (tmp / "dashboards").exists():
-        os.replace(tmp / "dashboards", old_dash)
-    for name in [*(f"{t}.csv" for t in TABLES), "report.md"]:
-        os.replace(tmp / name, out / name)
-    if parked is not None:
-        shutil.rmtree(parked, ignore_errors=True)
+    before = _own_files(out)
+    if any(f.startswith("dashboards/") for f in files):
+        (out / "dashboards").mkdir(exist_ok=True)
+    for rel in files:
+        os.replace(tmp / rel, out / rel)
+    os.replace(tmp / MANIFEST, out / MANIFEST)
+    for rel in sorted(before - set(files)):  # stale outputs of the previous call, and only those
+        (out / rel).unlink(missing_ok=True)
+    dash = out / "dashboards"
+    if dash.is_dir() and not any(dash.iterdir()):
+        dash.rmdir()
+
+
+def _own_files(out: Path) -> set[str]:
+    """The files the previous manifest in ``out`` lists (none without a manifest)."""
+    try:
+        listed = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {f for f in listed if isinstance(f, str) and _OWN_FILE.fullmatch(f)}
 
 
 def _md_table(df: pd.DataFrame, max_rows: int = 50) -> str:

@@ -10,8 +10,10 @@ the harvest-titer forecast::
 The run folder is checked first (``forecaster.bundle.verify``). The input is read through the
 column map stored in the run's ``config.yaml``, so the user's own column names and units
 work. A batch with a problem is reported (stderr, ``problems.csv``, ``report.md``) and
-skipped while the others are predicted, unless ``--strict``. Outputs are written into a
-temporary folder beside ``--out`` and moved into place only when everything succeeded.
+skipped while the others are predicted, unless ``--strict``. ``--out`` is checked and
+locked before any computing; a non-empty folder predict did not write needs
+``--overwrite``. Outputs are written into a temporary folder beside ``--out`` and moved
+into place only when everything succeeded (see :mod:`forecaster.serve.outputs`).
 Exit code: 0 if at least one batch was predicted, 2 on any user error (one line, no
 traceback) or when no batch could be predicted.
 """
@@ -262,74 +264,87 @@ def _collect(
 
 
 # ------------------------------------------------------------------------ command line
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m forecaster.predict",
-        description="Forecast, alarm and explain new (complete or running) batches with a trained run folder.",
+#: ``--help`` lists every option of predict (they are few).
+OPTIONS = {
+    "run": "run folder, e.g. checkpoints/NAME",
+    "input": "batch table (CSV or Parquet), canonical or in the run's column map",
+    "out": "output folder (new, empty, or written by predict before)",
+    "overwrite": "also into a folder predict did not write (its files are kept)",
+    "no_pictures": "skip the per-batch PNG dashboards",
+    "no_attributions": "skip attributions (faster)",
+    "strict": "fail on the first problem instead of skipping the batch",
+    "top_k": "attributions kept per batch",
+    "method": "attribution method: ig or ablation",
+    "threads": "torch CPU threads (0 = all cores)",
+    "progress": "progress bar: --progress / --no-progress (default: >= 50 batches)",
+}
+
+
+def build_parser(prog: str = "python -m forecaster.predict"):
+    """The predict parser (jsonargparse, the convention of every command)."""
+    from forecaster.cli import make_parser
+
+    p = make_parser(
+        prog,
+        "Forecast, alarm and explain new (complete or running) batches with a trained run folder.",
+        OPTIONS,
+        usage="--run RUN --input FILE --out DIR [--KEY VALUE ...]",
     )
-    p.add_argument("--run", required=True, help="run folder, e.g. checkpoints/NAME")
+    h = OPTIONS
+    p.add_argument("--run", type=str, required=True, help=h["run"])
+    p.add_argument("--input", type=str, required=True, help=h["input"])
+    p.add_argument("--out", type=str, required=True, help=h["out"])
+    p.add_argument("--overwrite", action="store_true", help=h["overwrite"])
+    p.add_argument("--no_pictures", "--no-pictures", action="store_true", help=h["no_pictures"])
     p.add_argument(
-        "--input",
-        required=True,
-        help="batch table (CSV or Parquet), canonical or the run's column map",
+        "--no_attributions", "--no-attributions", action="store_true", help=h["no_attributions"]
     )
+    p.add_argument("--strict", action="store_true", help=h["strict"])
+    p.add_argument("--top_k", type=int, default=5, help=h["top_k"])
+    p.add_argument("--method", choices=("ig", "ablation"), default="ig", help=h["method"])
+    p.add_argument("--threads", type=int, default=0, help=h["threads"])
     p.add_argument(
-        "--out", required=True, help="output folder (replaced only when everything succeeded)"
-    )
-    p.add_argument(
-        "--no_pictures",
-        "--no-pictures",
-        action="store_true",
-        help="skip the per-batch PNG dashboards",
-    )
-    p.add_argument(
-        "--no_attributions",
-        "--no-attributions",
-        action="store_true",
-        help="skip attributions (faster)",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail on the first problem instead of skipping the batch",
-    )
-    p.add_argument("--top_k", type=int, default=5, help="attributions kept per batch (default 5)")
-    p.add_argument(
-        "--method", choices=("ig", "ablation"), default="ig", help="attribution method (default ig)"
-    )
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
-    p.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar"
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help=h["progress"]
     )
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line body; returns the exit code (user errors raise DataError)."""
-    from forecaster.serve.outputs import problem_line, write_outputs
+def main(argv: Sequence[str] | None = None, prog: str = "python -m forecaster.predict") -> int:
+    """Command-line body; returns the exit code (user errors raise DataError).
 
-    args = build_parser().parse_args(argv)
+    ``--out`` is checked and locked before anything is computed (see
+    :func:`forecaster.serve.outputs.out_lock`).
+    """
+    from forecaster.cli import parse_args
+    from forecaster.serve.outputs import out_lock, problem_line, write_outputs
+
+    t0 = time.perf_counter()
+    args, _ = parse_args(build_parser(prog), argv)
     if args.top_k < 1:
         raise DataError(f"--top_k must be at least 1, got {args.top_k}")
-    set_threads(args.threads)
-    run = load_run(args.run)
-    res = predict_table(
-        run, args.input, strict=args.strict, attributions=not args.no_attributions, top_k=args.top_k,
-        method=args.method, progress=args.progress,
-    )  # fmt: skip
-    for p in res.problems:
-        print(f"skipped: {problem_line(p)}", file=sys.stderr)
-    if res.predictions.empty:
-        raise DataError(
-            f"no batch could be predicted ({len(res.problems)} skipped, see above); nothing was written",
-            file=str(args.input),
-        )
-    out = write_outputs(
-        res, args.out, run_dir=run.run_dir, pictures=not args.no_pictures, progress=args.progress
-    )
+    with out_lock(args.out, overwrite=args.overwrite):
+        set_threads(args.threads)
+        run = load_run(args.run)
+        res = predict_table(
+            run, args.input, strict=args.strict, attributions=not args.no_attributions,
+            top_k=args.top_k, method=args.method, progress=args.progress,
+        )  # fmt: skip
+        for p in res.problems:
+            print(f"skipped: {problem_line(p)}", file=sys.stderr)
+        if res.predictions.empty:
+            raise DataError(
+                f"no batch could be predicted ({len(res.problems)} skipped, see above); "
+                "nothing was written",
+                file=str(args.input),
+            )
+        out = write_outputs(
+            res, args.out, run_dir=run.run_dir, pictures=not args.no_pictures,
+            progress=args.progress, overwrite=args.overwrite,
+        )  # fmt: skip
+    total = time.perf_counter() - t0  # everything: loading, predicting, pictures, writing
     print(
-        f"predicted {len(res.predictions)} batches ({len(res.problems)} skipped, {len(res.alarms)} alarms) "
-        f"in {res.seconds['total_s']:.1f} s -> {out}",
+        f"predicted {len(res.predictions)} batches ({len(res.problems)} skipped, "
+        f"{len(res.alarms)} alarms) in {total:.1f} s -> {out}",
         file=sys.stderr,
     )
     return 0

@@ -13,6 +13,7 @@ from forecaster import schema
 from forecaster.cli import cli_main
 from forecaster.data.column_map import ColumnMap
 from forecaster.data.errors import UnknownUnitError
+from forecaster.serve.outputs import MANIFEST
 from forecaster.serve.predict import MIN_ROWS, main, read_for_run
 
 
@@ -41,10 +42,11 @@ def snapshot(folder):
 
 @pytest.fixture
 def old_out(tmp_path):
-    """An --out folder holding the results of an earlier call."""
+    """An --out folder holding the results of an earlier call (and a file of the user's)."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "predictions.csv").write_text("batch_id\nOLD\n")
+    (out / MANIFEST).write_text(json.dumps({"files": ["predictions.csv"]}))
     (out / "notes.txt").write_text("mine")
     return out
 

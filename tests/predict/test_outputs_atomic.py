@@ -51,7 +51,7 @@ def test_rewrite_replaces_outputs_keeps_other_files(result, tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("kept")
     (out / "predictions.csv").write_text("batch_id\nOLD\n")
-    write_outputs(result, out, pictures=True)
+    write_outputs(result, out, pictures=True, overwrite=True)
     assert (out / "notes.txt").read_text() == "kept"
     assert "OLD" not in (out / "predictions.csv").read_text()
     assert sorted(p.name for p in (out / "dashboards").iterdir()) == [
