@@ -1,5 +1,17 @@
-"""Anomaly detection: autoencoder scores, calibrated thresholds, rules, PCA monitor, metrics.
+"""Anomaly detection: scorers -> detector -> events, beside rules, with calibrated thresholds.
 
-Entry points: :func:`forecaster.pipeline.anomaly_stage.run_anomaly_stage` (training run) and
-:class:`forecaster.anomaly.detector.AnomalyDetector` (predict / monitor).
+Roles (each in its own module):
+
+- scorers (:mod:`~forecaster.anomaly.scorer` protocol, :mod:`~forecaster.anomaly.registry`):
+  the autoencoder (:class:`~forecaster.anomaly.scores.AEScorer`), the PCA monitor
+  (:class:`~forecaster.anomaly.pca.PCAScorer`) and any registered one;
+- calibration: :mod:`~forecaster.anomaly.threshold`;
+- rules: :mod:`~forecaster.anomaly.rules`, :mod:`~forecaster.anomaly.consistency`,
+  :mod:`~forecaster.anomaly.mass_balance`;
+- detector: :class:`~forecaster.anomaly.detector.AnomalyDetector` (save/load, ``detect``,
+  ``stream``), alarms via :mod:`~forecaster.anomaly.stream` and
+  :mod:`~forecaster.anomaly.events`;
+- fitting without a run: :func:`forecaster.anomaly.fit.fit_detector`; in a training run:
+  :func:`forecaster.pipeline.anomaly_stage.run_anomaly_stage`;
+- evaluation: :mod:`~forecaster.anomaly.metrics`.
 """
