@@ -172,14 +172,15 @@ def short_help(parser) -> str:
         if not (a.default is None or a.default is False or a.default == argparse.SUPPRESS):
             opt += f" [{a.default}]"
         text = text if len(text) <= 66 else text[:63] + "..."
-        lines.append(f"  {opt:<32}{text or _first_sentence(a.help, 66)}")
-    sections = [(k, g.title) for k, g in parser.groups.items() if "." not in k and g.title]
+        lines.append(f"  {opt:<31} {text or _first_sentence(a.help, 66)}")
+    keys, groups, _ = _keys(parser)
+    sections = [(k, g.title) for k, g in parser.groups.items() if "." not in k and k in groups]
     if sections:
         lines += ["", "sections (a key as --SECTION.KEY, or nested under SECTION: in the YAML):"]
         lines += [f"  {k:<16}{_first_sentence(t, 80)}" for k, t in sections]
     lines += [
         "",
-        f"  -h, --help  this help;  --help-all: all {len(_keys(parser)[0])} keys with their help",
+        f"  -h, --help  this help;  --help-all: all {len(keys)} keys with their help",
         "  --config FILE  YAML with any of the keys (the command line overrides it)",
     ]
     if "print_config" in acts:

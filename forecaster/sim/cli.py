@@ -3,38 +3,54 @@
 Writes the batch table (Parquet or CSV by extension) and beside it ``<stem>.faults.csv``,
 ``<stem>.batches.csv``, ``<stem>.config.yaml`` (resolved config) and ``<stem>.png`` (a few
 batches), each atomically; prints a short summary. Every SimConfig key is an option
-(``--n_batches 50 --seed 3 --faults.rate 0.5``). Bad values: one line on stderr, exit 2.
+(``--n_batches 50 --seed 3 --faults.rate 0.5``); the convention of every command (see
+:func:`forecaster.cli.make_parser`): a short ``--help``, every key under ``--help-all``, and a
+bad key or value as one line naming the file (or the command line) and the key, exit 2.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from jsonargparse import ActionConfigFile, ArgumentParser
-
+from forecaster.data.errors import DataError
 from forecaster.sim.config import SimConfig
 from forecaster.sim.plot import plot_batches, save_figure
 from forecaster.sim.result import SimResult
 from forecaster.sim.simulate import simulate
-from forecaster.sim.validate import SimConfigError
+from forecaster.sim.validate import SimConfigError, check_config
 
 SUFFIXES = (".parquet", ".csv")
 
 
-def build_parser() -> ArgumentParser:
+#: Keys listed by ``--help`` ("" = their own help); every key: ``--help-all``.
+COMMON_KEYS = {
+    "out": "",
+    "n_batches": "",
+    "seed": "",
+    "run_length_days": "",
+    "sample_interval_h": "",
+    "feed_policy": "",
+    "faults.rate": "share of batches with a fault",
+    "n_plot": "",
+}
+
+
+def build_parser(prog: str = "python -m forecaster.sim"):
     """Parser with every SimConfig field at the root, plus --config, --out, --n_plot."""
-    parser = ArgumentParser(
-        prog="python -m forecaster.sim",
-        description="Simulate CHO fed-batch runs with faults and write the batch table.",
-        exit_on_error=False,
-        allow_abbrev=False,
+    from forecaster.cli import make_parser
+
+    parser = make_parser(
+        prog,
+        "Simulate CHO fed-batch runs with faults and write the batch table.",
+        COMMON_KEYS,
+        usage="--out FILE.parquet|FILE.csv [--config FILE] [--KEY VALUE ...]",
     )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML with SimConfig keys")
     parser.add_class_arguments(SimConfig)
     parser.add_argument("--out", type=str, required=True, help="table path, .parquet or .csv")
     parser.add_argument("--n_plot", type=int, default=4, help="batches in the PNG (0 = none)")
@@ -89,32 +105,38 @@ def summary(result: SimResult) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = "python -m forecaster.sim") -> int:
+    """Run the command line; returns the exit code (2 with one line on a user error)."""
+    from forecaster.cli import error_line, located_error, parse_args
+
+    parser = build_parser(prog)
     try:
-        ns = parser.parse_args(argv)
+        ns, sources = parse_args(parser, argv)
         out = Path(ns.out)
         if out.suffix not in SUFFIXES:
             raise SimConfigError(
                 f"--out {ns.out!r} has an unknown extension", expected=".parquet or .csv"
             )
-        init = parser.instantiate(ns)
-        cfg = SimConfig(**{f.name: getattr(init, f.name) for f in dataclasses.fields(SimConfig)})
+        try:
+            init = parser.instantiate(ns)
+            cfg = SimConfig(
+                **{f.name: getattr(init, f.name) for f in dataclasses.fields(SimConfig)}
+            )
+            check_config(cfg)
+        except SimConfigError as err:
+            m = re.match(r"sim config (\S+) =", err.message)
+            raise located_error(err, sources, key=m.group(1) if m else None) from None
+        except (ValueError, TypeError) as err:
+            raise located_error(err, sources, SimConfig) from None
         sim_only = ns.clone()
         for key in ("config", "out", "n_plot"):  # the resolved SimConfig, not where it went
-            del sim_only[key]
+            sim_only.pop(key, None)
         resolved = parser.dump(sim_only, skip_none=False, skip_check=True)
         result = simulate(cfg, progress=True)
         write_result(result, out, ns.n_plot, resolved)
-    except (SimConfigError, ValueError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+    except DataError as err:
+        print(f"error: {error_line(err)}", file=sys.stderr)
         return 2
-    except Exception as err:  # jsonargparse's ArgumentError and friends: bad options
-        if type(err).__name__ in ("ArgumentError", "ParserError", "NSKeyError"):
-            print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-            return 2
-        raise
     print(f"wrote {out} ({len(result.table)} rows)")
     print(summary(result))
     return 0
