@@ -1,7 +1,6 @@
 """``python -m forecaster.sim``: see ``forecaster.sim.cli``."""
 
-import sys
-
+from forecaster.cli import cli_main
 from forecaster.sim.cli import main
 
-sys.exit(main())
+cli_main(main)
