@@ -45,7 +45,7 @@ def save_state(path: str | Path, kind: str, version: int, state: Mapping[str, An
         ``path``.
     """
     path = Path(path)
-    doc = {"kind": kind, "format_version": int(version), **state}
+    doc = {**state, "kind": kind, "format_version": int(version)}
     if path.suffix == ".json":
         return atomic_write_text(path, json.dumps(doc, indent=1))
     buf = io.BytesIO()
