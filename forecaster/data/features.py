@@ -267,7 +267,7 @@ class Preprocessor:
             seen = np.isfinite(x)
             last = np.maximum.accumulate(np.where(seen, idx, -1))
             here = last >= 0
-            li = np.clip(last, 0, None)
+            li = np.maximum(last, 0)
             val = np.where(here, (x[li] - m) / s, state.assay_value[j])
             t_last = np.where(here, t[li], state.assay_time_h[j])
             has = here | state.assay_has[j]
@@ -370,5 +370,5 @@ def assay_lags(
     for j in range(k):
         pos = count - 2 - j
         if vals.size:
-            out[:, j] = np.where(pos >= 0, vals[np.clip(pos, 0, vals.size - 1)], 0.0)
+            out[:, j] = np.where(pos >= 0, vals[np.minimum(np.maximum(pos, 0), vals.size - 1)], 0.0)
     return out, vals[max(0, vals.size - (k + 1)) :]
