@@ -73,9 +73,9 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
     except DataError as e:
         raise RunFolderError(f"data.column_map in config.yaml: {e}", file=str(cfg_path)) from None
     model_path = run_dir / "forecast" / "model.pt"
-    try:
+    try:  # an old format version is migrated or refused in one line by the loader itself
         model = SequenceForecaster.load(model_path)
-    except (ValueError, KeyError, RuntimeError, EOFError, OSError) as e:
+    except (ValueError, KeyError, TypeError, RuntimeError, EOFError, OSError) as e:
         raise RunFolderError(
             f"cannot load the forecaster ({' '.join(str(e).split())[:200]}); retrain with this version",
             file=str(model_path),
