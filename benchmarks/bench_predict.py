@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
         "days": a.days,
         "run": str(a.run or "trained: configs/debug.yaml with default network sizes"),
         "forecaster": {
-            "hidden_size": run.model.cfg.hidden_size,
-            "num_layers": run.model.cfg.num_layers,
+            "hidden_size": run.model.hparams["hidden_size"],
+            "num_layers": run.model.hparams["num_layers"],
         },
         "target_batches_per_min": TARGET_PER_MIN,
         "meets_target": results["without_attributions"]["batches_per_min"] >= TARGET_PER_MIN,

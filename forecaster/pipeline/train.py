@@ -25,6 +25,7 @@ from forecaster.bundle import write_manifest
 from forecaster.data.errors import ConfigError, DataError
 from forecaster.data.features import Preprocessor
 from forecaster.data.io import atomic_write_text
+from forecaster.models.sequence import readable_copy
 from forecaster.pipeline import report as report_mod
 from forecaster.pipeline.anomaly_stage import run_anomaly_stage
 from forecaster.pipeline.config import RunConfig
@@ -117,13 +118,7 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     )
     model, info = train_forecaster(ctx)
     model.save(run_dir / "forecast" / "model.pt")
-    # the same fitted preprocessing, readable (model.pt is what predict loads)
-    prep_doc = {
-        "preprocessing": model.prep.state_dict(),
-        "features": model.prep.feature_names,
-        "target_scales": model.scales.to_dict(),
-    }
-    atomic_write_text(run_dir / "forecast" / "preprocessing.json", json.dumps(prep_doc, indent=1))
+    readable_copy(model, run_dir / "forecast" / "preprocessing.json")  # for people only
     ctx.forecaster = model
     # later stages train on one device (rank 0 only after DDP)
     ctx.trainer_kwargs = trainer_kwargs(cfg.trainer, single_device=True)
