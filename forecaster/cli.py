@@ -335,6 +335,9 @@ def located_error(
             key = next((p for p in cands if sources.gave(prefix + p)), cands[0])
             fields = [f.name for f in dataclasses.fields(section)]
             named = [n for n in fields if re.search(rf"\b{n}\b", text)]
+            full = [".".join(p for p in (prefix.rstrip("."), key, n) if p) for n in named]
+            given = [n for n, k in zip(named, full) if sources.gave(k)]
+            named = given if len(given) == 1 else named
             if len(named) == 1:
                 key = f"{key}.{named[0]}" if key else named[0]
     key = f"{prefix}{key or ''}".rstrip(".")
