@@ -45,7 +45,7 @@ def test_misspelt_key_in_a_file_names_file_key_and_suggestion(
     assert code == 2
     assert len(lines) == 1, lines  # no usage dump before it
     assert lines[0].startswith(f"error: {path}: ") and "<unicode string>" not in lines[0]
-    assert key in lines[0] and f"did you mean {'' if '.' in suggestion else ''}" in lines[0]
+    assert key in lines[0] and "did you mean" in lines[0]
     assert suggestion in lines[0].split("did you mean")[1]
 
 
