@@ -182,6 +182,12 @@ class RulesConfig:
         clear_steps: rows without violation that end a rule's event.
         merge_gap_h: an alarm of a rule raised less than this many hours after that rule's
             previous event in the batch ended continues that event (0 = off).
+        auto_off_share: at training time every rule is run over the fault-free training
+            batches; a rule that raises an alarm on more than this share of them is
+            switched off (``rule_profile.py``), and the report says so.
+        force_on: rules kept on although they fire that often (e.g. ``[spike_temperature_C]``).
+        incident_gap_h: alarm events of one batch (any detector) that overlap or lie within
+            this many hours of each other form one incident (``incidents.py``).
     """
 
     enabled: bool = True
@@ -218,6 +224,19 @@ class RulesConfig:
     consistency_margin: float = 1.25
     clear_steps: int = 3
     merge_gap_h: float = MERGE_GAP_H
+    auto_off_share: float = 0.05
+    force_on: list[str] = field(default_factory=list)
+    incident_gap_h: float = 12.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.auto_off_share <= 1.0:
+            raise ValueError(
+                f"anomaly.rules.auto_off_share must be in [0, 1], got {self.auto_off_share}"
+            )
+        if self.incident_gap_h < 0:
+            raise ValueError(
+                f"anomaly.rules.incident_gap_h must be >= 0, got {self.incident_gap_h}"
+            )
 
 
 @dataclass

@@ -14,7 +14,9 @@ fitted value is a plain float, stored in ``thresholds.json``):
 - ``do_shift``: the same CUSUM on the DO deviation from set point that the cascade does not
   explain (probe drift, DO short): less the PI loop's lag behind a ramping demand (fitted on
   the cascade's rate of change), and only the unexplained side while the cascade sits at its
-  floor (start-up: DO above set point) or ceiling (DO below it).
+  floor (start-up: DO above set point) or ceiling (DO below it). After a saturated period
+  (an aeration failure the loop then corrects) the CUSUM restarts once the loop's error is
+  back in band (:func:`do_recovery`): the recovery transient is no probe drift.
 - ``oxygen_demand_rise``: the DO cascade output (agitation + sparge, each scaled to the range
   of the good batches) rising faster over ``demand_window_h`` than in any good batch: cells
   grow at most ~0.045 1/h (``shared/DOMAIN.md``), bacteria ten times faster.
@@ -41,6 +43,10 @@ PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
 CASCADE_SATURATED = 0.01
 #: Hours over which the cascade's rate of change is taken (DO loop tracking lag).
 CASCADE_RATE_H = 2.0
+#: After a saturated period the DO residual must be back within this many normal sds...
+DO_BAND_SD = 3.0
+#: ...or this many hours must have passed before ``do_shift`` counts it again.
+DO_RECOVERY_MAX_H = 6.0
 
 
 @dataclass
@@ -128,20 +134,58 @@ def _ph_residual(
     return np.where(co2 > 0, r_c, np.where(base > 0, r_b, r_idle))
 
 
-def windowed_cusum(z: np.ndarray, k: float, w: int) -> np.ndarray:
+def windowed_cusum(
+    z: np.ndarray, k: float, w: int, restart: np.ndarray | None = None
+) -> np.ndarray:
     """Two-sided CUSUM of ``z: (T,)`` over the last ``w`` rows at each row -> (T,).
 
     ``max(0, max over t-w < j <= t of sum_{j..t} (|z| - k))``, taken for a rise and a fall
     separately: a recursive CUSUM restarted ``w`` rows back, so it depends on those rows only.
+    ``restart: (T,)`` bool marks rows left out: the statistic is 0 there and sums start
+    after the last such row (a restarted CUSUM).
     """
     z = np.nan_to_num(np.asarray(z, dtype=float))
-    out = np.zeros(len(z))
+    n = len(z)
+    if restart is not None and restart.any():
+        z = np.where(restart, 0.0, z)
+        last = np.maximum.accumulate(np.where(restart, np.arange(n), -1))
+    else:
+        restart, last = None, None
+    out = np.zeros(n)
     for s in (z - k, -z - k):
         c = np.concatenate([[0.0], np.cumsum(s)])
         pad = np.concatenate([np.full(w - 1, np.inf), c[:-1]])
-        lo = np.lib.stride_tricks.sliding_window_view(pad, w).min(axis=1)
-        out = np.maximum(out, c[1:] - lo)
+        win = np.lib.stride_tricks.sliding_window_view(pad, w)  # row t: c[t-w+1..t]
+        if last is not None:  # c[j] with j <= last restart row cannot start a sum
+            j = np.arange(n)[:, None] - (w - 1) + np.arange(w)[None, :]
+            win = np.where(j <= last[:, None], np.inf, win)
+        lo = win.min(axis=1)
+        out = np.maximum(out, np.where(np.isfinite(lo), c[1:] - lo, 0.0))
+    if restart is not None:
+        out[restart] = 0.0
     return out
+
+
+def do_recovery(t: np.ndarray, u: np.ndarray | None, z: np.ndarray) -> np.ndarray:
+    """(T,) rows of the DO loop's recovery from a saturated period, left out of ``do_shift``.
+
+    While the cascade sits at its floor or ceiling (an aeration failure, start-up) and for
+    ``CASCADE_RATE_H`` hours after (its rate then spans the saturated rows, and the lag
+    correction ``do_fit`` means nothing), and until the residual ``z`` (in normal sds) is
+    back within ``DO_BAND_SD`` (at most ``DO_RECOVERY_MAX_H`` hours), the loop is
+    recovering, not drifting: the CUSUM restarts once it is back in band.
+    """
+    if u is None:
+        return np.zeros(len(t), dtype=bool)
+    idx = np.arange(len(t))
+    sat = (u <= CASCADE_SATURATED) | (u >= 2.0 - CASCADE_SATURATED)
+    last_sat = np.maximum.accumulate(np.where(sat, idx, -1))
+    since = np.where(last_sat >= 0, t - t[np.maximum(last_sat, 0)], np.inf)
+    rate_window = since <= CASCADE_RATE_H
+    ok = (np.abs(np.nan_to_num(z)) <= DO_BAND_SD) & ~sat & ~rate_window
+    last_ok = np.maximum.accumulate(np.where(ok, idx, -1))
+    not_back = (last_sat >= 0) & (last_ok <= last_sat) & (since <= DO_RECOVERY_MAX_H)
+    return sat | rate_window | not_back
 
 
 def _cascade(rows: Rows, m: ConsistencyModel) -> np.ndarray:
@@ -216,7 +260,7 @@ def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, t
     if m.do_mean is not None and do is not None and do_sp is not None:
         d = do - locf(do_sp)
         z = _do_residual(d - m.do_mean, u, t, m) / m.do_sigma
-        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w)
+        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w, do_recovery(t, u, z))
         out["do_shift"] = (stat, (do, locf(do_sp), d))
     if u is not None:
         j = np.searchsorted(t, t - cfg.demand_window_h)

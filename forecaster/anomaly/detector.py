@@ -37,6 +37,7 @@ from forecaster.anomaly.events import AlarmEvent
 from forecaster.anomaly.features import SETPOINT_OF, FeatureSpec
 from forecaster.anomaly.format_v1 import v1_to_v2
 from forecaster.anomaly.registry import scorer_class
+from forecaster.anomaly.rule_profile import RuleProfile
 from forecaster.anomaly.scorer import Scorer, ScorerInput, rows_to_arrays
 from forecaster.anomaly.stream import AlarmStream
 from forecaster.anomaly.threshold import Calibration
@@ -65,6 +66,8 @@ class AnomalyDetector:
         rules: rule settings.
         consistency: fitted controller-consistency checks, run with the rules.
         agitation_max: highest agitation of the good training batches (rpm), for reasons.
+        profile: what the rules learned on the good training batches (noise, ranges, rules
+            switched off); None for detectors saved before it existed (config values only).
     """
 
     prep: Preprocessor
@@ -73,6 +76,7 @@ class AnomalyDetector:
     rules: RulesConfig
     consistency: ConsistencyModel | None = None
     agitation_max: float | None = None
+    profile: RuleProfile | None = None
 
     def __post_init__(self) -> None:
         if not self.scorers:
@@ -177,6 +181,7 @@ class AnomalyDetector:
             "rules": asdict(self.rules),
             "consistency": self.consistency.to_dict() if self.consistency else None,
             "agitation_max_rpm": self.agitation_max,
+            "rule_profile": self.profile.to_dict() if self.profile else None,
         }
 
     @classmethod
@@ -186,7 +191,7 @@ class AnomalyDetector:
             (scorer_class(d["name"]).from_state_dict(d["state"], spec), Calibration(**d["calibration"]))
             for d in state["scorers"]
         ]  # fmt: skip
-        cons = state.get("consistency")
+        cons, prof = state.get("consistency"), state.get("rule_profile")
         return cls(
             prep=Preprocessor.from_state_dict(state["prep"]),
             spec=spec,
@@ -194,6 +199,7 @@ class AnomalyDetector:
             rules=RulesConfig(**state["rules"]),
             consistency=ConsistencyModel(**cons) if cons else None,
             agitation_max=state.get("agitation_max_rpm"),
+            profile=RuleProfile(**prof) if prof else None,
         )
 
     def save(self, folder: str | Path) -> dict[str, Path]:
@@ -209,6 +215,7 @@ class AnomalyDetector:
             "agitation_max_rpm": self.agitation_max,
             "score_variables": list(self.spec.variables),
             "consistency": self.consistency.to_dict() if self.consistency else None,
+            "rule_profile": self.profile.to_dict() if self.profile else None,
         }
         atomic_write_text(paths["thresholds"], json.dumps(readable, indent=2))
         return paths

@@ -32,6 +32,8 @@ class AlarmEvent:
         top_variables: ``[(variable, share of the error), ...]`` largest first.
         reason: one plain-language sentence.
         open: the event was still active at the last row seen.
+        incident_id: the incident it belongs to (``incidents.py``; events of one fault,
+            across detectors, share it), empty until grouped.
     """
 
     batch_id: str
@@ -45,6 +47,7 @@ class AlarmEvent:
     top_variables: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
     open: bool = False
+    incident_id: str = ""
 
     @property
     def key(self) -> tuple[str, str, str | None, float]:

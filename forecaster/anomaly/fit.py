@@ -4,7 +4,9 @@
 training batches, fits every enabled scorer of ``cfg`` (the autoencoder, the PCA monitor,
 any registered one) on them, calibrates each scorer's threshold on the fault-free
 validation batches with its own ``threshold`` settings, and fits the rule set's
-controller-consistency model and agitation maximum.
+controller-consistency model, agitation maximum and rule profile (noise, ranges, and the
+rules switched off for firing on more than ``auto_off_share`` of the training batches).
+A calibration that looks contaminated by unlabelled faults raises a ``UserWarning``.
 
 Example::
 
@@ -27,8 +29,10 @@ from forecaster.anomaly.consistency import fit_consistency
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.features import FeatureSpec
 from forecaster.anomaly.registry import scorer_class
+from forecaster.anomaly.rule_profile import fit_rule_profile
+from forecaster.anomaly.rules import evaluate_rules
 from forecaster.anomaly.scorer import ScorerInput, rows_to_arrays
-from forecaster.anomaly.threshold import calibrate
+from forecaster.anomaly.threshold import calibrate, check_contamination
 from forecaster.data.features import Preprocessor
 
 Batches = dict[str, pd.DataFrame] | pd.DataFrame
@@ -83,18 +87,27 @@ def fit_detector(
         scorer = scorer_class(name).from_config(section, spec)
         scorer.fit(x_tr, x_va, seed=seed, trainer_kwargs=trainer_kwargs, log_dir=log_dir)
         series = [(x.t_h, scorer.score(x).score) for x in x_va]
-        scorers.append((scorer, calibrate(series, section.threshold, excluded)))
+        cal = calibrate(series, section.threshold, excluded)
+        train_scores = [scorer.score(x).score for x in x_tr]
+        cal = check_contamination(cal, train_scores, dict(zip(va, (s for _, s in series))), name)
+        scorers.append((scorer, cal))
     agitation_max = max(
         (float(np.nanmax(g["agitation_rpm"])) for g in tr.values() if "agitation_rpm" in g),
         default=None,
     )
     cons = fit_consistency(list(tr.values()), cfg.rules) if cfg.rules.consistency else None
-    det = AnomalyDetector(prep, spec, scorers, cfg.rules, cons, agitation_max)
+    profile = fit_rule_profile(
+        list(tr.values()), cfg.rules,
+        lambda rows, p: evaluate_rules(rows, cfg.rules, agitation_max, cons, p),
+    )  # fmt: skip
+    det = AnomalyDetector(prep, spec, scorers, cfg.rules, cons, agitation_max, profile)
     info: dict = {
         "n_train_batches": len(tr),
         "n_calibration_batches": len(va),
         "excluded_calibration_batches": excluded,
         "score_variables": spec.variables,
+        "rules_off": dict(profile.off),
+        "rule_notes": profile.notes(),
     }
     for s, _ in scorers:
         if "n_components" in (summary := s.summary()):

@@ -4,7 +4,10 @@ Each rule turns the rows of one batch into a per-row violation flag and the read
 it; :class:`RunTracker` then applies the rule's duration, so rules raise events exactly like
 the scores do. Every flag at row t uses rows at or before t, at most
 :func:`lookback_h` hours back, which is what lets the streaming monitor keep only a tail.
-A rule whose columns are missing from the data is skipped.
+A rule whose columns are missing from the data is skipped. With a
+:class:`~forecaster.anomaly.rule_profile.RuleProfile` (learned on the fault-free training
+batches) the stuck and spike rules use the learned noise, and rules that fire on too many
+normal batches are left out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from forecaster import schema
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.consistency import ConsistencyModel, consistency_rules
 from forecaster.anomaly.mass_balance import feed_rule
+from forecaster.anomaly.rule_profile import PHYSICAL_LIMITS, RuleProfile
 from forecaster.anomaly.rule_signals import (
     SETPOINT_COL,
     RuleResult,
@@ -47,6 +51,7 @@ def evaluate_rules(
     cfg: RulesConfig,
     agitation_max: float | None = None,
     consistency: ConsistencyModel | None = None,
+    profile: RuleProfile | None = None,
 ) -> list[RuleResult]:
     """All applicable rules on the rows of one batch (sorted by time).
 
@@ -57,16 +62,19 @@ def evaluate_rules(
         agitation_max: highest agitation seen in fault-free training batches (rpm), used to
             say "while agitation was at its maximum".
         consistency: fitted controller-consistency checks (``consistency.py``); None skips them.
+        profile: what the rules learned on the fault-free training batches (None: the
+            config's thresholds alone, every rule on).
     """
     t = np.asarray(rows[schema.TIME], dtype=float)
+    prof = profile or RuleProfile()
     out = _do_low(rows, t, cfg, agitation_max) + _bands(rows, t, cfg) + _assays(rows, t, cfg)
-    out += _stuck(rows, t, cfg) + _spikes(rows, t, cfg)
+    out += _stuck(rows, t, cfg, prof) + _spikes(rows, t, cfg, prof)
     fr = feed_rule(rows, cfg)
     if fr is not None:
         out.append(fr)
     if consistency is not None and cfg.consistency:
         out += consistency_rules(rows, cfg, consistency)
-    return out
+    return [r for r in out if r.name not in prof.off]
 
 
 def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None) -> list:
@@ -77,7 +85,10 @@ def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None) 
     do_ref = locf(do_sp) if do_sp is not None else np.full(len(t), np.nan)
 
     def do_reason(i: int, start: float) -> str:
-        s = f"DO fell to {do[i]:.0f} % at {t[i]:.0f} h"
+        if do[i] <= PHYSICAL_LIMITS["do_pct"][0]:  # pinned at 0 %: no frozen probe, no oxygen
+            s = f"DO at {max(do[i], 0.0):.0f} % (oxygen-limited: the culture takes up the oxygen as fast as it arrives) at {t[i]:.0f} h"
+        else:
+            s = f"DO fell to {do[i]:.0f} % at {t[i]:.0f} h"
         s += f" against a {do_ref[i]:.0f} % setpoint" if np.isfinite(do_ref[i]) else ""
         s += f" (below the {floor:g} % floor since {start:.0f} h)"
         if agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:
@@ -160,36 +171,40 @@ def _assays(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
     return out
 
 
-def _stuck(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
+def _stuck(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[RuleResult]:
+    """A reading that stops moving. Off for a reading without noise in training; a reading
+    pinned at a physical limit or its training range's edge is at that limit, not frozen."""
     out = []
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     for var in cfg.stuck_variables:
         x = col(rows, var)
-        if x is None:
+        if x is None or var in prof.stuck_off:
             continue
         d = np.abs(np.diff(x, prepend=np.nan))
         with np.errstate(invalid="ignore"):
-            flag = np.isfinite(d) & (d <= cfg.stuck_tolerance)
-        v = schema.variable(var)
+            flag = np.isfinite(d) & (d <= cfg.stuck_tolerance) & ~prof.at_limit(var, x)
+        v, dur = schema.variable(var), prof.stuck_duration_h(var, cfg, dt)
 
-        def stuck_reason(i: int, start: float, x=x, v=v) -> str:
+        def stuck_reason(i: int, start: float, x=x, v=v, dur=dur) -> str:
             return (
                 f"{v.label} reading frozen at {x[i]:g} {v.unit} from {start:.0f} h to {t[i]:.0f} h "
-                f"(no change above {cfg.stuck_tolerance:g} for {cfg.stuck_duration_h:g} h or more)"
+                f"(no change above {cfg.stuck_tolerance:g} for {dur:g} h or more, "
+                "although it moves from reading to reading in the normal batches)"
             )
 
         out.append(RuleResult(f"stuck_{var}", var, flag, x, np.roll(x, 1), flag.astype(float),
-                              cfg.stuck_tolerance, cfg.stuck_duration_h, stuck_reason,
-                              f" {v.unit}"))  # fmt: skip
+                              cfg.stuck_tolerance, dur, stuck_reason, f" {v.unit}"))  # fmt: skip
     return out
 
 
-def _spikes(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
+def _spikes(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[RuleResult]:
     """A spike is an excursion that comes back within ``spike_return_rows`` rows; the alarm
     is raised when it is back, so a lasting step (a DO collapse, a planned set-point change)
     is not called a spike. With a set point the excursion is that of ``x - setpoint``."""
     out = []
     back, k = cfg.spike_return_rows, cfg.spike_context_h
     for var, limit in cfg.spike_limits.items():
+        limit = prof.spike_limits.get(var, limit)  # no tighter than the learned noise allows
         x = col(rows, var)
         if x is None:
             continue

@@ -18,7 +18,9 @@ from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.consistency import ConsistencyModel
 from forecaster.anomaly.events import AlarmEvent, RunTracker, Span, top_shares
 from forecaster.anomaly.features import SETTLE_TAU_H, FeatureSpec
+from forecaster.anomaly.incidents import assign_incidents
 from forecaster.anomaly.reasons import reason_sentence
+from forecaster.anomaly.rule_profile import RuleProfile
 from forecaster.anomaly.rules import evaluate_rules, lookback_h
 from forecaster.anomaly.scorer import Scorer, ScorerInput
 from forecaster.anomaly.threshold import Calibration
@@ -35,13 +37,15 @@ class AlarmSource(Protocol):
     rules: RulesConfig
     consistency: ConsistencyModel | None
     agitation_max: float | None
+    profile: RuleProfile | None
 
 
 class AlarmStream:
     """Alarms of one running batch, fed in time order.
 
     Attributes:
-        events: every alarm raised so far (``end_h``/``peak_score``/``open`` kept current).
+        events: every alarm raised so far (``end_h``/``peak_score``/``open``/``incident_id``
+            kept current).
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class AlarmStream:
         raised.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
         self.events.extend(raised)
         self.events.sort(key=lambda e: (e.raised_h, e.detector, e.rule or ""))
+        assign_incidents(self.events, self.det.rules.incident_gap_h)
         return raised
 
     def history(self) -> dict[str, np.ndarray]:
@@ -145,7 +150,8 @@ class AlarmStream:
         return out
 
     def _rules(self, raw, t, gi, n_prev) -> list[AlarmEvent]:
-        results = evaluate_rules(raw, self.det.rules, self.det.agitation_max, self.det.consistency)
+        d = self.det
+        results = evaluate_rules(raw, d.rules, d.agitation_max, d.consistency, d.profile)
         out = []
         any_flag = np.zeros(len(t) - n_prev, dtype=bool)
         for rr in results:

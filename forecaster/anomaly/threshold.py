@@ -30,7 +30,10 @@ class Calibration:
         calibration_events: alarm events at ``threshold`` on the calibration set.
         calibration_rate_per_100_batch_days: the same as a rate.
         excluded_batches: calibration batches dropped because they carry fault labels.
-        note: plain-language caveats (few batches, excluded faults).
+        note: plain-language caveats (few batches, excluded faults, contamination).
+        contamination_warning: set when the calibration scores look contaminated by an
+            unlabelled fault (:func:`check_contamination`), else empty.
+        suspect_batches: calibration batches whose scores are outliers against the others.
     """
 
     threshold: float
@@ -50,6 +53,8 @@ class Calibration:
     note: str = ""
     merge_gap_h: float = MERGE_GAP_H
     setpoint_transient_h: float = SETPOINT_TRANSIENT_H
+    contamination_warning: str = ""
+    suspect_batches: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,3 +171,63 @@ def duration_days(t: np.ndarray) -> float:
         return len(t) / 24.0
     dt = float(np.median(np.diff(t)))
     return (t[-1] - t[0] + dt) / 24.0
+
+
+#: A threshold more than this factor above the high quantile of the training batches'
+#: scores, or a calibration batch whose highest score is that far above both that quantile
+#: and the other calibration batches' highest scores, looks contaminated.
+CONTAMINATION_FACTOR = 3.0
+#: The "high quantile" of the training scores.
+TRAIN_QUANTILE = 0.999
+
+
+def check_contamination(
+    cal: Calibration,
+    train_scores: list[np.ndarray],
+    val_scores: dict[str, np.ndarray],
+    name: str,
+) -> Calibration:
+    """Warn when the calibration batches cannot support the threshold (unlabelled faults).
+
+    Compares the threshold with the ``TRAIN_QUANTILE`` quantile ``q`` of the training
+    batches' per-row scores, and each calibration batch's highest score with ``q`` and with
+    the median of the calibration batches' highest scores. A threshold above
+    ``CONTAMINATION_FACTOR x q``, or a batch above that factor times both, is reported: a
+    ``UserWarning`` with one plain line, ``contamination_warning``, ``suspect_batches`` and
+    the calibration's ``note``.
+
+    Args:
+        cal: the calibration to check (updated in place and returned).
+        train_scores: per-row scores of each fault-free training batch.
+        val_scores: ``{batch_id: per-row scores}`` of the calibration batches.
+        name: the scorer, for the message.
+    """
+    tr = np.concatenate([np.asarray(s, float) for s in train_scores]) if train_scores else []
+    tr = np.asarray(tr)[np.isfinite(tr)]
+    if not tr.size or not val_scores:
+        return cal
+    q = float(np.quantile(tr, TRAIN_QUANTILE))
+    peaks = {b: float(np.nanmax(s)) if np.isfinite(s).any() else 0.0 for b, s in val_scores.items()}
+    med = float(np.median(list(peaks.values())))
+    lim = CONTAMINATION_FACTOR * max(q, 1e-12)
+    suspects = sorted(b for b, p in peaks.items() if p > lim and p > CONTAMINATION_FACTOR * med)
+    msgs = []
+    if cal.threshold > lim:
+        msgs.append(
+            f"{name} threshold {cal.threshold:.4g} is {cal.threshold / q:.0f}x the "
+            f"{TRAIN_QUANTILE:g} quantile of the training batches' scores ({q:.4g})"
+        )
+    if suspects:
+        shown = ", ".join(f"{b} ({peaks[b]:.3g})" for b in suspects[:5])
+        more = f" and {len(suspects) - 5} more" if len(suspects) > 5 else ""
+        msgs.append(f"calibration batches score far above the others: {shown}{more}")
+    if not msgs:
+        return cal
+    text = (
+        "; ".join(msgs) + ": the calibration batches probably contain unlabelled faults, "
+        "so this threshold may never alarm (label or remove those batches and retrain)"
+    )
+    warnings.warn(text, UserWarning, stacklevel=3)
+    cal.contamination_warning, cal.suspect_batches = text, suspects
+    cal.note = "; ".join(n for n in (cal.note, text) if n)
+    return cal

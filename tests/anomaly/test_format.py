@@ -2,7 +2,9 @@
 
 ``data/format_v1/`` is the ``anomaly/`` folder of a debug run written by the format-1 code
 (``model.pt`` + ``thresholds.json`` + ``pca.npz``); ``expected.json`` holds the scores and
-events that code gave on ``make_batch("F", 96, seed=78, do_fault_h=40)``.
+events that code gave on ``make_batch("F", 96, seed=78, do_fault_h=40)``, less its
+``do_shift`` alarm at 40 h: the DO check no longer counts the jump of the DO cascade to its
+ceiling (the aeration failure) as probe drift.
 """
 
 from __future__ import annotations

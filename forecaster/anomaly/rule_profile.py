@@ -1,0 +1,194 @@
+"""What the rules learn from the fault-free training batches (:class:`RuleProfile`).
+
+The day-one rules start from the thresholds of the config; the training batches then say
+what is normal for this process:
+
+- **noise** of each online reading (robust sd of its row-to-row change). A reading that
+  does not move from row to row in training (a noise-free export, a set point, a constant
+  temperature) cannot be judged "frozen", so its stuck rule is off; a reading that repeats
+  itself for a while in training (a historian that stores changes only) needs a longer flat
+  run than the longest seen there.
+- **spike limits** no tighter than ``SPIKE_NOISE_SD`` x that noise.
+- **range** of each controller output, so a reading pinned at a limit (an output at its
+  maximum, DO at 0 %, viability at 100 %) is never called frozen.
+- **firing share**: every rule is run over every training batch, events counted the way
+  detection raises them; a rule that fires on more than ``auto_off_share`` of these
+  batches is switched off (unless named in ``force_on``) and reported with the figure.
+
+Every value is a plain float or string, stored in ``model.pt`` and ``thresholds.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.events import find_spans
+
+#: A spike must exceed this many robust sds of the reading's row-to-row change.
+SPIKE_NOISE_SD = 8.0
+#: A reading whose row-to-row change is within the stuck tolerance on more than this share
+#: of the training rows has no noise to lose: its stuck rule is off.
+FLAT_SHARE_MAX = 0.5
+#: Physical limits of readings (low, high): a reading pinned there is at the limit, not
+#: frozen (DO at 0 % when the culture uses oxygen as fast as it arrives).
+PHYSICAL_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "do_pct": (1.0, None),
+    "viability_pct": (None, 99.5),
+}
+
+
+@dataclass
+class RuleProfile:
+    """Values the rules learned on the fault-free training batches.
+
+    Attributes:
+        n_batches: training batches seen.
+        noise: ``{variable: robust sd of the row-to-row change}`` (variable units).
+        flat_run_h: ``{variable: longest run (h) without change above the stuck tolerance}``.
+        stuck_off: ``{variable: why its stuck rule is off}`` (no noise in training).
+        spike_limits: limits used by the spike rules (config value or the noise floor).
+        ranges: ``{variable: [min, max]}`` of controller outputs and stuck-checked readings.
+        firing_share: ``{rule: share of training batches on which it raised an alarm}``.
+        off: ``{rule: share}`` of the rules switched off for firing too often.
+        forced_on: rules kept on by ``force_on`` although they fire that often.
+    """
+
+    n_batches: int = 0
+    noise: dict[str, float] = field(default_factory=dict)
+    flat_run_h: dict[str, float] = field(default_factory=dict)
+    stuck_off: dict[str, str] = field(default_factory=dict)
+    spike_limits: dict[str, float] = field(default_factory=dict)
+    ranges: dict[str, list[float]] = field(default_factory=dict)
+    firing_share: dict[str, float] = field(default_factory=dict)
+    off: dict[str, float] = field(default_factory=dict)
+    forced_on: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def stuck_duration_h(self, var: str, cfg: RulesConfig, dt_h: float = 1.0) -> float:
+        """Flat run (h) that makes ``var`` stuck: the config's, or longer than any in training."""
+        return max(cfg.stuck_duration_h, self.flat_run_h.get(var, 0.0) + dt_h)
+
+    def at_limit(self, var: str, x: np.ndarray) -> np.ndarray:
+        """(T,) the reading sits at a physical limit or at the edge of its training range."""
+        lo, hi = PHYSICAL_LIMITS.get(var, (None, None))
+        out = np.zeros(len(x), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                out |= x <= lo
+            if hi is not None:
+                out |= x >= hi
+            if var in self.ranges and var not in PHYSICAL_LIMITS:
+                a, b = self.ranges[var]
+                eps = 1e-6 * max(b - a, 1e-9)
+                out |= (x <= a + eps) | (x >= b - eps)
+        return out
+
+    def notes(self) -> list[str]:
+        """Plain sentences for the report: rules off and why, with the key to turn them on."""
+        out = []
+        for name, share in self.off.items():
+            out.append(
+                f"rule `{name}` fired on {share:.0%} of the {self.n_batches} fault-free training "
+                f"batches, so it is switched off (switch it back on with "
+                f"`anomaly.rules.force_on: [{name}]`)"
+            )
+        for var, why in self.stuck_off.items():
+            out.append(f"rule `stuck_{var}` is off: {why}")
+        for name, share in self.forced_on.items():
+            out.append(
+                f"rule `{name}` fires on {share:.0%} of the training batches but is forced on"
+            )
+        return out
+
+
+def fit_rule_profile(
+    batches: list[pd.DataFrame],
+    cfg: RulesConfig,
+    evaluate,
+) -> RuleProfile:
+    """Learn noise, ranges and spike limits, then each rule's firing share on ``batches``.
+
+    Args:
+        batches: fault-free training batches, each sorted by time.
+        cfg: rule settings (``auto_off_share``, ``force_on``, stuck and spike settings).
+        evaluate: ``evaluate(rows, profile) -> [RuleResult]``, the rules as detection runs
+            them (the detector's consistency model and agitation maximum bound in).
+    """
+    p = RuleProfile(n_batches=len(batches))
+    rows = [b[b["time_h"] >= cfg.startup_h] for b in batches]
+    for var in dict.fromkeys([*cfg.stuck_variables, *cfg.spike_limits]):
+        diffs, runs = [], [0.0]
+        for b in rows:
+            if var not in b:
+                continue
+            t, x = b["time_h"].to_numpy(float), b[var].to_numpy(float)
+            ok = np.isfinite(x)
+            t, x = t[ok], x[ok]
+            if len(x) < 3:
+                continue
+            d = np.abs(np.diff(x))
+            diffs.append(d)
+            runs.append(_longest_flat_h(t, d <= cfg.stuck_tolerance))
+        if not diffs:
+            continue
+        d = np.concatenate(diffs)
+        # |x_t - x_t-1| of Gaussian noise sd s has median 0.6745 x sqrt(2) x s
+        p.noise[var] = float(np.median(d) / (0.6745 * np.sqrt(2.0)))
+        p.flat_run_h[var] = float(max(runs))
+        flat = float(np.mean(d <= cfg.stuck_tolerance))
+        if var in cfg.stuck_variables and flat > FLAT_SHARE_MAX:
+            p.stuck_off[var] = (
+                f"it repeats its previous value on {flat:.0%} of the rows of the fault-free "
+                "training batches (no measurement noise, or a constant signal), so a frozen "
+                "reading cannot be told from a normal one"
+            )
+    for var, limit in cfg.spike_limits.items():
+        p.spike_limits[var] = float(max(limit, SPIKE_NOISE_SD * p.noise.get(var, 0.0)))
+    for var in dict.fromkeys(
+        [
+            *cfg.stuck_variables,
+            "agitation_rpm",
+            "airflow_L_min",
+            "co2_flow_mL_min",
+            "base_rate_mL_h",
+        ]
+    ):
+        vals = [b[var].to_numpy(float) for b in rows if var in b]
+        vals = [v[np.isfinite(v)] for v in vals]
+        if vals and sum(len(v) for v in vals):
+            v = np.concatenate(vals)
+            p.ranges[var] = [float(v.min()), float(v.max())]
+    fired: dict[str, int] = {}
+    for b in batches:
+        t = b["time_h"].to_numpy(float)
+        for r in evaluate(b, p):
+            fired.setdefault(r.name, 0)
+            if r.flag.any() and find_spans(
+                t, r.flag, r.severity, 1, r.min_duration_h, cfg.clear_steps
+            ):
+                fired[r.name] += 1
+    n = max(len(batches), 1)
+    p.firing_share = {k: round(v / n, 4) for k, v in sorted(fired.items())}
+    for name, share in p.firing_share.items():
+        if share > cfg.auto_off_share:
+            (p.forced_on if name in cfg.force_on else p.off)[name] = share
+    return p
+
+
+def _longest_flat_h(t: np.ndarray, flat: np.ndarray) -> float:
+    """Longest run (h) of consecutive flat steps; ``flat[i]`` is the step from row i to i+1."""
+    best, start = 0.0, None
+    for i, f in enumerate(flat):
+        if f and start is None:
+            start = i
+        if not f and start is not None:
+            best, start = max(best, t[i] - t[start]), None
+    if start is not None:
+        best = max(best, t[len(flat)] - t[start])
+    return float(best)
