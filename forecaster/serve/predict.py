@@ -33,6 +33,7 @@ import pandas as pd
 from forecaster import schema
 from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
 from forecaster.data.validate import is_blank, validate_table
+from forecaster.models.decode import QuantilePick
 from forecaster.serve.run_folder import LoadedRun, load_run
 from forecaster.threads import set_threads
 
@@ -190,12 +191,11 @@ def predict_table(
 
 def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) -> dict:
     model = run.model
-    q = model.net.quantiles
-    lo, mid, hi = q.index(min(q)), q.index(0.5), q.index(max(q))
+    lo, mid, hi = QuantilePick.of(model.net.quantiles)
     t = time.perf_counter()
     rows = [g.sort_values(schema.TIME, kind="stable") for g in groups]
     ids = [str(g[schema.BATCH_ID].iloc[0]) for g in rows]
-    steps = [clip_titer(o) for o in model.step_outputs(rows)]
+    steps = model.step_outputs(rows)  # decoded: unscaled, clipped at 0
     seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     events = {
@@ -225,13 +225,6 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) ->
         attr += [(b, k + 1, v, float(s)) for k, (v, s) in enumerate(top)]
     return {"pred": pred, "traj": traj, "alarms": alarm_rows, "attr": attr, "ids": ids, "rows": rows,
             "steps": steps, "events": events}  # fmt: skip
-
-
-def clip_titer(steps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Titer quantiles below 0 mg/L are impossible: clip them (the order is kept)."""
-    steps["harvest"] = np.maximum(steps["harvest"], 0.0)
-    steps["trajectory"] = np.maximum(steps["trajectory"], 0.0)
-    return steps
 
 
 def _alarm_row(e) -> tuple:
