@@ -7,6 +7,9 @@
 - False alarms are counted on the fault-free batches only, per 100 batch-days.
 - ``top_variable_accuracy``: share of caught faults whose first alarm's top variable is one
   of the fault's ``affected`` variables.
+- Incidents (:mod:`~forecaster.anomaly.incidents`, with ``incident_gap_h``): the same counts
+  for the grouped events (an incident is true when one of its events is), and the events
+  and incidents per faulty batch an engineer has to read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from forecaster import schema
 from forecaster.anomaly.events import AlarmEvent
+from forecaster.anomaly.incidents import group_incidents
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -64,6 +68,7 @@ def evaluate(
     grace_h: float,
     labels: dict[str, np.ndarray] | None = None,
     scores: dict[str, np.ndarray] | None = None,
+    incident_gap_h: float | None = None,
 ) -> dict:
     """Metrics of one detector over the test batches.
 
@@ -74,6 +79,8 @@ def evaluate(
         grace_h: grace window after a fault's end.
         labels, scores: per test batch (T,) row labels (0/1) and scores, for AUROC/AUPRC;
             omit for detectors without a score.
+        incident_gap_h: group the events into incidents with this gap and add the
+            incident counts (None: events only).
     """
     ids = set(batch_days)
     faults = faults[faults[schema.BATCH_ID].astype(str).isin(ids)]
@@ -123,6 +130,10 @@ def evaluate(
         "auroc": None,
         "auprc": None,
     }
+    if incident_gap_h is not None:
+        out.update(
+            _incident_metrics(events, faults, ids, faulty, free_days, grace_h, incident_gap_h)
+        )
     if labels is not None and scores is not None:
         keys = [b for b in sorted(ids) if b in labels and b in scores]
         y = np.concatenate([labels[b] for b in keys]).astype(int) if keys else np.zeros(0)
@@ -132,3 +143,34 @@ def evaluate(
             out["auroc"] = _r(roc_auc_score(y[ok], s[ok]))
             out["auprc"] = _r(average_precision_score(y[ok], s[ok]))
     return out
+
+
+def _incident_metrics(
+    events: list[AlarmEvent],
+    faults: pd.DataFrame,
+    ids: set[str],
+    faulty: set[str],
+    free_days: float,
+    grace_h: float,
+    gap_h: float,
+) -> dict:
+    """Incident counts beside the event counts (see the module docstring)."""
+    incs = group_incidents(events, gap_h)
+    true = [any(is_true_alarm(e, faults, grace_h) for e in i.events) for i in incs]
+    n_false_free = sum(1 for i in incs if i.batch_id in ids - faulty)
+    per_ev = [sum(e.batch_id == b for e in events) for b in sorted(faulty & ids)]
+    per_inc = [sum(i.batch_id == b for i in incs) for b in sorted(faulty & ids)]
+
+    def spread(x: list[int]) -> dict:
+        return {"median": _r(float(np.median(x))), "max": int(max(x))} if x else {}
+
+    return {
+        "incident_gap_h": gap_h,
+        "n_incidents": len(incs),
+        "incident_precision": _r(sum(true) / len(incs)) if incs else None,
+        "false_incidents_per_100_batch_days": _r(100.0 * n_false_free / free_days)
+        if free_days
+        else None,
+        "events_per_faulty_batch": spread(per_ev),
+        "incidents_per_faulty_batch": spread(per_inc),
+    }

@@ -1,6 +1,14 @@
-"""Per-batch anomaly figure: signals, scores against thresholds, alarm and fault windows."""
+"""Per-batch anomaly figure (signals, scores against thresholds, alarm and fault windows)
+and the score histogram.
+
+Every panel has a y-label with units, quantities of different scale sit on separate axes,
+legends sit outside the axes, and each detector has one colour in every figure
+(:func:`detector_color`), with a legend entry per detector.
+"""
 
 from __future__ import annotations
+
+import zlib
 
 import matplotlib
 
@@ -8,17 +16,37 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from forecaster import schema  # noqa: E402
 from forecaster.anomaly.events import AlarmEvent  # noqa: E402
 
-_PANELS: tuple[tuple[str, ...], ...] = (
-    ("do_pct", "do_setpoint_pct"),
-    ("ph", "ph_setpoint"),
-    ("temperature_C", "temperature_setpoint_C"),
-    ("glucose_g_L", "vcd_1e6_cells_mL", "viability_pct"),
+#: One panel per quantity (its set point drawn with it): (columns, y-label with units).
+PANELS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("do_pct", "do_setpoint_pct"), "DO (% air sat.)"),
+    (("ph", "ph_setpoint"), "pH (-)"),
+    (("temperature_C", "temperature_setpoint_C"), "temperature (°C)"),
+    (("glucose_g_L",), "glucose (g/L)"),
+    (("vcd_1e6_cells_mL",), "VCD (1e6 cells/mL)"),
+    (("viability_pct",), "viability (%)"),
 )
-_COLORS = {"autoencoder": "tab:red", "rules": "tab:purple", "pca": "tab:green"}
+#: Colours of the built-in detectors; other scorers get one from their name (stable).
+DETECTOR_COLORS: dict[str, str] = {
+    "autoencoder": "tab:red",
+    "rules": "tab:purple",
+    "pca": "tab:green",
+}
+_SPARE = ("tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:blue")
+FAULT_COLOR = "0.55"
+
+
+def detector_color(name: str) -> str:
+    """The colour of detector ``name``, the same in every figure and run."""
+    return DETECTOR_COLORS.get(name) or _SPARE[zlib.crc32(name.encode()) % len(_SPARE)]
+
+
+def _legend_outside(ax, **kw) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=True, **kw)
 
 
 def batch_figure(
@@ -40,68 +68,67 @@ def batch_figure(
         A matplotlib figure (close it after saving).
     """
     t = rows[schema.TIME].to_numpy(float)
-    panels = [p for p in _PANELS if p[0] in rows]
-    fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(9, 2.0 * (len(panels) + 1)), sharex=True)
-    for ax, cols in zip(axes, panels):
+    panels = [p for p in PANELS if p[0][0] in rows]
+    n = len(panels) + 1
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.45 * n + 0.6), sharex=True, layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, (cols, ylabel) in zip(axes, panels):
         for c in cols:
             if c not in rows:
                 continue
             y = rows[c].to_numpy(float)
-            style = (
-                "--" if "setpoint" in c else ("o" if schema.variable(c).role == "offline" else "-")
-            )
-            ax.plot(
-                t[np.isfinite(y)],
-                y[np.isfinite(y)],
-                style,
-                ms=3,
-                lw=1,
-                label=schema.variable(c).label,
-            )
-        ax.legend(loc="upper right", fontsize=7)
+            ok = np.isfinite(y)
+            if "setpoint" in c:
+                ax.plot(t[ok], y[ok], "--", color="0.3", lw=0.9, label="set point")
+            elif schema.variable(c).role == "offline":
+                ax.plot(t[ok], y[ok], "o-", color="tab:blue", ms=3, lw=0.8, label="assay")
+            else:
+                ax.plot(t[ok], y[ok], "-", color="tab:blue", lw=1, label="reading")
+        ax.set_ylabel(ylabel, fontsize=8)
+        _legend_outside(ax)
     ax = axes[-1]
     for d in thresholds:
         s = hist.get(f"{d}_score")
-        if s is None or d not in thresholds:
-            continue
-        ax.plot(t, s / thresholds[d], color=_COLORS.get(d), lw=1, label=f"{d} score / threshold")
+        if s is not None:
+            ax.plot(t, np.maximum(s / thresholds[d], 1e-3), color=detector_color(d), lw=1,
+                    label=f"{d} score")  # fmt: skip
     ax.axhline(1.0, color="k", lw=0.8, ls=":", label="threshold")
     ax.set_yscale("log")
+    ax.set_ylabel("score / threshold (-)", fontsize=8)
     ax.set_xlabel("time since inoculation (h)")
-    ax.legend(loc="upper left", fontsize=7)
+    _legend_outside(ax)
     for a in axes:
         for f in faults.itertuples(index=False):
             end = float(f.end_h) if pd.notna(f.end_h) else t[-1]
-            a.axvspan(float(f.start_h), end, color="0.6", alpha=0.3, lw=0)
+            a.axvspan(float(f.start_h), end, color=FAULT_COLOR, alpha=0.3, lw=0)
         for e in events:
-            a.axvspan(
-                e.start_h,
-                max(e.end_h, e.start_h + 0.5),
-                color=_COLORS.get(e.detector, "r"),
-                alpha=0.15,
-                lw=0,
-            )
-            a.axvline(e.raised_h, color=_COLORS.get(e.detector, "r"), lw=0.6)
+            c = detector_color(e.detector)
+            a.axvspan(e.start_h, max(e.end_h, e.start_h + 0.5), color=c, alpha=0.12, lw=0)
+            a.axvline(e.raised_h, color=c, lw=0.7)
+    handles = [Patch(color=FAULT_COLOR, alpha=0.5, label="true fault")]
+    handles += [Patch(color=detector_color(d), alpha=0.5, label=f"{d} alarm")
+                for d in dict.fromkeys(e.detector for e in events)]  # fmt: skip
     kinds = ", ".join(sorted({str(f.type) for f in faults.itertuples(index=False)})) or "no fault"
-    axes[0].set_title(
-        f"{rows[schema.BATCH_ID].iloc[0]}: {kinds} (grey: true fault; colour: alarms)"
-    )
-    fig.tight_layout()
+    n_inc = len({e.incident_id for e in events if e.incident_id})
+    fig.suptitle(f"{rows[schema.BATCH_ID].iloc[0]}: {kinds}; {len(events)} alarm events"
+                 + (f" in {n_inc} incidents" if n_inc else ""), fontsize=10)  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     return fig
 
 
 def score_histogram_figure(normal: np.ndarray, faulty: np.ndarray, threshold: float, name: str):
     """Distribution of a score on normal and faulty rows, with the threshold."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
     lo = max(min(np.nanmin(normal), np.nanmin(faulty) if faulty.size else np.inf), 1e-6)
     hi = max(np.nanmax(normal), np.nanmax(faulty) if faulty.size else 0, threshold * 2)
     bins = np.logspace(np.log10(lo), np.log10(hi), 60)
-    ax.hist(normal, bins=bins, alpha=0.6, density=True, label="normal rows")
+    ax.hist(normal, bins=bins, alpha=0.6, density=True, color="tab:blue", label="normal rows")
     if faulty.size:
-        ax.hist(faulty, bins=bins, alpha=0.6, density=True, label="faulty rows")
-    ax.axvline(threshold, color="k", ls="--", label="threshold")
+        ax.hist(faulty, bins=bins, alpha=0.6, density=True, color=FAULT_COLOR, label="faulty rows")
+    ax.axvline(threshold, color=detector_color(name), ls="--", label=f"{name} threshold")
     ax.set_xscale("log")
-    ax.set_title(f"{name} score")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_xlabel(f"{name} score (its own units; alarm above the threshold)")
+    ax.set_ylabel("density (share of rows per score unit)")
+    ax.set_title(f"{name} score on the test batches")
+    _legend_outside(ax)
     return fig

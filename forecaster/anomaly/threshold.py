@@ -223,9 +223,14 @@ def check_contamination(
         msgs.append(f"calibration batches score far above the others: {shown}{more}")
     if not msgs:
         return cal
+    cause = (
+        "the calibration batches probably contain unlabelled faults"
+        if suspects
+        else "unlabelled faults among the calibration batches, or too few batches to calibrate on"
+    )
     text = (
-        "; ".join(msgs) + ": the calibration batches probably contain unlabelled faults, "
-        "so this threshold may never alarm (label or remove those batches and retrain)"
+        "; ".join(msgs)
+        + f": {cause}, so this threshold may never alarm (label or remove those batches and retrain)"
     )
     warnings.warn(text, UserWarning, stacklevel=3)
     cal.contamination_warning, cal.suspect_batches = text, suspects

@@ -10,6 +10,7 @@ import pandas as pd
 from forecaster import schema
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.events import AlarmEvent
+from forecaster.anomaly.incidents import Incident, assign_incidents
 from forecaster.anomaly.metrics import evaluate
 from forecaster.anomaly.threshold import duration_days
 
@@ -37,6 +38,7 @@ class Evaluation:
     histories: dict[str, dict[str, np.ndarray]]
     labels: dict[str, np.ndarray]
     metrics: dict[str, dict] = field(default_factory=dict)
+    incidents: list[Incident] = field(default_factory=list)
 
 
 def row_labels(rows: pd.DataFrame, faults: pd.DataFrame) -> np.ndarray:
@@ -56,7 +58,11 @@ def evaluate_all(
     det: AnomalyDetector, test: dict[str, pd.DataFrame], faults: pd.DataFrame, grace_h: float
 ) -> Evaluation:
     """Detect on every test batch (one pass each) and score every scorer, the rules and the
-    combination (the detector's default set: primary scorer + rules)."""
+    combination (the detector's default set: primary scorer + rules).
+
+    Event metrics (and so the bars) are computed as before; each detector's incident counts
+    are added beside them (each detector's own events grouped), and ``incidents`` holds the
+    incidents of all the events, as the stream grouped them (``incident_id``)."""
     dets = (*det.names, "rules")
     events: list[AlarmEvent] = []
     hist, labels, days = {}, {}, {}
@@ -67,14 +73,15 @@ def evaluate_all(
         hist[bid] = s.history()
         labels[bid] = row_labels(rows, faults)
         days[bid] = duration_days(rows[schema.TIME].to_numpy(float))
-    ev = Evaluation(events, hist, labels)
+    gap = det.rules.incident_gap_h
     by = {d: [e for e in events if e.detector == d] for d in dets}
+    combined = [e for d in det.default_detectors for e in by[d]]
+    ev = Evaluation(events, hist, labels, incidents=assign_incidents(events, gap))
     for name in det.names:
         scores = {b: h[f"{name}_score"] for b, h in hist.items()}
-        ev.metrics[name] = evaluate(by[name], faults, days, grace_h, labels, scores)
-    ev.metrics["rules"] = evaluate(by["rules"], faults, days, grace_h)
-    combined = [e for d in det.default_detectors for e in by[d]]
-    ev.metrics["combined"] = evaluate(combined, faults, days, grace_h)
+        ev.metrics[name] = evaluate(by[name], faults, days, grace_h, labels, scores, gap)
+    ev.metrics["rules"] = evaluate(by["rules"], faults, days, grace_h, incident_gap_h=gap)
+    ev.metrics["combined"] = evaluate(combined, faults, days, grace_h, incident_gap_h=gap)
     return ev
 
 

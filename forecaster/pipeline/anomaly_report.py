@@ -31,6 +31,14 @@ def _fmt(x) -> str:
     return str(x)
 
 
+def training_notes(det: AnomalyDetector) -> list[str]:
+    """Plain sentences about the fit: contaminated calibrations, rules switched off."""
+    out = [
+        f"{s.name}: {c.contamination_warning}" for s, c in det.scorers if c.contamination_warning
+    ]
+    return out + (det.profile.notes() if det.profile is not None else [])
+
+
 def save_batch_figures(
     ctx, det: AnomalyDetector, ev: Evaluation, test: dict[str, pd.DataFrame], cfg: AnomalyConfig
 ) -> list[str]:
@@ -82,15 +90,25 @@ def anomaly_report(
             f"(alpha {m['alpha']:g}); alarm threshold {p.threshold:.3g} x the control limit, calibrated "
             f"the same way on the same batches."
         )
-    if a.note:
+    if a.note and not a.contamination_warning:
         lines.append(f"Note: {a.note}.")
+    lines += [f"- Note: {n}." for n in training_notes(det)]
     keys = ["event_recall", "precision", "f1", "false_alarms_per_100_batch_days", "median_delay_h",
-            "auroc", "auprc", "top_variable_accuracy", "n_alarm_events"]  # fmt: skip
+            "auroc", "auprc", "top_variable_accuracy", "n_alarm_events", "n_incidents",
+            "false_incidents_per_100_batch_days"]  # fmt: skip
     lines += ["", "| detector | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     dets = _table_order(det)
     for d in dets:
         if d in result and "event_recall" in result[d]:
             lines.append(f"| {d} | " + " | ".join(_fmt(result[d].get(k)) for k in keys) + " |")
+    c = result.get("combined", {})
+    if c.get("incidents_per_faulty_batch"):
+        e, i = c["events_per_faulty_batch"], c["incidents_per_faulty_batch"]
+        lines += ["", f"Alarm events of one fault are grouped into incidents (events of a batch "
+                  f"within {c['incident_gap_h']:g} h of each other, any detector; "
+                  "`anomaly/incidents.json` has each incident's timeline). Per faulty test batch "
+                  f"(combined): {_fmt(e['median'])} events (max {e['max']}) -> "
+                  f"{_fmt(i['median'])} incidents (max {i['max']})."]  # fmt: skip
     types = sorted(
         {t for d in dets if d in result for t in result[d].get("event_recall_by_type", {})}
     )

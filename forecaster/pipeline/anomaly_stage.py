@@ -22,7 +22,7 @@ from forecaster.anomaly.config import AnomalyConfig
 from forecaster.anomaly.fit import fit_detector
 from forecaster.data.io import atomic_write_text
 from forecaster.pipeline.anomaly_eval import BARS, check_bars, evaluate_all
-from forecaster.pipeline.anomaly_report import anomaly_report, log_tensorboard
+from forecaster.pipeline.anomaly_report import anomaly_report, log_tensorboard, training_notes
 from forecaster.pipeline.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,19 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
     result: dict = {}
     for s, cal in det.scorers:
         result[s.name] = {"threshold": cal.threshold, "calibration": cal.to_dict(), **s.summary()}
+        if cal.contamination_warning:
+            result[s.name]["calibration_warning"] = cal.contamination_warning
         result.setdefault("rules", {"settings": asdict(cfg.rules)})
+    if det.profile is not None:  # what the rules learned; rules off, with the key to turn on
+        result["rules"]["learned"] = {
+            "firing_share_on_training_batches": det.profile.firing_share,
+            "switched_off": det.profile.off,
+            "forced_on": det.profile.forced_on,
+            "stuck_off": det.profile.stuck_off,
+            "spike_limits": det.profile.spike_limits,
+            "to_switch_back_on": "anomaly.rules.force_on: [<rule>]",
+            "notes": det.profile.notes(),
+        }
     primary, cal0 = det.scorers[0]
     result["combined"] = {"detectors": list(det.default_detectors)}
     result["info"] = info
@@ -72,8 +84,9 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
         if not test:
             note = "no test batches: detection metrics skipped"
         result["note"] = note
+        notes = "".join(f"- Note: {n}.\n" for n in training_notes(det))
         ctx.report.append(f"## Anomaly detection\n\n{note}.\n\n{primary.name.capitalize()} threshold {cal0.threshold:.4g} "
-                          f"({cal0.method}, {cal0.n_batches} calibration batches).\n")  # fmt: skip
+                          f"({cal0.method}, {cal0.n_batches} calibration batches).\n\n{notes}")  # fmt: skip
         return result
     ev = evaluate_all(det, test, ctx.faults, cfg.eval.grace_h)
     for name, metrics in ev.metrics.items():
@@ -82,6 +95,9 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
     result["bar_definitions"] = BARS
     atomic_write_text(
         out_dir / "events.json", json.dumps([e.to_dict() for e in ev.events], indent=1)
+    )
+    atomic_write_text(
+        out_dir / "incidents.json", json.dumps([i.to_dict() for i in ev.incidents], indent=1)
     )
     ctx.report.append(anomaly_report(ctx, det, ev, result, test, cfg))
     log_tensorboard(ctx, ev, {s.name: cal.threshold for s, cal in det.scorers})

@@ -121,9 +121,9 @@ def test_streaming_agrees_with_one_shot(detector, chunk):
     s = detector.stream("F")
     for lo in range(0, len(rows), chunk):
         s.update(rows.iloc[lo : lo + chunk])
-    key = lambda e: (e.key, e.start_h, e.end_h, e.open, e.top_variables, e.reason)  # noqa: E731
+    key = lambda e: (e.key, e.start_h, e.end_h, e.open, e.top_variables, e.reason, e.incident_id)  # noqa: E731
     assert [key(e) for e in s.events] == [key(e) for e in whole]
-    assert len(whole) >= 2
+    assert len(whole) >= 2 and all(e.incident_id for e in whole)  # one-shot = stream: incidents too
     assert len(s._tail[schema.TIME]) < len(rows)  # a bounded tail, not the history
 
 
