@@ -37,6 +37,8 @@ class DataError(Exception):
         row_kind: ``"line"`` (file line numbers, header = line 1) or ``"row"`` (1-based data
             rows).
         expected: what a valid value would have been, in words.
+        fix: the configuration change that fixes it, if there is one.
+        variable: the canonical variable when ``column`` is the user's column name.
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class DataError(Exception):
         n_rows: int | None = None,
         row_kind: RowKind = "row",
         expected: str | None = None,
+        fix: str | None = None,
+        variable: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -60,6 +64,8 @@ class DataError(Exception):
         self.n_rows = len(self.rows) if n_rows is None else int(n_rows)
         self.row_kind: RowKind = row_kind
         self.expected = expected
+        self.fix = fix
+        self.variable = variable
 
     def location(self) -> str:
         """``batch B12, column glucose_g_L, lines 15, 16`` (the parts that are known)."""
@@ -76,6 +82,8 @@ class DataError(Exception):
         text = self.message
         if self.expected:
             text += f"; expected {self.expected}"
+        if self.fix:
+            text += f"; fix: {self.fix}"
         where = self.location()
         if where:
             text = f"{where}: {text}"
@@ -154,6 +162,70 @@ class UnknownUnitError(DataError):
         super().__init__(msg, file=file, column=variable, expected="one of " + ", ".join(known))
         self.unit = unit
         self.known = tuple(known)
+
+
+class UnitDimensionError(UnknownUnitError):
+    """A unit pint knows, but of another dimension than the variable's (g/L for a VCD)."""
+
+    def __init__(
+        self,
+        unit: str,
+        *,
+        variable: str,
+        given: str,
+        needed: str,
+        known: Sequence[str],
+        hint: str = "",
+        file: str | None = None,
+    ) -> None:
+        super().__init__(unit, variable=variable, known=known, file=file)
+        self.message = f"{unit!r} is {given}; {variable} needs {needed}" + (
+            f": {hint}" if hint else ""
+        )
+        self.expected = f"{needed}: one of {', '.join(known)} or another unit of that kind"
+
+
+class DataProblems(DataError):
+    """Several problems found in one pass (a file's columns, a config section).
+
+    ``str()`` is one line (every problem, numbered); :meth:`block` is one line per problem.
+    The first problem's class is kept in ``problems[0]`` for callers that branch on it.
+    """
+
+    def __init__(self, problems: Sequence[DataError], *, what: str = "problems",
+                 file: str | None = None) -> None:  # fmt: skip
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} {what}", file=file)
+
+    def lines(self) -> list[str]:
+        """One line per problem (without the shared file name)."""
+        out = []
+        for p in self.problems:
+            text = str(p)
+            if self.file and text.startswith(f"{self.file}: "):
+                text = text[len(self.file) + 2 :]
+            out.append(text)
+        return out
+
+    def block(self) -> str:
+        """Header line, then one indented line per problem."""
+        head = f"{self.file}: {self.message}:" if self.file else f"{self.message}:"
+        return "\n".join([head, *(f"  - {line}" for line in self.lines())])
+
+    def __str__(self) -> str:
+        head = f"{self.file}: {self.message}" if self.file else self.message
+        items = " ".join(f"({i}) {line}" for i, line in enumerate(self.lines(), 1))
+        return " ".join(f"{head}: {items}".split())
+
+
+def combine(problems: Sequence[DataError], *, what: str = "problems", file: str | None = None):
+    """The one error to raise for ``problems``: itself when alone, else DataProblems."""
+    flat: list[DataError] = []
+    for p in problems:
+        flat.extend(p.problems if isinstance(p, DataProblems) else [p])
+    if len(flat) == 1:
+        return flat[0]
+    return DataProblems(flat, what=what, file=file)
 
 
 class NonNumericError(DataError):

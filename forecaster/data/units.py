@@ -1,16 +1,23 @@
-"""Units of the canonical variables and conversions from the units users log in.
+"""Units of the process variables and conversions from the units users log in.
 
-Each canonical variable (``forecaster.schema.VARIABLES``) is stored in its schema unit
-(``glucose_g_L`` in g/L, ``vcd_1e6_cells_mL`` in 1e6 cells/mL, ...). A column map may say
-that a user's column is in another unit; :func:`convert` brings the values to the canonical
-unit and :func:`to_unit` goes back. Conversions are affine (``canonical = a * x + b``), so
-temperatures work too.
+Each variable of the run's process definition (:mod:`forecaster.data.process`; without one,
+the CHO preset = ``forecaster.schema.VARIABLES``) is stored in its own unit (``glucose_g_L``
+in g/L, ``vcd_1e6_cells_mL`` in 1e6 cells/mL, ...). A column map may say that a user's column
+is in another unit; :func:`convert` brings the values to the variable's unit and
+:func:`to_unit` goes back. The arithmetic is pint's (:mod:`forecaster.data.unit_registry`):
+any unit pint parses is accepted for a variable of the same dimension (``kg/m**3``,
+``m**3/day``, ``degR``...), and a unit of another dimension is an error that names both.
 
-Molar masses (g/mol) used for mass <-> molar concentrations: glucose 180.16, lactate 90.08
-(lactic acid), glutamine 146.14, ammonia (NH3) 17.03.
+Two conversions cross dimensions, only for the variables that declare them: mass <-> molar
+concentration with the variable's molar mass (glucose 180.16, lactate 90.08 as lactic acid,
+glutamine 146.14, ammonia as NH3 17.03 g/mol), and dissolved oxygen in % air saturation <->
+mg/L with the process's saturation concentration (``data.process.do_saturation_mg_L``, else
+Benson & Krause's solubility of oxygen in water under air at 1 atm at
+``do_saturation_temperature_C``: 37 °C for CHO -> 6.73 mg/L, 30 °C for microbial -> 7.56 mg/L).
 
-Unit strings are matched loosely: case, spaces, ``°``, ``µ``/``u``, ``x10^6``/``1e6`` and the
-word ``cells`` do not matter (``"°C"``, ``"deg C"`` and ``"degc"`` are the same unit).
+The spellings in the tables below are matched loosely first (case, spaces, ``°``, ``µ``/``u``,
+``x10^6``/``1e6`` and the word ``cells`` do not matter, ``"°C"``, ``"deg C"`` and ``"degc"``
+are the same unit; ``C`` is Celsius, not coulomb), then pint reads anything else.
 """
 
 from __future__ import annotations
@@ -22,9 +29,22 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pint
 
 from forecaster import schema
-from forecaster.data.errors import ConfigError, UnknownUnitError, suggest
+from forecaster.data import unit_registry
+from forecaster.data.errors import UnitDimensionError, UnknownUnitError, suggest
+from forecaster.data.process import (
+    MOLAR_MASS_G_MOL,
+    Process,
+    ProcessVariable,
+    default_process,
+    known_variable,
+)
+
+__all__ = ["MOLAR_MASS_G_MOL", "TIMESTAMP", "Unit", "canonical_unit", "check_unit", "convert",
+           "find_unit", "is_timestamp", "known_units", "normalize_unit", "timestamps_to_hours",
+           "to_unit"]  # fmt: skip
 
 #: Pseudo-unit of a time column holding dates/times instead of elapsed time.
 TIMESTAMP = "timestamp"
@@ -32,77 +52,75 @@ _TIMESTAMP_ALIASES = ("timestamp", "datetime", "date", "iso8601", "date time")
 
 _MAX_UNIX_S = 2e11  # about year 8000: a larger number is not a Unix time in seconds
 
-MOLAR_MASS_G_MOL: dict[str, float] = {
-    "glucose_g_L": 180.16,
-    "feed_glucose_g_L": 180.16,
-    "lactate_g_L": 90.08,
-    "glutamine_mM": 146.14,
-    "ammonia_mM": 17.03,
-}
-
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of a dimension: ``base = scale * value + offset``."""
+    """One spelling family of a unit: ``name`` (shown), ``expr`` (what pint reads)."""
 
     name: str
-    scale: float
-    offset: float = 0.0
+    expr: str
     aliases: tuple[str, ...] = ()
 
 
-# Dimensions: unit -> base unit of the dimension (first entry's scale is not special).
+# Spelling tables: the names users write, grouped by dimension, and the pint expression each
+# one means. Units outside these tables go straight to pint.
 _FRACTION = (
-    Unit("%", 0.01, aliases=("percent", "pct", "% sat", "% air sat", "% air saturation")),
-    Unit("fraction", 1.0, aliases=("frac", "ratio", "0-1")),
+    Unit("%", "percent", aliases=("percent", "pct", "% sat", "% air sat", "% air saturation")),
+    Unit("fraction", "dimensionless", aliases=("frac", "ratio", "0-1")),
 )
-_PH = (Unit("pH", 1.0, aliases=("ph units", "-log[h+]")),)
+_PH = (Unit("pH", "pH", aliases=("ph units", "-log[h+]")),)
 _TEMPERATURE = (
-    Unit("degC", 1.0, aliases=("°C", "C", "deg C", "celsius", "oC", "℃")),
-    Unit("degF", 5.0 / 9.0, -32.0 * 5.0 / 9.0, aliases=("°F", "F", "deg F", "fahrenheit")),
-    Unit("K", 1.0, -273.15, aliases=("kelvin",)),
+    Unit("degC", "degC", aliases=("°C", "C", "deg C", "celsius", "oC", "℃")),
+    Unit("degF", "degF", aliases=("°F", "F", "deg F", "fahrenheit")),
+    Unit("K", "kelvin", aliases=("kelvin",)),
 )
 _VOLUME = (
-    Unit("L", 1.0, aliases=("l", "litre", "liter", "litres", "liters", "dm3")),
-    Unit("mL", 1e-3, aliases=("millilitre", "milliliter", "cm3", "cc")),
-    Unit("m3", 1e3, aliases=("m^3", "cubic metre", "cubic meter")),
+    Unit("L", "L", aliases=("l", "litre", "liter", "litres", "liters", "dm3")),
+    Unit("mL", "mL", aliases=("millilitre", "milliliter", "cm3", "cc")),
+    Unit("m3", "m**3", aliases=("m^3", "cubic metre", "cubic meter")),
 )
-_SPEED = (Unit("rpm", 1.0, aliases=("1/min", "min-1", "/min", "rev/min")),)
-_FLOW = (  # base mL/h
-    Unit("mL/h", 1.0, aliases=("mL/hr", "mL per h", "mlph")),
-    Unit("L/h", 1e3, aliases=("L/hr",)),
-    Unit("L/day", 1e3 / 24, aliases=("L/d", "L per day")),
-    Unit("mL/day", 1 / 24, aliases=("mL/d", "mL per day")),
-    Unit("mL/min", 60.0, aliases=("ccm",)),
-    Unit("L/min", 6e4, aliases=("lpm",)),
-    Unit("sccm", 60.0, aliases=("mLn/min", "NmL/min")),
-    Unit("slpm", 6e4, aliases=("sL/min", "NL/min", "Ln/min")),
-    Unit("m3/h", 1e6, aliases=("m^3/h",)),
+_SPEED = (Unit("rpm", "rpm", aliases=("1/min", "min-1", "/min", "rev/min")),)
+_FLOW = (
+    Unit("mL/h", "mL/h", aliases=("mL/hr", "mL per h", "mlph")),
+    Unit("L/h", "L/h", aliases=("L/hr",)),
+    Unit("L/day", "L/day", aliases=("L/d", "L per day")),
+    Unit("mL/day", "mL/day", aliases=("mL/d", "mL per day")),
+    Unit("mL/min", "mL/min", aliases=("ccm",)),
+    Unit("L/min", "L/min", aliases=("lpm",)),
+    Unit("sccm", "mL/min", aliases=("mLn/min", "NmL/min")),
+    Unit("slpm", "L/min", aliases=("sL/min", "NL/min", "Ln/min")),
+    Unit("m3/h", "m**3/h", aliases=("m^3/h",)),
 )
-_CELLS = (  # base cells/mL
-    Unit("1e6 cells/mL", 1e6, aliases=("1e6/mL", "x10^6 cells/mL", "million cells/mL", "e6/mL")),
-    Unit("1e5 cells/mL", 1e5, aliases=("1e5/mL", "x10^5 cells/mL")),
-    Unit("cells/mL", 1.0, aliases=("/mL", "1/mL")),
-    Unit("cells/L", 1e-3, aliases=("/L", "1/L")),
-    Unit("1e9 cells/L", 1e6, aliases=("1e9/L", "x10^9 cells/L")),
+_CELLS = (
+    Unit(
+        "1e6 cells/mL",
+        "1e6 cell/mL",
+        aliases=("1e6/mL", "x10^6 cells/mL", "million cells/mL", "e6/mL"),
+    ),  # fmt: skip
+    Unit("1e5 cells/mL", "1e5 cell/mL", aliases=("1e5/mL", "x10^5 cells/mL")),
+    Unit("cells/mL", "cell/mL", aliases=("/mL", "1/mL")),
+    Unit("cells/L", "cell/L", aliases=("/L", "1/L")),
+    Unit("1e9 cells/L", "1e9 cell/L", aliases=("1e9/L", "x10^9 cells/L")),
 )
-_MASS_CONC = (  # base g/L
-    Unit("g/L", 1.0, aliases=("mg/mL", "kg/m3")),
-    Unit("mg/L", 1e-3, aliases=("ug/mL", "µg/mL", "ppm")),
-    Unit("mg/dL", 1e-2, aliases=("mg/100mL", "mg%")),
-    Unit("ng/mL", 1e-6, aliases=("ug/L", "µg/L")),
+_MASS_CONC = (
+    Unit("g/L", "g/L", aliases=("mg/mL", "kg/m3")),
+    Unit("mg/L", "mg/L", aliases=("ug/mL", "µg/mL", "ppm")),
+    Unit("mg/dL", "mg/dL", aliases=("mg/100mL", "mg%")),
+    Unit("ng/mL", "ng/mL", aliases=("ug/L", "µg/L")),
 )
-_MOLAR_CONC = (  # base mol/L; turned into g/L with the variable's molar mass
-    Unit("mmol/L", 1e-3, aliases=("mM",)),
-    Unit("mol/L", 1.0, aliases=("M",)),
-    Unit("umol/L", 1e-6, aliases=("uM", "µM", "µmol/L")),
+_MOLAR_CONC = (
+    Unit("mmol/L", "mmol/L", aliases=("mM",)),
+    Unit("mol/L", "mol/L", aliases=("M",)),
+    Unit("umol/L", "umol/L", aliases=("uM", "µM", "µmol/L")),
 )
-_TIME = (  # base h
-    Unit("h", 1.0, aliases=("hr", "hrs", "hour", "hours")),
-    Unit("min", 1 / 60, aliases=("minute", "minutes", "mins")),
-    Unit("s", 1 / 3600, aliases=("sec", "secs", "second", "seconds")),
-    Unit("d", 24.0, aliases=("day", "days")),
+_TIME = (
+    Unit("h", "hour", aliases=("hr", "hrs", "hour", "hours")),
+    Unit("min", "minute", aliases=("minute", "minutes", "mins")),
+    Unit("s", "second", aliases=("sec", "secs", "second", "seconds")),
+    Unit("d", "day", aliases=("day", "days")),
 )
+_GROUPS = (_FRACTION, _PH, _TEMPERATURE, _VOLUME, _SPEED, _FLOW, _CELLS, _MASS_CONC)
+_TIME_VARIABLE = ProcessVariable(schema.TIME, "h", "online", label="Time")
 
 
 @lru_cache(maxsize=1024)
@@ -119,22 +137,25 @@ def normalize_unit(text: str) -> str:
     return s
 
 
-def _dimension(variable: str) -> tuple[Unit, ...]:
-    """Units accepted for ``variable`` (canonical variable or ``time_h``)."""
+def _variable(variable: str, process: Process | None) -> ProcessVariable:
     if variable == schema.TIME:
+        return _TIME_VARIABLE
+    return known_variable(variable, process)
+
+
+def _dimension(variable: str, process: Process | None = None) -> tuple[Unit, ...]:
+    """Spellings listed for ``variable`` (its unit's table; both for cross-dimension ones)."""
+    var = _variable(variable, process)
+    if var is _TIME_VARIABLE:
         return _TIME
-    try:
-        unit = schema.variable(variable).unit
-    except KeyError as err:
-        raise ConfigError(str(err).strip("\"'")) from None
-    if variable in MOLAR_MASS_G_MOL:
-        m = MOLAR_MASS_G_MOL[variable]
-        molar = tuple(Unit(u.name, u.scale * m, u.offset, u.aliases) for u in _MOLAR_CONC)
-        return _MASS_CONC + molar
-    for dim in (_FRACTION, _PH, _TEMPERATURE, _VOLUME, _SPEED, _FLOW, _CELLS, _MASS_CONC):
-        if any(_matches(u, unit) for u in dim):
+    if var.molar_mass_g_mol is not None:
+        return _MASS_CONC + _MOLAR_CONC
+    if var.dissolved_oxygen:
+        return _FRACTION + _MASS_CONC
+    for dim in _GROUPS:
+        if any(_matches(u, var.unit) for u in dim):
             return dim
-    raise ConfigError(f"no unit conversions are defined for {variable} ({unit})")
+    return (Unit(var.unit, var.unit),)
 
 
 def _matches(u: Unit, text: str) -> bool:
@@ -142,30 +163,80 @@ def _matches(u: Unit, text: str) -> bool:
     return key in {normalize_unit(n) for n in (u.name, *u.aliases)}
 
 
-def canonical_unit(variable: str) -> str:
+def _lookup(text: str, groups: Sequence[tuple[Unit, ...]]) -> Unit | None:
+    for dim in groups:
+        for u in dim:
+            if _matches(u, text):
+                return u
+    return None
+
+
+def canonical_unit(variable: str, process: Process | None = None) -> str:
     """Unit the batch table stores ``variable`` in (``h`` for ``time_h``)."""
-    return "h" if variable == schema.TIME else schema.variable(variable).unit
+    return _variable(variable, process).unit
 
 
-def known_units(variable: str) -> list[str]:
-    """Unit names accepted for ``variable`` (aliases not listed)."""
-    return [u.name for u in _dimension(variable)]
+def known_units(variable: str, process: Process | None = None) -> list[str]:
+    """Unit names listed for ``variable`` (aliases not listed; pint accepts more)."""
+    return [u.name for u in _dimension(variable, process)]
 
 
-def find_unit(variable: str, unit: str) -> Unit:
-    """The :class:`Unit` of ``variable`` spelt ``unit``; raises UnknownUnitError."""
-    dim = _dimension(variable)
-    for u in dim:
-        if _matches(u, unit):
-            return u
-    known = known_units(variable)
+def find_unit(variable: str, unit: str, process: Process | None = None) -> Unit:
+    """The :class:`Unit` of ``variable`` spelt ``unit``.
+
+    Raises:
+        UnitDimensionError: pint knows the unit, but it measures something else.
+        UnknownUnitError: nobody knows the unit.
+    """
+    var = _variable(variable, process)
+    dim = _dimension(variable, process)
+    found = _lookup(unit, [dim]) or _lookup(unit, [*_GROUPS, _MOLAR_CONC, _TIME])
+    if found is None:
+        try:
+            unit_registry.parse(unit)
+            found = Unit(str(unit).strip(), str(unit).strip())
+        except ValueError:
+            found = None
+    if found is not None:
+        try:
+            _affine(found.expr, var, process)
+            return found
+        except pint.DimensionalityError:
+            needed = unit_registry.dimension(_expr(var.unit, dim))
+            given = unit_registry.dimension(found.expr)
+            hint = unit_registry.wrong_dimension_hint(needed, given)
+            if var.molar_mass_g_mol is not None:
+                needed += f" (or a molar one: molar mass {var.molar_mass_g_mol:g} g/mol)"
+            elif var.dissolved_oxygen:
+                needed = "a dissolved-oxygen reading (% air saturation or mg/L)"
+            raise UnitDimensionError(
+                str(unit), variable=variable, given=given, needed=needed,
+                known=known_units(variable, process),
+                hint=hint,
+            ) from None  # fmt: skip
+    known = known_units(variable, process)
     if variable == schema.TIME:
         known = [*known, TIMESTAMP]
-    close = suggest(unit, [a for u in dim for a in (u.name, *u.aliases)])
+    close = suggest(str(unit), [a for u in dim for a in (u.name, *u.aliases)])
     err = UnknownUnitError(unit, variable=variable, known=known)
     if close:
         err.message += f" (did you mean {close[0]!r}?)"
     raise err
+
+
+def _expr(text: str, dim: Sequence[Unit] = ()) -> str:
+    """Pint expression of a spelling (the tables first)."""
+    found = _lookup(text, [tuple(dim), *_GROUPS, _MOLAR_CONC, _TIME])
+    return found.expr if found is not None else text
+
+
+def _affine(src_expr: str, var: ProcessVariable, process: Process | None) -> tuple[float, float]:
+    """``(a, b)``: the variable's unit = a * (value in src) + b."""
+    dst = _expr(var.unit)
+    csat = None
+    if var.dissolved_oxygen:
+        csat = (process or default_process()).saturation_mg_L()
+    return unit_registry.affine(src_expr, dst, mw=var.molar_mass_g_mol, csat=csat)
 
 
 def is_timestamp(unit: str) -> bool:
@@ -173,31 +244,41 @@ def is_timestamp(unit: str) -> bool:
     return normalize_unit(unit) in {normalize_unit(a) for a in _TIMESTAMP_ALIASES}
 
 
-def check_unit(variable: str, unit: str) -> None:
+def check_unit(variable: str, unit: str, process: Process | None = None) -> None:
     """Raise UnknownUnitError (or ConfigError for an unknown variable) if not convertible."""
     if variable == schema.TIME and is_timestamp(unit):
         return
-    find_unit(variable, unit)
+    find_unit(variable, unit, process)
 
 
-def convert(values: Sequence[float] | np.ndarray, variable: str, from_unit: str) -> np.ndarray:
-    """Values of ``variable`` in ``from_unit`` -> float array in the canonical unit."""
+def convert(
+    values: Sequence[float] | np.ndarray,
+    variable: str,
+    from_unit: str,
+    process: Process | None = None,
+) -> np.ndarray:
+    """Values of ``variable`` in ``from_unit`` -> float array in the variable's unit."""
     x = np.asarray(values, dtype=float)
-    src = find_unit(variable, from_unit)
-    dst = find_unit(variable, canonical_unit(variable))
-    if src == dst:
+    src = find_unit(variable, from_unit, process)
+    a, b = _affine(src.expr, _variable(variable, process), process)
+    if a == 1.0 and b == 0.0:
         return x.copy()
-    return ((x * src.scale + src.offset) - dst.offset) / dst.scale
+    return x * a + b
 
 
-def to_unit(values: Sequence[float] | np.ndarray, variable: str, unit: str) -> np.ndarray:
-    """Canonical values of ``variable`` -> float array in ``unit`` (inverse of convert)."""
+def to_unit(
+    values: Sequence[float] | np.ndarray,
+    variable: str,
+    unit: str,
+    process: Process | None = None,
+) -> np.ndarray:
+    """Values of ``variable`` in its unit -> float array in ``unit`` (inverse of convert)."""
     x = np.asarray(values, dtype=float)
-    src = find_unit(variable, canonical_unit(variable))
-    dst = find_unit(variable, unit)
-    if src == dst:
+    dst = find_unit(variable, unit, process)
+    a, b = _affine(dst.expr, _variable(variable, process), process)
+    if a == 1.0 and b == 0.0:
         return x.copy()
-    return ((x * src.scale + src.offset) - dst.offset) / dst.scale
+    return (x - b) / a
 
 
 def timestamps_to_hours(values: pd.Series, batch: Sequence[object] | np.ndarray) -> np.ndarray:
