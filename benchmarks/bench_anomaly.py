@@ -110,7 +110,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, default=str))
     keys = ["event_recall", "precision", "f1", "false_alarms_per_100_batch_days", "median_delay_h",
-            "auroc", "auprc", "top_variable_accuracy", "n_alarm_events"]  # fmt: skip
+            "auroc", "auprc", "top_variable_accuracy", "n_alarm_events", "n_incidents"]  # fmt: skip
     print(
         f"sim {t_sim:.1f}s  stage {t_stage:.1f}s  score+detect {ms:.1f} ms/batch  stream==oneshot {out['stream_vs_oneshot_identical_batches']}"
     )
@@ -128,6 +128,12 @@ def main() -> None:
         )
         print(f"  {t:28s} {row}")
     print("bars all pass:", c.get("bars", {}).get("all_pass"))
+    print("events -> incidents per faulty test batch (combined):",
+          c.get("events_per_faulty_batch"), "->", c.get("incidents_per_faulty_batch"))  # fmt: skip
+    print("rules switched off at training:", info.get("rules_off"))
+    for s, cal in det.scorers:
+        if cal.contamination_warning:
+            print(f"calibration warning ({s.name}): {cal.contamination_warning}")
     print("wrote", args.out, "run folder", run_dir)
 
 

@@ -115,8 +115,10 @@ def fit_consistency(batches: list[pd.DataFrame], cfg: RulesConfig) -> Consistenc
                 m.do_fit = [float(a), float(b)]
                 d = d[free] - b * rate[free]
         m.do_mean, m.do_sigma = float(np.nanmedian(d)), _robust_sd(d)
-    for b in batches:
-        for name, (stat, _) in statistics(b, cfg, m).items():
+    for b in batches:  # limits from the statistic without the restart (as before it existed),
+        # so the restart only removes alarms: recoveries of normal batches that touch the
+        # ceiling keep the DO limit where it was, and drift is caught as early as before
+        for name, (stat, _) in statistics(b, cfg, m, restart=False).items():
             top = float(np.nanmax(stat, initial=0.0))
             m.train_max[name] = max(m.train_max.get(name, 0.0), top)
     return m
@@ -238,10 +240,13 @@ def _do_residual(
     return np.where(floor, np.minimum(d, 0.0), np.where(ceiling, np.maximum(d, 0.0), d))
 
 
-def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, tuple]:
+def statistics(
+    rows: Rows, cfg: RulesConfig, m: ConsistencyModel, restart: bool = True
+) -> dict[str, tuple]:
     """``{check: (stat: (T,), extras)}`` for the checks whose columns and fit exist.
 
-    Statistics are 0 during start-up (``cfg.startup_h``)."""
+    Statistics are 0 during start-up (``cfg.startup_h``); ``restart=False`` leaves the DO
+    loop's recoveries in ``do_shift`` (how its limit is fitted)."""
     t = np.asarray(rows["time_h"], dtype=float)
     early = t < cfg.startup_h
     w = max(2, int(round(cfg.cusum_window_h)))
@@ -260,7 +265,8 @@ def statistics(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> dict[str, t
     if m.do_mean is not None and do is not None and do_sp is not None:
         d = do - locf(do_sp)
         z = _do_residual(d - m.do_mean, u, t, m) / m.do_sigma
-        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w, do_recovery(t, u, z))
+        rec = do_recovery(t, u, z) if restart else None
+        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w, rec)
         out["do_shift"] = (stat, (do, locf(do_sp), d))
     if u is not None:
         j = np.searchsorted(t, t - cfg.demand_window_h)
