@@ -21,10 +21,17 @@ from typing import Any
 
 from forecaster import schema
 from forecaster.data import units
-from forecaster.data.errors import ConfigError, suggest
+from forecaster.data.errors import ConfigError, DataError, UnknownUnitError, combine, suggest
+from forecaster.data.process import Process, all_preset_names
 
-#: Canonical columns a user's column may be mapped to.
+#: Canonical columns a user's column may be mapped to (without a process definition: any
+#: variable of a preset).
 TARGETS: tuple[str, ...] = schema.KEYS + schema.VARIABLE_NAMES + schema.LABEL_COLUMNS
+
+
+def _targets(process: Process | None) -> tuple[str, ...]:
+    names = all_preset_names() if process is None else process.names
+    return tuple(dict.fromkeys(schema.KEYS + names + schema.LABEL_COLUMNS))
 
 
 @dataclass
@@ -57,10 +64,12 @@ class ColumnMap:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> ColumnMap:
+    def from_dict(
+        cls, data: Mapping[str, Any] | None, process: Process | None = None, check: bool = True
+    ) -> ColumnMap:
         """Build and validate from plain values; unknown keys raise ConfigError."""
         if data is None:
-            return cls()
+            return cls()  # nothing to check: canonical names, canonical units
         if not isinstance(data, Mapping):
             raise ConfigError(f"column map must be a mapping, got {type(data).__name__}")
         names = [f.name for f in fields(cls)]
@@ -72,11 +81,22 @@ class ColumnMap:
                     f"unknown column-map key {key!r}{hint}", expected="one of " + ", ".join(names)
                 )
         cmap = cls(**{k: data[k] for k in names if k in data and data[k] is not None})
-        cmap.validate()
+        if check:
+            cmap.validate(process)
         return cmap
 
-    def validate(self) -> None:
-        """Check types, targets and units; raise ConfigError / UnknownUnitError."""
+    def validate(self, process: Process | None = None) -> None:
+        """Check types, targets and units; raise every problem at once.
+
+        Raises:
+            ConfigError / UnknownUnitError: one problem; DataProblems: several.
+        """
+        problems = self.problems(process)
+        if problems:
+            raise combine(problems, what="problems in data.column_map")
+
+    def problems(self, process: Process | None = None) -> list[DataError]:
+        """Every problem of the map (types first: later checks need them right)."""
         for name in ("columns", "units"):
             value = getattr(self, name)
             if not isinstance(value, Mapping) or not all(
@@ -86,29 +106,51 @@ class ColumnMap:
         for name in ("batch_id", "time", "time_unit"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ConfigError(f"column map: {name} must be a non-empty string")
+        targets = _targets(process)
+        names = targets[len(schema.KEYS) :]
+        out: list[DataError] = []
         for theirs, target in self.columns.items():
-            if target not in TARGETS:
-                close = suggest(target, TARGETS)
+            if target not in targets:
+                close = suggest(target, targets)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(
+                out.append(ConfigError(
                     f"column map: {theirs!r} is mapped to unknown column {target!r}{hint}"
-                )
-        pairs = list(self._pairs().items())
-        for t in {t for _, t in pairs}:
+                ))  # fmt: skip
+        try:
+            pairs = list(self._pairs().items())
+        except ConfigError as err:
+            return [*out, err]
+        for t in dict.fromkeys(t for _, t in pairs):
             from_ = [s for s, tt in pairs if tt == t]
             if len(from_) > 1:
-                raise ConfigError(
+                out.append(ConfigError(
                     f"column map: {', '.join(repr(s) for s in from_)} are all mapped to {t}"
-                )
+                    " (a variable declared twice)"
+                ))  # fmt: skip
         for variable, unit in self.units.items():
             if variable == schema.TIME:
-                raise ConfigError("column map: give the time unit as time_unit, not in units")
-            if variable not in schema.VARIABLE_NAMES:
-                close = suggest(variable, schema.VARIABLE_NAMES)
+                out.append(ConfigError("column map: give the time unit as time_unit, not units"))
+                continue
+            if variable not in names:
+                close = suggest(variable, names)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"column map: units names unknown variable {variable!r}{hint}")
-            units.check_unit(variable, unit)
-        units.check_unit(schema.TIME, self.time_unit)
+                out.append(
+                    ConfigError(f"column map: units names unknown variable {variable!r}{hint}")
+                )
+                continue
+            try:
+                units.check_unit(variable, unit, process)
+            except UnknownUnitError as err:
+                theirs = self.source_name(variable)
+                if theirs != variable:
+                    err.column, err.variable = theirs, variable
+                err.fix = f"set data.column_map.units.{variable} to the unit of that column"
+                out.append(err)
+        try:
+            units.check_unit(schema.TIME, self.time_unit)
+        except UnknownUnitError as err:
+            out.append(err)
+        return out
 
     def _pairs(self) -> dict[str, str]:
         """Their name -> target for every column the map mentions (identity included)."""

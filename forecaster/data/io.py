@@ -2,7 +2,9 @@
 
 :func:`read_table` turns a user's file into a batch table with canonical names and units:
 file-level problems (not a table, empty, missing key or required columns, unknown units)
-raise a :class:`~forecaster.data.errors.DataError` at once. Cells that are not numbers are
+raise a :class:`~forecaster.data.errors.DataError`, all of a file's at once. The variables,
+their units and ranges come from a process definition (:mod:`forecaster.data.process`;
+default: the CHO preset). Raw file reading lives in :mod:`forecaster.data.raw`. Cells that are not numbers are
 kept as their text so that :func:`~forecaster.data.validate.validate_table` can report (or
 skip) the batch they are in; :func:`load_table` does both steps.
 
@@ -17,19 +19,14 @@ leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
-import csv
-import errno
-import io
 import os
 import uuid
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from forecaster import schema
 from forecaster.data import units
@@ -38,12 +35,17 @@ from forecaster.data.errors import (
     ConfigError,
     DataError,
     DuplicateColumnError,
-    EmptyTableError,
     MissingColumnError,
-    NotATableError,
+    UnknownUnitError,
+    combine,
 )
+from forecaster.data.process import Process, all_preset_names, default_process
+from forecaster.data.raw import read_raw
 from forecaster.data.resample import resample
 from forecaster.data.validate import ValidationReport, is_blank, to_float, validate_table
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "load_table", "read_raw",
+           "read_table", "write_table"]  # fmt: skip
 
 
 def read_table(
@@ -52,6 +54,7 @@ def read_table(
     *,
     required: Sequence[str] = (),
     resample_h: float | None = None,
+    process: Process | None = None,
 ) -> pd.DataFrame:
     """Read a batch table from CSV or Parquet, with canonical names and units.
 
@@ -63,6 +66,9 @@ def read_table(
         required: canonical columns that must be present (besides ``batch_id``, ``time_h``).
         resample_h: put every batch on a regular grid of this step (hours). The table is
             then validated strictly first (see :func:`load_table` for the lenient way).
+        process: the process definition (None: the CHO preset, and nothing is removed).
+            Given, its product and feed are required, its ``ignore_columns`` and columns
+            named after variables it does not have (dropped ones) are left out.
 
     Returns:
         Rows sorted by batch (stable: file order within a batch), ``batch_id`` as str,
@@ -71,22 +77,17 @@ def read_table(
 
     Raises:
         DataError: the file is not a table, is empty, lacks a key or required column, or a
-            unit is unknown.
+            unit is unknown; every column's problem at once (DataProblems when several).
         FileNotFoundError: no such file.
     """
     src = str(path)
-    if column_map is None or isinstance(column_map, Mapping):
-        cmap = ColumnMap.from_dict(column_map)  # plain dict straight from a config file
-    else:
-        cmap = column_map
-        cmap.validate()
-    raw = read_raw(Path(path), text_columns=[cmap.source_name(schema.BATCH_ID)])
-    table = _apply_column_map(raw, cmap, src, required)
-    table = _convert(table, cmap, src)
-    table = table.iloc[_batch_order(table[schema.BATCH_ID])]
+    table, cmap, problems = _read(path, column_map, required, process)
+    if problems:
+        raise combine(problems, what="problems in the file and its column map", file=src)
     if resample_h is not None:
-        table = validate_table(table, source=src, required=required).table
-        table = resample(table, resample_h)
+        table = validate_table(table, source=src, required=required, process=process,
+                               column_map=cmap).table  # fmt: skip
+        table = resample(table, resample_h, process=process)
     return table
 
 
@@ -98,177 +99,88 @@ def load_table(
     min_rows: int = 1,
     strict: bool = True,
     resample_h: float | None = None,
+    process: Process | None = None,
+    unchecked: Collection[str] = (),
 ) -> ValidationReport:
     """Read and validate a file: ``read_table`` then ``validate_table`` (then resample).
 
     With ``strict=False`` a batch with a problem is dropped and reported in
-    ``report.problems``; table-level problems always raise. ``min_rows`` counts rows after
-    resampling.
+    ``report.problems``; table-level problems always raise. With ``strict=True`` every
+    problem of the file (units, missing columns, values) is raised at once. ``min_rows``
+    counts rows after resampling; ``unchecked`` columns get no range check.
     """
     src = str(path)
-    table = read_table(path, column_map, required=required)
-    if resample_h is None:
-        return validate_table(
-            table, source=src, required=required, min_rows=min_rows, strict=strict
-        )
-    first = validate_table(table, source=src, required=required, strict=strict)
-    if first.table.empty:
-        return first
-    regular = resample(first.table, resample_h)
-    second = validate_table(
-        regular, source=f"{src} (resampled)", required=required, min_rows=min_rows, strict=strict
-    )
-    return ValidationReport(table=second.table, problems=first.problems + second.problems)
+    table, cmap, problems = _read(path, column_map, required, process)
+    if problems and not strict:
+        raise combine(problems, what="problems in the file and its column map", file=src)
+    kw = {"process": process, "column_map": cmap, "unchecked": unchecked}
+    present = [r for r in required if r in table.columns]
+    try:
+        if resample_h is None:
+            report = validate_table(table, source=src, required=present, min_rows=min_rows,
+                                    strict=strict, **kw)  # fmt: skip
+        else:
+            first = validate_table(table, source=src, required=present, strict=strict, **kw)
+            report = first
+            if not first.table.empty:
+                regular = resample(first.table, resample_h, process=process)
+                second = validate_table(regular, source=f"{src} (resampled)", required=present,
+                                        min_rows=min_rows, strict=strict, **kw)  # fmt: skip
+                report = ValidationReport(second.table, first.problems + second.problems)
+    except DataError as err:
+        if not problems:
+            raise
+        raise combine([*problems, err], what="problems in the file", file=src) from None
+    if problems:
+        raise combine(problems, what="problems in the file and its column map", file=src)
+    return report
 
 
-def read_raw(path: Path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """The file as a DataFrame with stripped str column names and all-empty rows dropped.
-
-    Index = 0-based data row in the file. ``text_columns`` are read as text (batch ids).
-    """
+def _read(
+    path: str | os.PathLike,
+    column_map: ColumnMap | Mapping[str, Any] | None,
+    required: Sequence[str],
+    process: Process | None,
+) -> tuple[pd.DataFrame, ColumnMap, list[DataError]]:
+    """The canonical table, the column map and the problems found (columns left out)."""
     src = str(path)
-    if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, "no such file", src)
-    if path.is_dir():
-        raise NotATableError("this is a folder, not a CSV or Parquet file", file=src)
-    with open(path, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-    if not head.strip():
-        raise EmptyTableError("the file is empty", file=src)
-    suffix = path.suffix.lower()
-    if head.startswith(_PARQUET_MAGIC):
-        df, header = _read_parquet(path), None
-    elif suffix in (".parquet", ".pq"):
-        raise NotATableError("not a Parquet file (no Parquet signature)", file=src)
-    elif suffix in _WORKBOOKS or head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise NotATableError("a workbook or archive, not a table: save the sheet as CSV", file=src)
-    elif b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 has NULs
-        raise NotATableError("a binary file, not CSV or Parquet", file=src)
+    if column_map is None or isinstance(column_map, Mapping):
+        cmap = ColumnMap.from_dict(column_map, process, check=False)
     else:
-        df, header = _read_csv(path, head, suffix, text_columns)
-    names = [str(c).strip() for c in df.columns]
-    if header is not None and len(header) == len(names):
-        names = header  # pandas renames duplicates to "x.1"; the header shows them
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise DuplicateColumnError(f"column name appears more than once: {dups[0]!r}", file=src)
-    df.columns = names
-    if df.shape[1] == 0:
-        raise EmptyTableError("the file has no columns", file=src)
-    df.index = pd.RangeIndex(len(df))
-    df = df[~df.isna().all(axis=1).to_numpy()]
-    if len(df) == 0:
-        raise EmptyTableError("the file has no data rows", file=src)
-    return df
-
-
-_SNIFF_BYTES = 65536
-_DECIMAL_COMMA = r"^(\s*[-+]?\d*),(\d+(?:[eE][-+]?\d+)?\s*)$"
-_PARQUET_MAGIC = b"PAR1"
-_WORKBOOKS = (".xlsx", ".xls", ".xlsm", ".ods", ".zip", ".gz")
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        names = [str(n).strip() for n in pq.read_schema(path).names]
-        dups = sorted({n for n in names if names.count(n) > 1})
-        if dups:
-            msg = f"column name appears more than once: {dups[0]!r}"
-            raise DuplicateColumnError(msg, file=str(path))
-        return pd.read_parquet(path)
-    except (MemoryError, DataError):
-        raise
-    except Exception as err:  # pyarrow raises many types for a damaged file
-        msg = f"cannot be read as Parquet: {_first_line(err)}"
-        raise NotATableError(msg, file=str(path)) from None
-
-
-def _read_csv(
-    path: Path, head: bytes, suffix: str, text_columns: Sequence[str]
-) -> tuple[pd.DataFrame, list[str] | None]:
-    """CSV in UTF-8 (BOM or not) or UTF-16, else Latin-1 (older Windows exports)."""
-    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
-    try:
-        return _parse_csv(path, head, "utf-16" if utf16 else "utf-8-sig", suffix, text_columns)
-    except UnicodeDecodeError:
-        if utf16:
-            raise NotATableError("cannot be decoded as text", file=str(path)) from None
-        return _parse_csv(path, head, "latin-1", suffix, text_columns)
-
-
-def _parse_csv(
-    path: Path, head: bytes, encoding: str, suffix: str, text_columns: Sequence[str]
-) -> tuple[pd.DataFrame, list[str] | None]:
-    """CSV with the delimiter guessed from the first lines (``;`` implies decimal comma)."""
-    sample = head.decode(encoding, errors="replace")
-    sep = "\t" if suffix == ".tsv" else _guess_sep(sample)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            df = pd.read_csv(
-                path,
-                sep=sep,
-                decimal="," if sep == ";" else ".",
-                encoding=encoding,
-                dtype={c: str for c in text_columns},
-                skip_blank_lines=False,  # keeps index = line number - 2
-                index_col=False,
-                low_memory=False,
-            )
-    except (UnicodeDecodeError, MemoryError):
-        raise
-    except pd.errors.EmptyDataError:
-        raise EmptyTableError("the file has no header line", file=str(path)) from None
-    except Exception as err:  # ParserError, csv.Error, ValueError, OverflowError...
-        msg = f"cannot be read as CSV: {_first_line(err)}"
-        raise NotATableError(msg, file=str(path)) from None
-    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        raise NotATableError(
-            f"some rows have more fields than the header line (separator {sep!r} inside an "
-            "unquoted value?)",
-            file=str(path),
-        )
-    if sep == ";":  # decimal comma: the parser leaves "4,5" as text if a "3.25" is mixed in
-        for col in df.columns.difference(list(text_columns)):
-            if pd.api.types.is_string_dtype(df[col].dtype):
-                df[col] = df[col].str.replace(_DECIMAL_COMMA, r"\1.\2", regex=True)
-    return df, _first_record(sample, sep)
-
-
-def _first_record(sample: str, sep: str) -> list[str] | None:
-    """Header fields as the csv module parses them (None if it cannot)."""
-    try:
-        return [
-            h.strip() for h in next(csv.reader(io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
-        ]
-    except (csv.Error, StopIteration):
-        return None
-
-
-def _guess_sep(sample: str) -> str:
-    """Delimiter giving the widest header that the next lines match (comma on ties)."""
-
-    def score(sep: str) -> tuple[bool, int]:
-        try:
-            records = list(csv.reader(io.StringIO(sample.lstrip("\ufeff")), delimiter=sep))
-        except csv.Error:
-            return (False, 0)
-        records = [r for r in records[:-1] if r] or records[:1]  # last may be cut off
-        width = len(records[0]) if records else 0
-        return (width > 1 and all(len(r) == width for r in records), width)
-
-    return max(",;\t|", key=score)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:200] if text else type(err).__name__
+        cmap = column_map
+    problems = cmap.problems(process)
+    for p in problems:
+        p.file = p.file or src
+    if any(not isinstance(p, UnknownUnitError) or p.column == schema.TIME for p in problems):
+        raise combine(problems, what="problems in data.column_map", file=src)
+    bad_units = {p.variable or p.column for p in problems}
+    raw = read_raw(Path(path), text_columns=[cmap.source_name(schema.BATCH_ID)])
+    if process is not None:
+        ignore = set(process.ignore_columns)
+        raw = raw[[c for c in raw.columns if c not in ignore]]
+        required = [*required, *(t for t in process.targets if t not in required)]
+    table, missing = _apply_column_map(raw, cmap, src, required, process)
+    if process is not None:
+        gone = (set(all_preset_names()) | set(process.ignore_columns)) - set(process.names)
+        table = table[[c for c in table.columns if c not in gone]]
+    table = table[[c for c in table.columns if c not in bad_units]]
+    table = _convert(table, cmap, src, process)
+    table = table.iloc[_batch_order(table[schema.BATCH_ID])]
+    return table, cmap, [*problems, *missing]
 
 
 def _apply_column_map(
-    raw: pd.DataFrame, cmap: ColumnMap, src: str, required: Sequence[str]
-) -> pd.DataFrame:
-    """Rename their columns to canonical names; check keys and required columns exist."""
+    raw: pd.DataFrame,
+    cmap: ColumnMap,
+    src: str,
+    required: Sequence[str],
+    process: Process | None,
+) -> tuple[pd.DataFrame, list[DataError]]:
+    """Rename their columns to canonical names; the required columns that are missing.
+
+    Raises:
+        DataError: a key column is missing or a column is there twice.
+    """
     cols = list(raw.columns)
     renames = cmap.renames()
     for theirs, ours in renames.items():
@@ -281,21 +193,32 @@ def _apply_column_map(
             )
     table = raw.rename(columns={k: v for k, v in renames.items() if k in cols})
     present = set(table.columns)
+    missing: list[DataError] = []
+    targets = {} if process is None else {process.product: "product", process.feed: "feed"}
     for col in [*schema.KEYS, *required]:
-        if col not in present:
-            theirs = cmap.source_name(col)
-            raise MissingColumnError(
-                col,
-                available=cols,
-                file=src,
-                looked_for=theirs if theirs != col else None,
-                hint="" if theirs != col else "rename a column or map one to it in the column map",
+        if col in present:
+            continue
+        theirs = cmap.source_name(col)
+        hint = "" if theirs != col else "rename a column or map one to it in the column map"
+        if col in targets:
+            hint = (
+                f"it is the process's {targets[col]}; map your {targets[col]} column to it in "
+                f"data.column_map.columns, or name another variable with "
+                f"data.process.{targets[col]}"
+                + (" (or data.process.feed: none)" if targets[col] == "feed" else "")
             )
-    return table
+        err = MissingColumnError(col, available=cols, file=src,
+                                 looked_for=theirs if theirs != col else None, hint=hint)  # fmt: skip
+        if col in schema.KEYS:
+            raise err
+        missing.append(err)
+    return table, missing
 
 
-def _convert(table: pd.DataFrame, cmap: ColumnMap, src: str) -> pd.DataFrame:
-    """Batch ids to str, numbers to float in canonical units, time to hours."""
+def _convert(
+    table: pd.DataFrame, cmap: ColumnMap, src: str, process: Process | None = None
+) -> pd.DataFrame:
+    """Batch ids to str, numbers to float in the variables' units, time to hours."""
     out = table.copy()
     bid = out[schema.BATCH_ID]
     blank = is_blank(bid)
@@ -305,9 +228,10 @@ def _convert(table: pd.DataFrame, cmap: ColumnMap, src: str) -> pd.DataFrame:
     text[blank] = None
     out[schema.BATCH_ID] = pd.array(text, dtype=object)
 
-    for col in [c for c in out.columns if c in schema.BY_NAME or c == schema.FAULT_LABEL]:
+    names = set((process or default_process()).names)
+    for col in [c for c in out.columns if c in names or c == schema.FAULT_LABEL]:
         unit = cmap.units.get(col)
-        out[col] = _numeric(out[col], col, unit, src)
+        out[col] = _numeric(out[col], col, unit, src, process)
     time = out[schema.TIME]
     if units.is_timestamp(cmap.time_unit) or pd.api.types.is_datetime64_any_dtype(time.dtype):
         out[schema.TIME] = _timestamps(time, out[schema.BATCH_ID])
@@ -316,14 +240,16 @@ def _convert(table: pd.DataFrame, cmap: ColumnMap, src: str) -> pd.DataFrame:
     return out
 
 
-def _numeric(values: pd.Series, column: str, unit: str | None, src: str) -> pd.Series:
+def _numeric(
+    values: pd.Series, column: str, unit: str | None, src: str, process: Process | None = None
+) -> pd.Series:
     """Float column in canonical units; cells that are not numbers keep their text."""
     if pd.api.types.is_timedelta64_dtype(values.dtype) and column == schema.TIME:
         return pd.Series(values.dt.total_seconds() / 3600.0, index=values.index)
     num, bad = to_float(values)
     if unit is not None:
         try:
-            num = units.convert(num, column, unit)
+            num = units.convert(num, column, unit, process)
         except DataError as err:
             err.file = err.file or src
             raise

@@ -17,14 +17,16 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.data.errors import ConfigError
+from forecaster.data.process import Process
 
 
-def resample(table: pd.DataFrame, step_h: float) -> pd.DataFrame:
+def resample(table: pd.DataFrame, step_h: float, process: Process | None = None) -> pd.DataFrame:
     """Regular grid per batch.
 
     Args:
         table: validated batch table (numeric ``time_h``, no missing batch ids).
         step_h: grid step in hours (> 0).
+        process: whose offline assays take the last value (default: the CHO preset's).
 
     Returns:
         New table, batches sorted by id, ``time_h`` = multiples of ``step_h``, RangeIndex.
@@ -38,6 +40,7 @@ def resample(table: pd.DataFrame, step_h: float) -> pd.DataFrame:
     t = table[schema.TIME].to_numpy(dtype=float)
     # Round first so that 24.000000001 h stays in the 24 h bin.
     k = np.ceil(np.round(t / step, 6)).astype(np.int64)
+    offline = set(schema.OFFLINE if process is None else process.with_role("offline"))
     work = table.drop(columns=[schema.TIME]).assign(_k=k)
     aggs = {}
     for col in work.columns:
@@ -45,7 +48,7 @@ def resample(table: pd.DataFrame, step_h: float) -> pd.DataFrame:
             continue
         if col == schema.FAULT_LABEL:
             aggs[col] = "max"
-        elif col in schema.OFFLINE or not pd.api.types.is_numeric_dtype(work[col].dtype):
+        elif col in offline or not pd.api.types.is_numeric_dtype(work[col].dtype):
             aggs[col] = "last"
         else:
             aggs[col] = "mean"

@@ -10,7 +10,7 @@ import pytest
 
 from forecaster import schema
 from forecaster.data.errors import (
-    DataError,
+    DataProblems,
     EmptyColumnError,
     EmptyTableError,
     MissingBatchIdError,
@@ -151,12 +151,14 @@ def test_interleaved_batches_are_fine():
     assert validate_table(table, source="s").problems == []
 
 
-def test_strict_raises_the_first_batch_problem():
+def test_strict_raises_every_problem_at_once():
     table = _broken("ph", 9, 99.0)
     table.loc[1, "time_h"] = -1.0
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataProblems) as info:
         validate_table(table, source="s")
-    assert info.value.batch == "B0"
+    assert [p.column for p in info.value.problems] == ["time_h", "ph"]
+    assert info.value.problems[0].batch == "B0"
+    assert "(1) batch B0, column time_h" in str(info.value) and "(2)" in str(info.value)
 
 
 def test_fault_label_range():
