@@ -44,6 +44,8 @@ class ExplainConfig:
         truth_origin_days: when the state is perturbed; empty = ``titer_origin_days``.
         example_batch: batch shown in the heatmap figure (default: the first test batch).
         top_k: k of the top-k precision.
+        device: where attributions run: ``auto`` (CUDA when the run trains on a GPU and one
+            is present, else the CPU), ``cpu`` or ``cuda``.
     """
 
     enabled: bool = True
@@ -64,8 +66,11 @@ class ExplainConfig:
     truth_origin_days: list[float] = field(default_factory=list)
     example_batch: str | None = None
     top_k: int = 3
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"explain.device must be auto, cpu or cuda, got {self.device!r}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"explain.methods: unknown {bad}; expected some of {list(METHODS)}")

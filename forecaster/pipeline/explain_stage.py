@@ -21,8 +21,11 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from forecaster import schema
+from forecaster.data.errors import ConfigError
+from forecaster.data.io import atomic_path, atomic_write_text
 from forecaster.explain.agreement import max_spearman, score_methods
 from forecaster.explain.config import ExplainConfig
 from forecaster.explain.explainer import (
@@ -85,7 +88,8 @@ def run_explain_stage(ctx: RunContext) -> dict:
         baseline = train_mean_baseline(model, train)
     else:
         baseline = np.zeros(model.prep.n_features, np.float32)
-    (out_dir / "baseline.json").write_text(
+    atomic_write_text(
+        out_dir / "baseline.json",
         json.dumps(
             {
                 "kind": cfg.baseline,
@@ -94,10 +98,33 @@ def run_explain_stage(ctx: RunContext) -> dict:
                 "rows": "one per hour since inoculation" if baseline.ndim == 2 else "one",
                 "values": baseline.tolist(),
             }
-        )
+        ),
     )
 
-    metrics: dict = {"n_batches": len(test), "baseline": cfg.baseline, "seconds": {}}
+    device = attribution_device(cfg.device, ctx.trainer_kwargs.get("accelerator", "cpu"))
+    model.net.to(device)
+    try:
+        return _explain(ctx, cfg, model, rf, test, baseline, out_dir, device)
+    finally:
+        model.net.cpu()
+
+
+def attribution_device(setting: str, accelerator: str) -> torch.device:
+    """``explain.device`` resolved: ``auto`` follows the run's accelerator when CUDA exists."""
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("explain.device is cuda but no CUDA device is available")
+    gpu_run = str(accelerator).lower() in ("gpu", "cuda", "auto")
+    use = setting == "cuda" or (setting == "auto" and gpu_run and torch.cuda.is_available())
+    return torch.device("cuda" if use else "cpu")
+
+
+def _explain(ctx, cfg, model, rf, test, baseline, out_dir, device) -> dict:
+    metrics: dict = {
+        "n_batches": len(test),
+        "baseline": cfg.baseline,
+        "device": device.type,
+        "seconds": {},
+    }
     results: list[AttributionResult] = []
     tables: dict[str, pd.DataFrame] = {}
     for target in cfg.targets:
@@ -275,7 +302,8 @@ def _write_files(out_dir, results, tables, metrics) -> None:
         frame[col] = frame[col].astype("category")
     for col in ("attribution", "magnitude"):
         frame[col] = frame[col].astype("float32")
-    frame.to_parquet(out_dir / "attributions.parquet", index=False)
+    with atomic_path(out_dir / "attributions.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
     shares = pd.DataFrame(
         [
             {
@@ -291,10 +319,14 @@ def _write_files(out_dir, results, tables, metrics) -> None:
             for r in results
         ]
     )
-    shares.to_parquet(out_dir / "shares.parquet", index=False)
+    with atomic_path(out_dir / "shares.parquet") as tmp:
+        shares.to_parquet(tmp, index=False)
     for target, tab in tables.items():
-        tab.rename_axis("variable").to_csv(out_dir / f"global_importance_{target}.csv")
-    (out_dir / "summary.json").write_text(json.dumps(_plain(metrics), indent=2, sort_keys=True))
+        csv = tab.rename_axis("variable").to_csv()
+        atomic_write_text(out_dir / f"global_importance_{target}.csv", csv)
+    atomic_write_text(
+        out_dir / "summary.json", json.dumps(_plain(metrics), indent=2, sort_keys=True)
+    )
 
 
 def _figures(ctx, cfg: ExplainConfig, test, results, tables) -> dict[str, str]:

@@ -163,3 +163,19 @@ def test_config_rejects_unknown_method():
     with pytest.raises(ValueError, match="unknown"):
         ExplainConfig(methods=["ig", "lime"])
     assert ExplainConfig(methods=["ablation"]).methods == ["ig", "ablation"]
+
+
+def test_attribution_device_follows_the_run_unless_set():
+    import torch
+
+    from forecaster.pipeline.explain_stage import attribution_device
+
+    gpu = torch.cuda.is_available()
+    assert attribution_device("cpu", "gpu").type == "cpu"
+    assert attribution_device("auto", "cpu").type == "cpu"
+    assert attribution_device("auto", "gpu").type == ("cuda" if gpu else "cpu")
+    if not gpu:
+        from forecaster.data.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="no CUDA"):
+            attribution_device("cuda", "cpu")
