@@ -30,7 +30,8 @@ TARGETS: tuple[str, ...] = schema.KEYS + schema.VARIABLE_NAMES + schema.LABEL_CO
 
 
 def _targets(process: Process | None) -> tuple[str, ...]:
-    names = all_preset_names() if process is None else process.names
+    # A preset's variable that the process dropped may still be mapped: it is left out.
+    names = all_preset_names() if process is None else process.names + all_preset_names()
     return tuple(dict.fromkeys(schema.KEYS + names + schema.LABEL_COLUMNS))
 
 
@@ -138,6 +139,8 @@ class ColumnMap:
                     ConfigError(f"column map: units names unknown variable {variable!r}{hint}")
                 )
                 continue
+            if process is not None and variable not in process.names:
+                continue  # dropped from the process: the column is left out
             try:
                 units.check_unit(variable, unit, process)
             except UnknownUnitError as err:

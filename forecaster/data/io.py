@@ -161,7 +161,7 @@ def _read(
         required = [*required, *(t for t in process.targets if t not in required)]
     table, missing = _apply_column_map(raw, cmap, src, required, process)
     if process is not None:
-        gone = (set(all_preset_names()) | set(process.ignore_columns)) - set(process.names)
+        gone = (set(all_preset_names()) - set(process.names)) | set(process.ignore_columns)
         table = table[[c for c in table.columns if c not in gone]]
     table = table[[c for c in table.columns if c not in bad_units]]
     table = _convert(table, cmap, src, process)

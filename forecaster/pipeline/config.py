@@ -17,6 +17,7 @@ from pathlib import Path
 
 from forecaster.anomaly.config import AnomalyConfig
 from forecaster.data.column_map import ColumnMap
+from forecaster.data.process_config import ProcessConfig
 from forecaster.explain.config import ExplainConfig
 from forecaster.models.baseline import RFConfig
 from forecaster.models.forecast import ForecastConfig
@@ -32,6 +33,9 @@ class DataConfig:
         faults_path: the fault table of ``path`` (optional; without labels the anomaly
             metrics are skipped). Default: ``<path stem>.faults.csv`` if it exists.
         column_map: the user's column names and units -> canonical ones.
+        process: the process definition: a preset (cho_fedbatch, microbial_fedbatch) and
+            its changes (variables, drop, ranges, ignore_columns, product, feed); see
+            ``forecaster/data/process.py``.
         split: train/val/test fractions of batches (stratified by faulty/normal).
         train_on_faulty: also train the forecaster on batches with faults (default: learn
             normal behaviour only; faulty test batches are still evaluated separately).
@@ -40,6 +44,7 @@ class DataConfig:
     path: str | None = None
     faults_path: str | None = None
     column_map: ColumnMap = field(default_factory=ColumnMap)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
     split: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
     train_on_faulty: bool = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,9 +11,10 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.data.errors import ConfigError
-from forecaster.data.io import read_table
+from forecaster.data.io import atomic_write_text, load_table
+from forecaster.data.process import Process
+from forecaster.data.process_config import build_process
 from forecaster.data.splits import split_batches
-from forecaster.data.validate import validate_table
 
 
 @dataclass
@@ -25,6 +27,7 @@ class RunData:
     batch_info: pd.DataFrame | None
     summary: dict
     sim: object = None  # the SimConfig actually used (seed included), None for user data
+    process: Process | None = None  # the resolved process definition (also process.json)
 
 
 def _faulty_ids(table: pd.DataFrame, faults: pd.DataFrame) -> set[str]:
@@ -66,13 +69,33 @@ def check_split_sizes(cfg, splits: dict[str, list[str]], faulty: set[str], sourc
             )
 
 
+def unchecked_columns(cfg, process: Process) -> set[str]:
+    """Variables this run does not use, so their ranges are not checked.
+
+    ``model.exclude_inputs`` less the product and the feed (targets, still read).
+    """
+    excluded = set(getattr(cfg.model, "exclude_inputs", None) or ())
+    return excluded - set(process.targets)
+
+
 def load_data(cfg, run_dir: Path) -> RunData:
-    """Simulate (``data.path`` empty) or read + validate the user's table; split by batch."""
+    """Simulate (``data.path`` empty) or read + validate the user's table; split by batch.
+
+    The resolved process definition is written to ``<run_dir>/process.json`` (plain values)
+    so prediction reads it back. Simulated data use the ``cho_fedbatch`` preset.
+    """
     batch_info = sim_cfg = None
+    process = build_process(getattr(cfg.data, "process", None))
     if cfg.data.path:
         path = Path(cfg.data.path)
-        table = read_table(path, cfg.data.column_map)
-        table = validate_table(table, source=str(path), min_rows=2, strict=True).table
+        table = load_table(
+            path,
+            cfg.data.column_map,
+            min_rows=2,
+            strict=True,
+            process=process,
+            unchecked=unchecked_columns(cfg, process),
+        ).table
         fpath = (
             Path(cfg.data.faults_path)
             if cfg.data.faults_path
@@ -87,6 +110,11 @@ def load_data(cfg, run_dir: Path) -> RunData:
         has_labels = fpath.exists() or schema.FAULT_LABEL in table
         source = str(path)
     else:
+        if not process.name.startswith("cho_fedbatch"):
+            raise ConfigError(
+                f"data.process: the simulator produces CHO data (cho_fedbatch), not {process.name}; "
+                "set data.path to your file or leave data.process out"
+            )
         from forecaster.sim import simulate
 
         sim_cfg = replace(cfg.sim, seed=cfg.seed)
@@ -105,6 +133,7 @@ def load_data(cfg, run_dir: Path) -> RunData:
         summary[f"n_{k}_batches"] = len(v)
         summary[f"n_{k}_faulty_batches"] = len([b for b in v if b in faulty])
     check_split_sizes(cfg, splits, faulty, source)
+    atomic_write_text(run_dir / "process.json", json.dumps(process.to_dict(), indent=1))
     n_test_normal = len([b for b in splits["test"] if b not in faulty])
     if n_test_normal < MIN_MEANINGFUL_TEST:
         summary["warning"] = (
@@ -112,4 +141,4 @@ def load_data(cfg, run_dir: Path) -> RunData:
             f"batches to mean much (at least {MIN_MEANINGFUL_TEST} are needed); use more batches"
         )
         warnings.warn(summary["warning"], stacklevel=2)
-    return RunData(table, faults, splits, faulty, has_labels, batch_info, summary, sim_cfg)
+    return RunData(table, faults, splits, faulty, has_labels, batch_info, summary, sim_cfg, process)

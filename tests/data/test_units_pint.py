@@ -9,6 +9,7 @@ from forecaster import schema
 from forecaster.data import process as proc
 from forecaster.data import units
 from forecaster.data.errors import UnitDimensionError, UnknownUnitError
+from forecaster.data.process_config import build_process
 
 # The conversion tables before pint: unit -> (scale, offset) to the dimension's base unit.
 # Frozen here so that every unit accepted then is checked against the numbers it gave then.
@@ -133,7 +134,7 @@ def test_do_saturation_from_config_or_temperature():
     micro = proc.preset("microbial_fedbatch")
     # 100 % at 30 °C in water under air (Benson & Krause) is 7.56 mg/L
     assert units.convert([100.0], "do_mg_L", "%", micro)[0] == pytest.approx(7.559, abs=1e-3)
-    given = proc.build_process({"preset": "microbial_fedbatch", "do_saturation_mg_L": 7.0})
+    given = build_process({"preset": "microbial_fedbatch", "do_saturation_mg_L": 7.0})
     assert units.convert([50.0], "do_mg_L", "%", given)[0] == pytest.approx(3.5)
     assert units.to_unit([3.5], "do_mg_L", "%", given)[0] == pytest.approx(50.0)
 
