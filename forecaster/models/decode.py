@@ -3,9 +3,10 @@
 Evaluation, prediction, the :class:`~forecaster.serve.monitor.Monitor` and the figures read
 forecasts through here, so they cannot disagree: unscale with the fitted target scales,
 clip what is physically impossible (a negative feed rate or titer; the quantile order is
-kept), cut the trajectory at the days training covered, and pick the interval quantiles::
+kept), cut the trajectory at the harvest day and end it at the harvest forecast (one number
+for the harvest titer everywhere), and pick the interval quantiles::
 
-    out = decode(net_outputs, model.scales, model.horizon_days)
+    out = decode(net_outputs, model.scales, model.horizon_days, model.harvest_day)
     lo, mid, hi = QuantilePick.of(model.net.quantiles)
     harvest_p10, harvest_median, harvest_p90 = out["harvest"][-1, [lo, mid, hi]]
 """
@@ -48,7 +49,10 @@ class QuantilePick(NamedTuple):
 
 
 def decode(
-    outputs: Mapping[str, np.ndarray], scales: TargetScales, horizon_days: int
+    outputs: Mapping[str, np.ndarray],
+    scales: TargetScales,
+    horizon_days: int,
+    harvest_day: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Scaled network outputs -> forecasts in their units.
 
@@ -57,15 +61,57 @@ def decode(
             arrays in the model's scaled units (``ForecastNet`` outputs, any leading shape).
         scales: the fitted target scales.
         horizon_days: days of the trajectory that training covered; later days are dropped.
+        harvest_day: culture day of the harvest (<= ``horizon_days``); the trajectory stops
+            there and its value on that day is the harvest forecast. None: no harvest day.
 
     Returns:
         ``feed (...,)`` next feed rate, mL/h, >= 0 (float32 arithmetic, as the net's
         output); ``harvest (..., Q)`` harvest titer, mg/L, >= 0; ``trajectory
-        (..., min(D, horizon_days), Q)`` titer on days 1.., mg/L, >= 0.
+        (..., min(D, horizon_days, harvest_day), Q)`` titer on days 1.., mg/L, >= 0; on
+        ``harvest_day`` it equals ``harvest``.
     """
-    traj = np.asarray(outputs["trajectory"])[..., :horizon_days, :]
+    days = horizon_days if harvest_day is None else min(horizon_days, harvest_day)
+    traj = np.array(outputs["trajectory"])[..., :days, :]
+    harvest = np.asarray(outputs["harvest"])
+    if harvest_day is not None and days == harvest_day and days > 0:
+        # The harvest head is the forecast of the harvest-day titer; the trajectory head's own
+        # guess of that day was a second, different number for the same thing.
+        traj[..., days - 1, :] = harvest
     return {
         "feed": scales.feed_from_model(outputs["feed"]),
-        "harvest": np.maximum(scales.titer_from_model(outputs["harvest"]), 0.0),
+        "harvest": np.maximum(scales.titer_from_model(harvest), 0.0),
         "trajectory": np.maximum(scales.titer_from_model(traj), 0.0),
     }
+
+
+def daily_trajectory(
+    time_h: np.ndarray, trajectory: np.ndarray, pick: QuantilePick
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reported daily titer curve of one batch: fitted days behind, forecast days ahead.
+
+    A day still ahead of the last row comes from the last row's trajectory. A day already
+    behind it comes from the last row before that day's hour (a finished batch thus gets its
+    whole fitted curve, not an empty one). The harvest day always comes from the last row,
+    where :func:`decode` made it the harvest forecast, so the curve ends at that number.
+
+    Args:
+        time_h: ``(T,)`` hours of the rows, increasing.
+        trajectory: ``(T, D, Q)`` decoded trajectories (D = the harvest day).
+        pick: which quantiles to report.
+
+    Returns:
+        ``days (n,)`` culture days (1-based), ``values (n, 3)`` p10 / median / p90 titer in
+        mg/L, ``fitted (n,)`` True for days at or before the last row.
+    """
+    time_h = np.asarray(time_h, dtype=float)
+    n_days = trajectory.shape[1]
+    days = np.arange(1, n_days + 1)
+    day_h = 24.0 * days
+    fitted = day_h <= time_h[-1] + 1e-9
+    # the last row strictly before each day's hour (-1: none, the day precedes the data)
+    before = np.searchsorted(time_h, day_h - 1e-9, side="left") - 1
+    row = np.where(fitted, before, len(time_h) - 1)
+    row[-1] = len(time_h) - 1  # the harvest day: the harvest forecast of the last row
+    keep = row >= 0
+    values = pick.take(trajectory[row[keep], days[keep] - 1])
+    return days[keep], values, fitted[keep]

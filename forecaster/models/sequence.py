@@ -40,7 +40,7 @@ FORMAT_VERSION = 2
 FORMAT_V1 = "bioreactor-forecaster/forecast-v1"
 #: ``ForecastNet`` arguments stored in ``model.pt`` (``hparams``)
 NET_KEYS = ("n_features", "n_days", "quantiles", "cell", "hidden_size", "num_layers", "dropout",
-            "anchor", "linear_skip")  # fmt: skip
+            "anchor", "linear_skip", "harvest_gate")  # fmt: skip
 PREDICTION_COLUMNS = (
     schema.BATCH_ID,
     "origin_h",
@@ -79,7 +79,23 @@ def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, 
     )
 
 
-def net_hparams(cfg: ForecastConfig, n_features: int, anchor) -> dict[str, Any]:
+def harvest_gate(prep: Preprocessor, run_end_h: float) -> tuple[int, int, float, float] | None:
+    """``ForecastNet``'s ``harvest_gate``: where the clock and the titer assay's age sit.
+
+    Args:
+        prep: fitted preprocessing (the titer must be an offline input).
+        run_end_h: planned end of a run, h (the median last hour of the training batches).
+    """
+    names = prep.feature_names
+    if schema.TITER not in prep.offline or not np.isfinite(run_end_h):
+        return None
+    age = names.index(f"{schema.TITER}:age_d")
+    return (names.index(schema.TIME), age, float(prep.time_scale_h), float(run_end_h))
+
+
+def net_hparams(
+    cfg: ForecastConfig, n_features: int, anchor, gate: Sequence[float] | None = None
+) -> dict[str, Any]:
     """The ``ForecastNet`` arguments of a model config: plain values, as stored."""
     return {
         "n_features": int(n_features),
@@ -91,12 +107,19 @@ def net_hparams(cfg: ForecastConfig, n_features: int, anchor) -> dict[str, Any]:
         "dropout": float(cfg.dropout),
         "anchor": None if anchor is None else [float(a) for a in anchor],
         "linear_skip": bool(cfg.linear_skip),
+        "harvest_gate": None if gate is None or anchor is None else [float(g) for g in gate],
     }
 
 
 def _make_net(hparams: Mapping[str, Any]) -> ForecastNet:
-    anchor = hparams["anchor"]
-    return ForecastNet(**{**hparams, "anchor": tuple(anchor) if anchor else None})
+    anchor, gate = hparams["anchor"], hparams.get("harvest_gate")
+    return ForecastNet(
+        **{
+            **hparams,
+            "anchor": tuple(anchor) if anchor else None,
+            "harvest_gate": tuple(gate) if gate else None,
+        }
+    )
 
 
 class SequenceForecaster:
@@ -120,9 +143,17 @@ class SequenceForecaster:
         horizon_days: int | None = None,
     ) -> None:
         self.net, self.prep, self.scales = net.eval(), prep, scales
-        self.hparams = {k: hparams[k] for k in NET_KEYS}
+        # models saved before the harvest gate have none (``harvest_gate``: None)
+        self.hparams = {k: hparams.get(k) for k in NET_KEYS}
         n_days = int(self.hparams["n_days"])
         self.horizon_days = int(min(horizon_days or n_days, n_days))
+        gate = self.hparams["harvest_gate"]
+        #: the culture day of the harvest: the trajectory ends there, at the harvest forecast
+        self.harvest_day = (
+            int(min(max(round(gate[3] / 24.0), 1), self.horizon_days))
+            if gate
+            else self.horizon_days
+        )
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -137,8 +168,10 @@ class SequenceForecaster:
         )
         scales = TargetScales.fit(train, cfg.titer_log)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
-        horizon = int(train.groupby(schema.BATCH_ID)[schema.TIME].max().max() // 24)
-        hparams = net_hparams(cfg, prep.n_features, anchor)
+        ends = train.groupby(schema.BATCH_ID)[schema.TIME].max()
+        horizon = int(ends.max() // 24)
+        gate = harvest_gate(prep, float(ends.median())) if anchor is not None else None
+        hparams = net_hparams(cfg, prep.n_features, anchor, gate)
         return cls(_make_net(hparams), prep, scales, hparams, horizon)
 
     @property
@@ -173,8 +206,8 @@ class SequenceForecaster:
         :func:`forecaster.models.decode.decode`.
 
         Returns per batch: ``time_h (T,)``, ``feed (T,)`` mL/h, ``harvest (T, Q)`` mg/L,
-        ``trajectory (T, D, Q)`` mg/L (D = ``horizon_days``). Row t is the forecast made
-        with rows <= t.
+        ``trajectory (T, D, Q)`` mg/L (D = ``harvest_day``; its last day is the harvest
+        forecast). Row t is the forecast made with rows <= t.
         """
         rows = [b.sort_values(schema.TIME) for b in batches]
         for r in rows:
@@ -192,7 +225,10 @@ class SequenceForecaster:
             for k, x in enumerate(part):
                 n = len(x)
                 steps = decode(
-                    {k2: v[k, :n] for k2, v in res.items()}, self.scales, self.horizon_days
+                    {k2: v[k, :n] for k2, v in res.items()},
+                    self.scales,
+                    self.horizon_days,
+                    self.harvest_day,
                 )
                 out.append({"time_h": rows[i + k][schema.TIME].to_numpy(dtype=float), **steps})
         return out
@@ -203,7 +239,7 @@ class SequenceForecaster:
         The trajectory head is trained on future days only, so earlier days of its output
         carry no forecast and are never reported.
         """
-        days = np.arange(1, self.horizon_days + 1)
+        days = np.arange(1, self.harvest_day + 1)
         return days[days * 24.0 > float(time_h) + 1e-9]
 
     def predict(self, prefixes: Sequence[pd.DataFrame]) -> pd.DataFrame:

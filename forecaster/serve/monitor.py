@@ -167,7 +167,7 @@ class Monitor:
         out, st.rnn = self.model.net.step(torch.from_numpy(x)[None], st.rnn)
         # the forecast at the last new row, decoded as every other path decodes it
         f = decode({k: v[0, -1].numpy() for k, v in out.items()}, self.model.scales,
-                   self.model.horizon_days)  # fmt: skip
+                   self.model.horizon_days, self.model.harvest_day)  # fmt: skip
         days = self.model.remaining_days(float(t[-1]))
         h, tr = self._q.take(f["harvest"]), self._q.take(f["trajectory"][days - 1])
         st.last = MonitorUpdate(

@@ -33,7 +33,7 @@ import pandas as pd
 from forecaster import schema
 from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
 from forecaster.data.validate import is_blank, validate_table
-from forecaster.models.decode import QuantilePick
+from forecaster.models.decode import QuantilePick, daily_trajectory
 from forecaster.serve.run_folder import LoadedRun, load_run
 from forecaster.threads import set_threads
 
@@ -53,7 +53,9 @@ class Predictions:
 
     Attributes:
         predictions: one row per predicted batch (``PREDICTION_COLUMNS``).
-        trajectories: batch_id, day, titer_p10_mg_L, titer_mg_L, titer_p90_mg_L.
+        trajectories: batch_id, day, titer_p10_mg_L, titer_mg_L, titer_p90_mg_L, fitted
+            (True: a day at or before the last row). Days 1 to the harvest day; the harvest
+            day's row is the harvest forecast of ``predictions``.
         alarms: one row per alarm (``ALARM_COLUMNS``).
         attributions: batch_id, rank, variable, share (harvest-titer forecast).
         problems: one error per skipped batch.
@@ -89,7 +91,8 @@ PREDICTION_COLUMNS = [
     "n_alarms",
     "top_variables",
 ]
-TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "titer_p90_mg_L"]
+TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "titer_p90_mg_L",
+                      "fitted"]  # fmt: skip
 ALARM_COLUMNS = [schema.BATCH_ID, "detector", "rule", "start_h", "raised_h", "end_h", "score",
                  "threshold", "open", "top_variables", "reason"]  # fmt: skip
 ATTRIBUTION_COLUMNS = [schema.BATCH_ID, "rank", "variable", "share"]
@@ -191,7 +194,8 @@ def predict_table(
 
 def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) -> dict:
     model = run.model
-    lo, mid, hi = QuantilePick.of(model.net.quantiles)
+    pick = QuantilePick.of(model.net.quantiles)
+    lo, mid, hi = pick
     t = time.perf_counter()
     rows = [g.sort_values(schema.TIME, kind="stable") for g in groups]
     ids = [str(g[schema.BATCH_ID].iloc[0]) for g in rows]
@@ -213,14 +217,14 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) ->
     seconds["attributions_s"] = seconds.get("attributions_s", 0.0) + time.perf_counter() - t
     pred, traj, alarm_rows, attr = [], [], [], []
     for b, g, o in zip(ids, rows, steps):
-        h, tr = o["harvest"][-1], o["trajectory"][-1]
+        h = o["harvest"][-1]
         top = tops.get(b, [])
         pred.append((b, float(o["time_h"][-1]), len(g), float(o["feed"][-1]), float(h[mid]), float(h[lo]),
                      float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
-        days = model.remaining_days(o["time_h"][-1])  # the head forecasts the days still ahead
-        tr = tr[days - 1]
-        traj.append(pd.DataFrame({schema.BATCH_ID: b, "day": days, "titer_p10_mg_L": tr[:, lo],
-                                  "titer_mg_L": tr[:, mid], "titer_p90_mg_L": tr[:, hi]}))  # fmt: skip
+        days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)
+        traj.append(pd.DataFrame({schema.BATCH_ID: b, "day": days, "titer_p10_mg_L": tr[:, 0],
+                                  "titer_mg_L": tr[:, 1], "titer_p90_mg_L": tr[:, 2],
+                                  "fitted": fitted}))  # fmt: skip
         alarm_rows += [_alarm_row(e) for e in events[b]]
         attr += [(b, k + 1, v, float(s)) for k, (v, s) in enumerate(top)]
     return {"pred": pred, "traj": traj, "alarms": alarm_rows, "attr": attr, "ids": ids, "rows": rows,

@@ -43,8 +43,22 @@ def test_save_load_weights_only_round_trip(tmp_path):
     after = back.predict(prefixes)
     assert before.equals(after)
     assert after.origin_h.tolist() == [29.0, 72.0]
-    assert (after.harvest_titer_p10_mg_L < after.harvest_titer_mg_L).all()
-    assert (after.harvest_titer_mg_L < after.harvest_titer_p90_mg_L).all()
+    running, done = after.iloc[0], after.iloc[1]
+    assert (
+        running.harvest_titer_p10_mg_L < running.harvest_titer_mg_L < running.harvest_titer_p90_mg_L
+    )
+    # a finished batch: the harvest titer is measured, the forecast is that assay
+    measured = batches[1]["titer_mg_L"].dropna().iloc[-1]
+    assert done.harvest_titer_p10_mg_L == done.harvest_titer_p90_mg_L
+    # (the anchor reads log(titer + 1 mg/L), the log-input offset: 1 mg/L above the assay)
+    assert done.harvest_titer_mg_L == pytest.approx(measured, abs=1.01)
+
+
+def _as_built_before_the_gate(model: SequenceForecaster) -> SequenceForecaster:
+    """The same model as version 1 files hold it: no harvest gate (it came with version 2)."""
+    state = model.state_dict()
+    state["hparams"]["harvest_gate"] = None
+    return SequenceForecaster.from_state_dict(state)
 
 
 def _v1_doc(model: SequenceForecaster, cfg: ForecastConfig) -> dict:
@@ -65,7 +79,7 @@ def test_version_1_file_is_migrated_and_predicts_the_same(tmp_path):
     torch.manual_seed(0)
     table = synthetic_table(4, 72)
     cfg = ForecastConfig(hidden_size=8, num_layers=1, n_days=4)
-    model = SequenceForecaster.build(cfg, table)
+    model = _as_built_before_the_gate(SequenceForecaster.build(cfg, table))
     torch.save(_v1_doc(model, cfg), tmp_path / "model.pt")
     back = SequenceForecaster.load(tmp_path / "model.pt")
     assert back.hparams == model.hparams and back.horizon_days == model.horizon_days
@@ -77,7 +91,7 @@ def test_version_1_file_saved_before_history_and_skip_still_loads(tmp_path):
     torch.manual_seed(0)
     table = synthetic_table(4, 72)
     cfg = ForecastConfig(hidden_size=8, num_layers=1, n_days=4, history_lags=0, linear_skip=False)
-    model = SequenceForecaster.build(cfg, table)
+    model = _as_built_before_the_gate(SequenceForecaster.build(cfg, table))
     doc = _v1_doc(model, cfg)
     for key in ("history_inputs", "history_lags", "linear_skip"):  # the older format
         del doc["config"][key]

@@ -40,19 +40,27 @@ def test_cli_predicts_complete_and_running_batch(cli_out, loaded_run):
     assert (pred["harvest_titer_mg_L"] <= pred["harvest_titer_p90_mg_L"]).all()
     assert (pred["feed_next_mL_h"] >= 0).all()
     traj = pd.read_csv(out / "trajectories.csv", dtype={"batch_id": str})
-    # only the days still ahead of each batch's last row, within the trained horizon
+    # days 1 to the harvest day: fitted up to the last row, forecast after it; a finished
+    # batch (B0000, 8 days) gets its fitted curve, not an empty table
     ahead = {b: loaded_run.model.remaining_days(t) for b, t in (("B0000", 192.0), ("B0001", 84.0))}
-    horizon = loaded_run.model.horizon_days
-    assert ahead["B0001"].tolist() == list(range(4, horizon + 1))
-    assert all(d * 24 > 192 for d in ahead["B0000"])
+    harvest_day = loaded_run.model.harvest_day
+    assert harvest_day == 8 and ahead["B0000"].size == 0
+    assert ahead["B0001"].tolist() == list(range(4, harvest_day + 1))
     for b, days in ahead.items():
-        assert traj[traj.batch_id == b]["day"].tolist() == days.tolist()
+        mine = traj[traj.batch_id == b]
+        assert mine["day"].tolist() == list(range(1, harvest_day + 1))
+        assert mine.loc[~mine["fitted"], "day"].tolist() == days.tolist()
+        # one number: the trajectory ends at the harvest forecast
+        assert mine["titer_mg_L"].iloc[-1] == pytest.approx(
+            pred.loc[b, "harvest_titer_mg_L"], rel=1e-5
+        )
     assert list(traj.columns) == [
         "batch_id",
         "day",
         "titer_p10_mg_L",
         "titer_mg_L",
         "titer_p90_mg_L",
+        "fitted",
     ]
     assert (traj["titer_p10_mg_L"] <= traj["titer_p90_mg_L"]).all()
 
