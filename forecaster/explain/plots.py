@@ -21,6 +21,21 @@ def _label(v: str) -> str:
     return "time (clock)" if v == schema.TIME else v
 
 
+def cell_edges(centres: np.ndarray) -> np.ndarray:
+    """``(L,)`` cell centres (e.g. row times) -> ``(L + 1,)`` edges halfway between them.
+
+    Each cell of the heatmap is then centred on its row's time, on any grid (irregular or
+    not); the outer cells are as wide as their neighbour (1 unit for a single row).
+    """
+    c = np.asarray(centres, dtype=float)
+    if c.size == 0:
+        return np.zeros(1)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2.0
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
 def heatmap_figure(
     result: AttributionResult, rows: pd.DataFrame, n_vars: int = 8, n_signals: int = 4
 ):
@@ -41,27 +56,27 @@ def heatmap_figure(
     shares = result.variable_shares().sort_values(ascending=False, kind="stable")
     top = list(shares.index[:n_vars])
     sig = [v for v in top if v in rows.columns and v != schema.TIME][:n_signals]
-    fig, axes = plt.subplots(
-        1 + len(sig),
-        1,
-        figsize=(9, 3.2 + 1.3 * len(sig)),
-        sharex=True,
-        gridspec_kw={"height_ratios": [3] + [1] * len(sig)},
-        squeeze=False,
+    # The colour bar gets its own column, so the heatmap is exactly as wide as the signal
+    # panels under it: a colour bar taken from the heatmap's axes alone shrank it and put
+    # day 11 of the heatmap above day 10.6 of the signals.
+    fig = plt.figure(figsize=(9, 3.2 + 1.3 * len(sig)))
+    gs = fig.add_gridspec(
+        1 + len(sig), 2, height_ratios=[3] + [1] * len(sig), width_ratios=[1, 0.025]
     )
-    axes = axes[:, 0]
+    axes = [fig.add_subplot(gs[0, 0])]
+    axes += [fig.add_subplot(gs[i + 1, 0], sharex=axes[0]) for i in range(len(sig))]
     vals = result.values[:, [result.variables.index(v) for v in top]].T  # (n_vars, L)
     lim = float(np.abs(vals).max()) or 1.0
     days = result.time_h / 24.0
-    step = float(np.median(np.diff(days))) if len(days) > 1 else 1.0
-    im = axes[0].imshow(
+    im = axes[0].pcolormesh(
+        cell_edges(days),
+        np.arange(len(top) + 1) - 0.5,
         vals,
-        aspect="auto",
         cmap="RdBu_r",
         norm=SymLogNorm(linthresh=lim / 100.0, vmin=-lim, vmax=lim),
-        interpolation="nearest",
-        extent=(days[0] - step / 2, days[-1] + step / 2, len(top) - 0.5, -0.5),
+        shading="flat",
     )
+    axes[0].set_ylim(len(top) - 0.5, -0.5)
     axes[0].set_yticks(
         range(len(top)), [f"{_label(v)}  {100 * shares[v]:.0f}%" for v in top], fontsize=7
     )
@@ -71,7 +86,8 @@ def heatmap_figure(
         fontsize=9,
     )
     ticks = [-lim, -lim / 10, 0.0, lim / 10, lim]
-    cb = fig.colorbar(im, ax=axes[0], pad=0.01, fraction=0.03, ticks=ticks)
+    cb = fig.colorbar(im, cax=fig.add_subplot(gs[0, 1]), ticks=ticks)
+    cb.set_label("attribution (scaled units)", fontsize=7)
     cb.ax.set_yticklabels([f"{x:.2g}" for x in ticks], fontsize=7)
     rows = rows.sort_values(schema.TIME)
     t = rows[schema.TIME].to_numpy(dtype=float) / 24.0
@@ -85,7 +101,9 @@ def heatmap_figure(
             ax.axvspan(result.origin_h / 24.0, t[-1], color="0.9", zorder=0)
         ax.set_ylabel(_label(v), fontsize=7, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("day")
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("culture day")
     fig.tight_layout()
     return fig
 

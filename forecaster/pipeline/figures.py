@@ -21,7 +21,7 @@ def forecast_figure(model, batches: Sequence[pd.DataFrame], origin_days: Sequenc
     :func:`forecaster.models.decode.decode`, through ``model.step_outputs``)."""
     outs = model.step_outputs(batches)
     lo, mid, hi = QuantilePick.of(model.net.quantiles)
-    fig, axes = plt.subplots(2, len(batches), figsize=(4.2 * len(batches), 6.0), squeeze=False)
+    fig, axes = plt.subplots(2, len(batches), figsize=(4.2 * len(batches), 7.0), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0.15, 0.85, len(origin_days)))
     for k, (g, o) in enumerate(zip(batches, outs)):
         ax = axes[0, k]
@@ -37,18 +37,27 @@ def forecast_figure(model, batches: Sequence[pd.DataFrame], origin_days: Sequenc
             fut = days > d
             ax.plot(days[fut], tr[fut, mid], "-", color=c, label=f"from day {d}")
             ax.fill_between(days[fut], tr[fut, lo], tr[fut, hi], color=c, alpha=0.2)
+        h = o["harvest"][-1]  # the last row's harvest forecast, on the harvest day
+        ax.errorbar([days[-1]], [h[mid]], yerr=[[h[mid] - h[lo]], [h[hi] - h[mid]]], fmt="D",
+                    color="tab:red", ms=4, capsize=2, label="harvest (last row)")  # fmt: skip
         ax.set_title(f"{g[schema.BATCH_ID].iloc[0]}: titer")
-        ax.set_xlabel("day")
+        ax.set_xlabel("culture day")
         ax.set_ylabel("titer (mg/L)")
-        ax.legend(fontsize=7)
+        _legend_below(ax, ncol=2)
         ax = axes[1, k]
         ax.plot(t / 24, g[schema.FEED].to_numpy(dtype=float), "k-", lw=1, label="given")
         ax.plot(o["time_h"] / 24, o["feed"], "r--", lw=1, label="recommended")
-        ax.set_xlabel("day")
+        ax.set_xlabel("culture day")
         ax.set_ylabel("feed rate (mL/h)")
-        ax.legend(fontsize=7)
+        _legend_below(ax, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def _legend_below(ax, ncol: int = 3) -> None:
+    """Legend under the axes: it never covers the curves (``tight_layout`` makes room)."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol,
+              frameon=False)  # fmt: skip
 
 
 def parity_figure(y: np.ndarray, preds: dict[str, np.ndarray], title: str, unit: str):
@@ -62,7 +71,7 @@ def parity_figure(y: np.ndarray, preds: dict[str, np.ndarray], title: str, unit:
     ax.set_xlabel(f"actual ({unit})")
     ax.set_ylabel(f"predicted ({unit})")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")  # the parity line runs lower left to upper right
     fig.tight_layout()
     return fig
 
@@ -78,8 +87,9 @@ def mape_by_day_figure(metrics: dict):
     floor = metrics.get("titer", {}).get("noise_floor_mape")
     if floor is not None:
         ax.axhline(100 * floor, color="gray", ls="--", label="assay-noise floor")
-    ax.set_xlabel("forecast origin (day)")
+    ax.set_xlabel("forecast origin (culture day)")
     ax.set_ylabel("harvest titer MAPE (%)")
-    ax.legend(fontsize=8)
+    ax.set_ylim(bottom=0)
+    _legend_below(ax)
     fig.tight_layout()
     return fig

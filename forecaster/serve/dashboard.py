@@ -1,9 +1,12 @@
 """One multi-panel PNG per predicted batch (what a process engineer looks at first).
 
 Panels, x axis in culture days: VCD and viability; glucose and lactate; DO and pH;
-temperature and its set point; feed given and recommended; titer measured with the
-forecast trajectory and its 80 % band. Alarm windows are shaded on every panel, numbered,
-and their reasons listed under the panels. Uses ``matplotlib.figure.Figure`` directly (no
+temperature and its set point; feed given and recommended; titer measured with the fitted
+(days behind) and forecast (days ahead) trajectory, its 80 % band and the harvest forecast,
+which is the trajectory's last point and the ``predictions.csv`` number. Quantities of
+different scale sit on their own y axis (right axis for the second one), every axis is
+labelled with its unit, and legends sit under their panel so they never cover data. Alarm
+windows are shaded on every panel, numbered, and their reasons listed under the panels. Uses ``matplotlib.figure.Figure`` directly (no
 pyplot state), so thousands of figures do not accumulate in memory.
 """
 
@@ -17,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecaster import schema
+from forecaster.models.decode import QuantilePick, daily_trajectory
 
 _ALARM_COLORS = {"autoencoder": "tab:red", "rules": "tab:orange", "pca": "tab:purple"}
 _MAX_REASONS = 8
@@ -35,6 +39,18 @@ def _line(ax, d, y, fmt, label, **kw) -> bool:
     ok = np.isfinite(y)
     ax.plot(d[ok], y[ok], fmt, label=label, **kw)
     return True
+
+
+def _legend_below(ax, *twins) -> None:
+    """One legend for ``ax`` and its twin axes, under the panel (never over the data)."""
+    handles, labels = [], []
+    for a in (ax, *twins):
+        h, lab = a.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    if handles:
+        ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                  ncol=min(len(handles), 4), frameon=False)  # fmt: skip
 
 
 def dashboard_figure(
@@ -62,77 +78,51 @@ def dashboard_figure(
 
     ax = axes[0]
     _line(ax, d, _col(rows, "vcd_1e6_cells_mL"), "o-", "VCD", color="tab:green", ms=3)
-    ax.set_ylabel("VCD (1e6 cells/mL)")
+    ax.set_ylabel("VCD (1e6 cells/mL)", color="tab:green")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "viability_pct"), "s--", "viability", color="tab:gray", ms=3)
-    ax2.set_ylabel("viability (%)")
-    ax.set_title("VCD and viability")
+    ax2.set_ylabel("viability (%)", color="tab:gray")
+    ax.set_title("VCD (left) and viability (right)")
+    _legend_below(ax, ax2)
 
     ax = axes[1]
     _line(ax, d, _col(rows, "glucose_g_L"), "o-", "glucose", color="tab:blue", ms=3)
-    _line(ax, d, _col(rows, "lactate_g_L"), "s-", "lactate", color="tab:brown", ms=3)
-    ax.set_ylabel("g/L")
-    ax.set_title("Glucose and lactate")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_ylabel("glucose (g/L)", color="tab:blue")
+    ax2 = ax.twinx()
+    _line(ax2, d, _col(rows, "lactate_g_L"), "s-", "lactate", color="tab:brown", ms=3)
+    ax2.set_ylabel("lactate (g/L)", color="tab:brown")
+    ax.set_title("Glucose (left) and lactate (right)")
+    _legend_below(ax, ax2)
 
     ax = axes[2]
     _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
     _line(ax, d, _col(rows, "do_setpoint_pct"), ":", "DO set point", color="tab:cyan", lw=1)
-    ax.set_ylabel("DO (% air sat.)")
+    ax.set_ylabel("DO (% air sat.)", color="tab:cyan")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "ph"), "-", "pH", color="tab:purple", lw=1)
     _line(ax2, d, _col(rows, "ph_setpoint"), ":", "pH set point", color="tab:purple", lw=1)
-    ax2.set_ylabel("pH")
+    ax2.set_ylabel("pH (-)", color="tab:purple")
     ax.set_title("DO (left) and pH (right)")
+    _legend_below(ax, ax2)
 
     ax = axes[3]
     _line(ax, d, _col(rows, "temperature_C"), "-", "temperature", color="tab:red", lw=1)
     _line(ax, d, _col(rows, "temperature_setpoint_C"), ":", "set point", color="k", lw=1)
     ax.set_ylabel("temperature (degC)")
     ax.set_title("Temperature")
-    ax.legend(fontsize=7, loc="upper right")
+    _legend_below(ax)
 
     ax = axes[4]
     sd = np.asarray(steps["time_h"], dtype=float) / 24.0
     _line(ax, d, _col(rows, schema.FEED), "-", "given", color="k", lw=1, drawstyle="steps-post")
     ax.plot(sd, steps["feed"], "--", color="tab:red", lw=1, label="recommended")
-    ax.plot(
-        sd[-1:],
-        steps["feed"][-1:],
-        "o",
-        color="tab:red",
-        ms=5,
-        label=f"next: {steps['feed'][-1]:.3g} mL/h",
-    )
+    ax.plot(sd[-1:], steps["feed"][-1:], "o", color="tab:red", ms=5,
+            label=f"next: {steps['feed'][-1]:.3g} mL/h")  # fmt: skip
     ax.set_ylabel("feed rate (mL/h)")
     ax.set_title("Feed: given and recommended")
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_below(ax)
 
-    ax = axes[5]
-    lo, mid, hi = (
-        quantiles.index(min(quantiles)),
-        quantiles.index(0.5),
-        quantiles.index(max(quantiles)),
-    )
-    traj = np.asarray(steps["trajectory"])[-1]  # (D, Q) from the last row
-    days = np.arange(1, traj.shape[0] + 1)
-    fut = days > d[-1] + 1e-9  # the trajectory head forecasts the days still to come only
-    if fut.any():
-        ax.fill_between(
-            days[fut], traj[fut, lo], traj[fut, hi], color="tab:blue", alpha=0.2, label="80 % band"
-        )
-        ax.plot(days[fut], traj[fut, mid], "o-", color="tab:blue", lw=1.5, ms=3,
-                label=f"forecast from day {d[-1]:.1f}")  # fmt: skip
-    h = np.asarray(steps["harvest"])[-1]
-    harvest_day = days[-1] if fut.any() else d[-1]
-    ax.errorbar([harvest_day], [h[mid]], yerr=[[h[mid] - h[lo]], [h[hi] - h[mid]]], fmt="D",
-                color="tab:red", ms=5, capsize=3, label=f"harvest: {h[mid]:.0f} mg/L")  # fmt: skip
-    _line(ax, d, _col(rows, schema.TITER), "ko", "measured", ms=4)
-    ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
-    ax.set_ylabel("titer (mg/L)")
-    ax.set_title("Titer: measured and forecast")
-    ax.legend(fontsize=7, loc="upper left")
-
+    _titer_panel(axes[5], rows, steps, quantiles, d)
     for ax in axes:
         ax.set_xlabel("culture day")
         ax.grid(alpha=0.3)
@@ -153,6 +143,37 @@ def dashboard_figure(
     tax.text(0.0, 1.0, "\n".join(lines) if lines else "No alarms.", va="top", ha="left", fontsize=8,
              transform=tax.transAxes, family="monospace")  # fmt: skip
     return fig
+
+
+def _titer_panel(ax, rows: pd.DataFrame, steps: dict, quantiles: list[float], d) -> None:
+    """Measured titer, the reported daily curve (as ``trajectories.csv``) and the harvest."""
+    pick = QuantilePick.of(quantiles)
+    days, tr, fitted = daily_trajectory(steps["time_h"], np.asarray(steps["trajectory"]), pick)
+    if days.size:
+        ahead = ~fitted
+        band = ahead.copy()  # from the last day behind, so the band starts at the curve
+        if ahead.any() and ahead.argmax() > 0:
+            band[ahead.argmax() - 1] = True
+        if band.any():
+            ax.fill_between(days[band], tr[band, 0], tr[band, 2], color="tab:blue", alpha=0.2,
+                            label="80 % band")  # fmt: skip
+        ax.plot(days, tr[:, 1], "-", color="tab:blue", lw=1.2, label="trajectory", gid="trajectory")
+        ax.plot(days[fitted], tr[fitted, 1], "o", mfc="white", color="tab:blue", ms=4,
+                label="fitted (days behind)")  # fmt: skip
+        if ahead.any():
+            ax.plot(days[ahead], tr[ahead, 1], "o", color="tab:blue", ms=4,
+                    label=f"forecast from day {d[-1]:.1f}")  # fmt: skip
+    lo, mid, hi = pick
+    h = np.asarray(steps["harvest"])[-1]
+    at = days[-1] if days.size else d[-1]
+    ax.errorbar([at], [h[mid]], yerr=[[h[mid] - h[lo]], [h[hi] - h[mid]]], fmt="D",
+                color="tab:red", ms=6, capsize=3, zorder=5,
+                label=f"harvest: {h[mid]:.0f} mg/L")  # fmt: skip
+    _line(ax, d, _col(rows, schema.TITER), "ko", "measured", ms=3.5, zorder=6)
+    ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
+    ax.set_ylabel("titer (mg/L)")
+    ax.set_title("Titer: measured, fitted and forecast")
+    _legend_below(ax)
 
 
 def _reason_line(k: int, e) -> str:
