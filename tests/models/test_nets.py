@@ -62,3 +62,42 @@ def test_linear_skip_starts_at_zero_and_moves_all_titer_quantiles_together():
     torch.testing.assert_close(shift, (0.5 * x[..., 2])[..., None].expand_as(shift))
     torch.testing.assert_close(c["feed"], b["feed"])  # the feed head has no skip
     torch.testing.assert_close(c["trajectory"], b["trajectory"])
+
+
+@pytest.mark.parametrize(
+    "time_h, age_d, harvested",
+    [
+        (336.0, 0.0, True),  # the harvest assay in the last row
+        (340.0, 4 / 24, True),  # rows after the harvest assay
+        (335.0, 23 / 24, False),  # one hour before: the day-13 assay, a day still to grow
+        (336.0, 1.0, False),  # at the end, but the last titer assay is a day old
+        (335.6, 0.0, True),  # clock jitter under half an hour
+    ],
+)
+def test_harvest_gate_reports_the_measured_harvest_titer(time_h, age_d, harvested):
+    """Once the titer is assayed at or after the planned end, every harvest quantile is that
+    assay (the anchor); before, the network's growth applies. The trajectory is untouched."""
+    torch.manual_seed(0)
+    anchor = (0, 2.0, 0.5)  # anchor = 2 x[..., 0] + 0.5
+    kw = dict(n_days=3, hidden_size=8, num_layers=1, dropout=0.0, anchor=anchor, linear_skip=True)
+    net = ForecastNet(4, harvest_gate=(1, 2, 336.0, 336.0), **kw).eval()
+    torch.manual_seed(0)
+    free = ForecastNet(4, **kw).eval()
+    x = torch.randn(1, 5, 4)
+    x[0, -1, 1], x[0, -1, 2] = time_h / 336.0, age_d
+    with torch.no_grad():
+        free.skip.weight.fill_(0.3)
+        net.skip.weight.fill_(0.3)
+    g, f = net(x), free(x)
+    torch.testing.assert_close(g["trajectory"], f["trajectory"])
+    torch.testing.assert_close(g["harvest"][0, :-1], f["harvest"][0, :-1])
+    base = 2.0 * x[0, -1, 0] + 0.5
+    if harvested:
+        torch.testing.assert_close(g["harvest"][0, -1], base.expand(3))
+    else:
+        torch.testing.assert_close(g["harvest"][0, -1], f["harvest"][0, -1])
+
+
+def test_harvest_gate_needs_an_anchor():
+    with pytest.raises(ValueError, match="anchor"):
+        ForecastNet(4, harvest_gate=(1, 2, 336.0, 336.0))
