@@ -117,6 +117,11 @@ def dimension(text: str) -> str:
     return _DIMENSION_WORDS.get(dim, f"a quantity of dimension {dim}")
 
 
+def is_bioprocess_dimension(text: str) -> bool:
+    """Whether a unit measures something a process variable can be (not a length, a force)."""
+    return str(parse(text).dimensionality) in _DIMENSION_WORDS
+
+
 def wrong_dimension_hint(needed: str, given: str) -> str:
     """Advice for a unit of dimension ``given`` on a variable that needs ``needed``."""
     return _WRONG_DIMENSION_HINTS.get((needed, given), "")

@@ -202,6 +202,12 @@ def find_unit(variable: str, unit: str, process: Process | None = None) -> Unit:
             _affine(found.expr, var, process)
             return found
         except pint.DimensionalityError:
+            if not unit_registry.is_bioprocess_dimension(found.expr):
+                err = UnknownUnitError(
+                    unit, variable=variable, known=known_units(variable, process)
+                )
+                err.message += f" (pint reads it as {unit_registry.dimension(found.expr)})"
+                raise err from None
             needed = unit_registry.dimension(_expr(var.unit, dim))
             given = unit_registry.dimension(found.expr)
             hint = unit_registry.wrong_dimension_hint(needed, given)
