@@ -52,6 +52,13 @@ def debug_mode() -> bool:
     return os.environ.get("FORECASTER_DEBUG", "") not in ("", "0")
 
 
+def error_text(err: BaseException) -> str:
+    """What the user sees: one line, or for several problems of one file a block (a header
+    line, then one indented line per problem)."""
+    block = getattr(err, "block", None)
+    return block() if callable(block) else error_line(err)
+
+
 def cli_main(fn: Callable[[], int | None]) -> NoReturn:
     """Run ``fn`` and exit with its return code (None -> 0), turning user errors into one line.
 
@@ -64,7 +71,7 @@ def cli_main(fn: Callable[[], int | None]) -> NoReturn:
     except (DataError, *_FILE_ERRORS) as err:
         if debug:
             raise
-        print(f"error: {error_line(err)}", file=sys.stderr)
+        print(f"error: {error_text(err)}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -96,3 +96,23 @@ def test_real_process_exit_code_and_stderr(tmp_path):
         f"error: {bad}: batch A, column ph, line 3: value 19 is outside the physical range; "
         "expected 5.5 to 8.5 pH\n"
     )
+
+
+def test_several_problems_of_a_file_print_as_one_block(capsys):
+    import pytest
+
+    from forecaster.cli import cli_main
+    from forecaster.data.errors import DataError, combine
+
+    def bad():
+        raise combine(
+            [DataError("column A: unit 'x' unknown"), DataError("column B: value 9 too high")],
+            file="plant.csv",
+        )
+
+    with pytest.raises(SystemExit) as e:
+        cli_main(bad)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: plant.csv") and len(err) == 3
+    assert err[1].startswith("  - ") and "column B" in err[2]
