@@ -104,20 +104,65 @@ def write_outputs(
     Returns:
         The output folder.
     """
-    out = Path(out)
-    check_out(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        files = _write_all(res, tmp, run_dir, pictures, progress)
+    with OutputWriter(out, run_dir=run_dir, pictures=pictures, progress=progress,
+                      overwrite=overwrite) as writer:  # fmt: skip
+        writer.add_dashboards(res)
+        return writer.finish(res)
+
+
+class OutputWriter:
+    """The outputs of one predict call, written part by part (``predict`` streams batches).
+
+    Dashboards are drawn as each chunk of batches is predicted (:meth:`add_dashboards`), so
+    the chunk's rows and per-step outputs can be let go; the tables, ``report.md`` and the
+    manifest are written by :meth:`finish`, which moves everything into ``out``. Leaving
+    the ``with`` block without :meth:`finish` (an error) removes the temporary folder and
+    leaves ``out`` as it was.
+    """
+
+    def __init__(self, out, *, run_dir=None, pictures: bool = True,
+                 progress: bool | None = None, overwrite: bool = False) -> None:  # fmt: skip
+        self.out, self.run_dir, self.pictures = Path(out), run_dir, pictures
+        self.progress = progress
+        check_out(self.out, overwrite)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self.figures: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def add_dashboards(self, res) -> None:
+        """Draw the dashboard of every batch of ``res`` (a chunk's :class:`Predictions`)."""
+        if not self.pictures or res.predictions.empty:
+            return
+        from tqdm.auto import tqdm
+
+        from forecaster.serve.dashboard import save_dashboard
+
+        (self.tmp / "dashboards").mkdir(exist_ok=True)
+        ids = list(res.predictions["batch_id"])
+        show = len(ids) >= 50 if self.progress is None else self.progress
+        for b in tqdm(
+            ids, desc="dashboards", unit="batch", disable=not show, file=sys.stderr, leave=False
+        ):
+            rel = f"dashboards/{safe_name(b, self._taken)}.png"
+            save_dashboard(res, b, self.tmp / rel)
+            self.figures[b] = rel
+
+    def finish(self, res) -> Path:
+        """Write the tables and the report of ``res`` (all chunks) and move into ``out``."""
+        files = _write_all(res, self.tmp, self.run_dir, self.figures)
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest = {"written_by": "forecaster predict", "written": stamp, "files": files}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        _commit(tmp, out, files)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _commit(self.tmp, self.out, files)
+        return self.out
 
 
 def check_out(out: Path, overwrite: bool = False) -> None:
@@ -212,29 +257,13 @@ def _is_stale(holder: dict) -> bool:
     return False
 
 
-def _write_all(res, folder: Path, run_dir, pictures: bool, progress: bool | None) -> list[str]:
-    """Write every output into ``folder``; returns their paths relative to it."""
+def _write_all(res, folder: Path, run_dir, figures: dict[str, str]) -> list[str]:
+    """Write the tables and the report into ``folder``; returns every output's path in it."""
     res.predictions.to_csv(folder / "predictions.csv", index=False)
     res.trajectories.to_csv(folder / "trajectories.csv", index=False, float_format="%.6g")
     res.alarms.to_csv(folder / "alarms.csv", index=False)
     res.attributions.to_csv(folder / "attributions.csv", index=False, float_format="%.6g")
     problems_frame(res.problems).to_csv(folder / "problems.csv", index=False)
-    figures: dict[str, str] = {}
-    if pictures:
-        from tqdm.auto import tqdm
-
-        from forecaster.serve.dashboard import save_dashboard
-
-        (folder / "dashboards").mkdir()
-        taken: set[str] = set()
-        ids = list(res.predictions["batch_id"])
-        show = len(ids) >= 50 if progress is None else progress
-        for b in tqdm(
-            ids, desc="dashboards", unit="batch", disable=not show, file=sys.stderr, leave=False
-        ):
-            rel = f"dashboards/{safe_name(b, taken)}.png"
-            save_dashboard(res, b, folder / rel)
-            figures[b] = rel
     (folder / "report.md").write_text(report_markdown(res, run_dir, figures), encoding="utf-8")
     return [*(f"{t}.csv" for t in TABLES), *figures.values(), "report.md"]
 

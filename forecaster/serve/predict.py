@@ -37,7 +37,12 @@ from forecaster.models.decode import QuantilePick, daily_trajectory
 from forecaster.serve.run_folder import LoadedRun, load_run
 from forecaster.threads import set_threads
 
-__all__ = ["LoadedRun", "load_run", "predict_table", "main"]  # load_run: kept importable here
+__all__ = [
+    "LoadedRun",
+    "load_run",
+    "predict_table",
+    "main",
+]  # load_run: kept importable here
 
 #: Fewest rows (hours of hourly data) a batch needs before it is predicted. Below six
 #: hourly rows the recurrent state has seen too little to say anything, and no assay after
@@ -313,7 +318,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m forecaster.pr
     :func:`forecaster.serve.outputs.out_lock`).
     """
     from forecaster.cli import parse_args
-    from forecaster.serve.outputs import out_lock, problem_line, write_outputs
+    from forecaster.serve.chunked import join_predictions, predict_file_in_chunks
+    from forecaster.serve.outputs import OutputWriter, out_lock, problem_line
 
     t0 = time.perf_counter()
     args, _ = parse_args(build_parser(prog), argv)
@@ -322,22 +328,27 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m forecaster.pr
     with out_lock(args.out, overwrite=args.overwrite):
         set_threads(args.threads)
         run = load_run(args.run)
-        res = predict_table(
-            run, args.input, strict=args.strict, attributions=not args.no_attributions,
-            top_k=args.top_k, method=args.method, progress=args.progress,
-        )  # fmt: skip
-        for p in res.problems:
-            print(f"skipped: {problem_line(p)}", file=sys.stderr)
-        if res.predictions.empty:
-            raise DataError(
-                f"no batch could be predicted ({len(res.problems)} skipped, see above); "
-                "nothing was written",
-                file=str(args.input),
-            )
-        out = write_outputs(
-            res, args.out, run_dir=run.run_dir, pictures=not args.no_pictures,
-            progress=args.progress, overwrite=args.overwrite,
-        )  # fmt: skip
+        writer = OutputWriter(args.out, run_dir=run.run_dir, pictures=not args.no_pictures,
+                              progress=args.progress, overwrite=args.overwrite)  # fmt: skip
+        with writer:
+            parts = []
+            for part in predict_file_in_chunks(
+                run, args.input, strict=args.strict, attributions=not args.no_attributions,
+                top_k=args.top_k, method=args.method, progress=args.progress,
+            ):  # fmt: skip
+                writer.add_dashboards(part)  # then the chunk's rows and steps are let go
+                part.batches, part.steps, part.events = {}, {}, {}
+                parts.append(part)
+            res = join_predictions(parts)
+            for p in res.problems:
+                print(f"skipped: {problem_line(p)}", file=sys.stderr)
+            if res.predictions.empty:
+                raise DataError(
+                    f"no batch could be predicted ({len(res.problems)} skipped, see above); "
+                    "nothing was written",
+                    file=str(args.input),
+                )
+            out = writer.finish(res)
     total = time.perf_counter() - t0  # everything: loading, predicting, pictures, writing
     print(
         f"predicted {len(res.predictions)} batches ({len(res.problems)} skipped, "
