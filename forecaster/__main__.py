@@ -1,8 +1,9 @@
-"""The ``forecaster`` command: ``forecaster train|predict|simulate [options]``.
+"""The ``forecaster`` command: ``forecaster train|predict|simulate|app [options]``.
 
 Also ``python -m forecaster ...``. Each subcommand is the same command as its own entry
 point, with the same options: ``train`` = ``python train.py``, ``predict`` =
-``python -m forecaster.predict``, ``simulate`` = ``python -m forecaster.sim``. ``forecaster
+``python -m forecaster.predict``, ``simulate`` = ``python -m forecaster.sim``; ``app`` serves
+the web app (``streamlit run`` on :mod:`forecaster.serve.app`, on 127.0.0.1). ``forecaster
 SUBCOMMAND --help`` is short; ``--help-all`` lists every key.
 """
 
@@ -20,12 +21,13 @@ COMMANDS = {
     "train": "train and evaluate a run (forecaster, RF baseline, anomaly detectors, explanations)",
     "predict": "forecast, alarm and explain new batches with a trained run folder",
     "simulate": "simulate fed-batch runs with faults and write the batch table",
+    "app": "serve the web app on 127.0.0.1 (run folders, batches, charts, golden-batch compare)",
 }
 
 
 def usage() -> str:
     """The ``forecaster --help`` text."""
-    lines = ["usage: forecaster {train,predict,simulate} [--help] [options]", "", "commands:"]
+    lines = ["usage: forecaster {train,predict,simulate,app} [--help] [options]", "", "commands:"]
     lines += [f"  {name:<10}{text}" for name, text in COMMANDS.items()]
     lines += [
         "",
@@ -33,6 +35,7 @@ def usage() -> str:
         "  forecaster simulate --n_batches 50 --out data/sim.parquet",
         "  forecaster train --config configs/quickstart.yaml",
         "  forecaster predict --run checkpoints/quickstart --input new.csv --out results/",
+        "  forecaster app --runs checkpoints --data data --port 8501",
         "",
         "forecaster COMMAND --help: that command's most-used options; --help-all: every key.",
     ]
@@ -57,7 +60,33 @@ def _simulate(argv: list[str], prog: str) -> int:
     return sim_main(argv, prog)
 
 
-_RUN = {"train": _train, "predict": _predict, "simulate": _simulate}
+def _app(argv: list[str], prog: str) -> int:
+    """Replace this process with ``streamlit run`` on the app (127.0.0.1, headless)."""
+    import importlib.util
+    import os
+
+    from forecaster.data.errors import DataError
+    from forecaster.serve.app import MAIN
+    from forecaster.serve.app.settings import build_parser
+
+    p = build_parser(prog)
+    p.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 [8501]")
+    args = p.parse_args(argv)
+    if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("plotly") is None:
+        raise DataError(
+            "the web app needs streamlit and plotly: pip install 'bioreactor-forecaster[app]'"
+        )
+    ours = ["--runs", args.runs, "--data", args.data, "--configs", args.configs]
+    ours += ["--run", args.run] if args.run else []
+    cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.address", "127.0.0.1",
+           "--server.port", str(args.port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--", *ours]  # fmt: skip
+    print(f"serving on http://127.0.0.1:{args.port} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
+
+
+_RUN = {"train": _train, "predict": _predict, "simulate": _simulate, "app": _app}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
