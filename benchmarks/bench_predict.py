@@ -9,6 +9,11 @@ attributions of the harvest-titer forecast, and writing every output table. Proc
 and run loading are reported separately. Target: at least 1,000 batches per minute on a
 2-core CPU without pictures. Writes ``benchmarks/results/predict.json``.
 
+Peak memory (``--rss_batches``, default 2,000 batches; 0 skips it): the resident-set peak of
+a child process running ``python -m forecaster.predict --no_pictures --no_attributions``
+(streamed, chunk by chunk), and of one running the whole-table path (``predict_table`` +
+``write_outputs`` on the whole file, as predict did before streaming). Target: under 1 GB.
+
 Without ``--run`` a run folder is trained with ``configs/debug.yaml`` but the default
 network sizes (forecaster GRU 64 x 2 layers, default autoencoder), so the speed is that of
 the default model; its accuracy does not matter here.
@@ -68,6 +73,29 @@ def bench_table(n_batches: int, days: float, seed: int) -> Path:
     return path
 
 
+RSS_TARGET_MB = 1024.0
+_WHOLE = (
+    "import sys; from forecaster.serve.predict import load_run, predict_table; "
+    "from forecaster.serve.outputs import write_outputs; run = load_run(sys.argv[1]); "
+    "write_outputs(predict_table(run, sys.argv[2], attributions=False, progress=False), "
+    "sys.argv[3], pictures=False)"
+)
+
+
+def peak_rss_mb(cmd: list[str]) -> float:
+    """Peak resident memory (MB) of a child process running ``cmd`` (Linux: ru_maxrss in KB)."""
+    import subprocess
+
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+        "stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *cmd], check=True, capture_output=True,
+                          text=True, cwd=ROOT)  # fmt: skip
+    return int(done.stdout.split()[-1]) / 1024.0
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", default=None, help="run folder (default: train a small one)")
@@ -75,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--days", type=float, default=14.0)
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    p.add_argument("--rss_batches", type=int, default=2000, help="batches of the memory test")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/predict.json"))
     a = p.parse_args(argv)
     from forecaster.data.io import atomic_write_text
@@ -110,6 +139,24 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{key}: {results[key]['batches_per_min']:.0f} batches/min ({wall:.1f} s)",
                 file=sys.stderr,
             )
+        memory = {}
+        if a.rss_batches > 0:
+            big = bench_table(a.rss_batches, a.days, a.seed)
+            py = sys.executable
+            memory = {
+                "n_batches": a.rss_batches,
+                "csv_mb": round(big.stat().st_size / 2**20, 1),
+                "target_mb": RSS_TARGET_MB,
+                "streamed_peak_rss_mb": round(peak_rss_mb(
+                    [py, "-m", "forecaster.predict", "--run", str(run_dir), "--input", str(big),
+                     "--out", str(Path(work) / "rss_streamed"), "--no_pictures",
+                     "--no_attributions", "--no-progress", "--threads", str(a.threads)]), 1),
+                "whole_table_peak_rss_mb": round(peak_rss_mb(
+                    [py, "-c", _WHOLE, str(run_dir), str(big), str(Path(work) / "rss_whole")]), 1),
+            }  # fmt: skip
+            memory["meets_target"] = memory["streamed_peak_rss_mb"] < RSS_TARGET_MB
+            print(f"peak RSS, {a.rss_batches} batches: streamed {memory['streamed_peak_rss_mb']} "
+                  f"MB, whole table {memory['whole_table_peak_rss_mb']} MB", file=sys.stderr)  # fmt: skip
     out = {
         "n_batches": a.n_batches,
         "days": a.days,
@@ -121,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
         "target_batches_per_min": TARGET_PER_MIN,
         "meets_target": results["without_attributions"]["batches_per_min"] >= TARGET_PER_MIN,
         **results,
+        "peak_memory": memory,
         "run_load_s": round(load_s, 2),
         "simulate_or_cache_s": round(sim_s, 2),
         "torch_threads": n_threads,

@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,12 +37,7 @@ from forecaster.models.decode import QuantilePick, daily_trajectory
 from forecaster.serve.run_folder import LoadedRun, load_run
 from forecaster.threads import set_threads
 
-__all__ = [
-    "LoadedRun",
-    "load_run",
-    "predict_table",
-    "main",
-]  # load_run: kept importable here
+__all__ = ["LoadedRun", "load_run", "predict_table", "predict_file_in_chunks", "main"]
 
 #: Fewest rows (hours of hourly data) a batch needs before it is predicted. Below six
 #: hourly rows the recurrent state has seen too little to say anything, and no assay after
@@ -197,6 +192,45 @@ def predict_table(
     return res
 
 
+def predict_file_in_chunks(
+    run: LoadedRun,
+    path: str | os.PathLike,
+    *,
+    batches_per_chunk: int = CHUNK,
+    strict: bool = False,
+    **kwargs,
+) -> Iterator[Predictions]:
+    """:func:`predict_table` on a file, ``batches_per_chunk`` batches at a time (``kwargs``
+    go to it): memory stays bounded by a chunk (:mod:`forecaster.serve.batch_reader`); the
+    parts, joined by :func:`join_predictions`, equal one ``predict_table(run, path)``. The
+    table-level checks (a used column entirely empty) apply to each chunk."""
+    from forecaster.serve.batch_reader import read_in_chunks
+
+    src = str(path)
+    for table in read_in_chunks(path, run.column_map, batches_per_chunk):
+        yield predict_table(run, table, source=src, strict=strict, **kwargs)
+
+
+def join_predictions(parts: Sequence[Predictions]) -> Predictions:
+    """One :class:`Predictions` from the parts of :func:`predict_file_in_chunks` (tables,
+    problems, per-batch outputs that the parts still hold, summed seconds)."""
+    first = parts[0]
+
+    def cat(key: str) -> pd.DataFrame:
+        frames = [getattr(p, key) for p in parts if len(getattr(p, key))]
+        return pd.concat(frames, ignore_index=True) if frames else getattr(first, key)
+
+    seconds = {k: sum(p.seconds.get(k, 0.0) for p in parts) for k in first.seconds}
+    return Predictions(
+        predictions=cat("predictions"), trajectories=cat("trajectories"), alarms=cat("alarms"),
+        attributions=cat("attributions"), problems=[e for p in parts for e in p.problems],
+        batches={b: g for p in parts for b, g in p.batches.items()},
+        steps={b: s for p in parts for b, s in p.steps.items()},
+        events={b: e for p in parts for b, e in p.events.items()},
+        source=first.source, seconds=seconds, quantiles=list(first.quantiles),
+    )  # fmt: skip
+
+
 def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) -> dict:
     model = run.model
     pick = QuantilePick.of(model.net.quantiles)
@@ -318,7 +352,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m forecaster.pr
     :func:`forecaster.serve.outputs.out_lock`).
     """
     from forecaster.cli import parse_args
-    from forecaster.serve.chunked import join_predictions, predict_file_in_chunks
     from forecaster.serve.outputs import OutputWriter, out_lock, problem_line
 
     t0 = time.perf_counter()

@@ -7,9 +7,8 @@ import pytest
 
 from forecaster import schema
 from forecaster.serve.batch_reader import read_in_chunks
-from forecaster.serve.chunked import join_predictions, predict_file_in_chunks
 from forecaster.serve.outputs import TABLES, write_outputs
-from forecaster.serve.predict import predict_table
+from forecaster.serve.predict import join_predictions, predict_file_in_chunks, predict_table
 
 
 @pytest.fixture(scope="module")
