@@ -183,7 +183,8 @@ class RulesConfig:
         merge_gap_h: an alarm of a rule raised less than this many hours after that rule's
             previous event in the batch ended continues that event (0 = off).
         auto_off_share: at training time every rule is run over the fault-free training
-            batches; a rule that raises an alarm on more than this share of them is
+            batches; a rule that raises an alarm on more than this share of them, and
+            significantly so (one firing among a handful of batches is chance), is
             switched off (``rule_profile.py``), and the report says so.
         force_on: rules kept on although they fire that often (e.g. ``[spike_temperature_C]``).
         incident_gap_h: alarm events of one batch (any detector) that overlap or lie within

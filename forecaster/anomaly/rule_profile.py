@@ -13,7 +13,10 @@ what is normal for this process:
   maximum, DO at 0 %, viability at 100 %) is never called frozen.
 - **firing share**: every rule is run over every training batch, events counted the way
   detection raises them; a rule that fires on more than ``auto_off_share`` of these
-  batches is switched off (unless named in ``force_on``) and reported with the figure.
+  batches is switched off (unless named in ``force_on``) and reported with the figure. With
+  few batches one firing is a large share by chance (1 of 6 is 17 %), so the share must
+  also be significantly above ``auto_off_share`` (one-sided binomial test at
+  ``AUTO_OFF_ALPHA``): 2 of 6, 10 of 100 or every batch switch a rule off, 1 of 6 does not.
 
 Every value is a plain float or string, stored in ``model.pt`` and ``thresholds.json``.
 """
@@ -24,10 +27,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.events import find_spans
 
+#: Significance of "fires more often than ``auto_off_share``" before a rule is switched off.
+AUTO_OFF_ALPHA = 0.05
 #: A spike must exceed this many robust sds of the reading's row-to-row change.
 SPIKE_NOISE_SD = 8.0
 #: A reading whose row-to-row change is within the stuck tolerance on more than this share
@@ -176,9 +182,17 @@ def fit_rule_profile(
     n = max(len(batches), 1)
     p.firing_share = {k: round(v / n, 4) for k, v in sorted(fired.items())}
     for name, share in p.firing_share.items():
-        if share > cfg.auto_off_share:
+        if share > cfg.auto_off_share and fires_too_often(fired[name], n, cfg.auto_off_share):
             (p.forced_on if name in cfg.force_on else p.off)[name] = share
     return p
+
+
+def fires_too_often(k: int, n: int, share: float, alpha: float = AUTO_OFF_ALPHA) -> bool:
+    """Whether ``k`` firings on ``n`` normal batches are significantly more than ``share``:
+    ``P(X >= k) < alpha`` for ``X ~ Binomial(n, share)``."""
+    if share <= 0.0:
+        return k > 0
+    return bool(stats.binom.sf(k - 1, n, share) < alpha)
 
 
 def _longest_flat_h(t: np.ndarray, flat: np.ndarray) -> float:

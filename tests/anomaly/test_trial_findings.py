@@ -188,3 +188,12 @@ def test_batch_figure_labels_units_keys_detectors_and_keeps_legends_off_the_data
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_one_firing_among_few_batches_does_not_switch_a_rule_off():
+    from forecaster.anomaly.rule_profile import fires_too_often
+
+    assert not fires_too_often(1, 6, 0.05)  # 17 % of 6 batches: one unlucky batch
+    assert fires_too_often(2, 6, 0.05)
+    assert fires_too_often(6, 6, 0.05)  # fires on every batch
+    assert fires_too_often(10, 100, 0.05) and not fires_too_often(6, 100, 0.05)
