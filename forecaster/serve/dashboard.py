@@ -20,9 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecaster import schema
+from forecaster.anomaly.plots import detector_color
 from forecaster.models.decode import QuantilePick, daily_trajectory
 
-_ALARM_COLORS = {"autoencoder": "tab:red", "rules": "tab:orange", "pca": "tab:purple"}
 _MAX_REASONS = 8
 
 
@@ -127,7 +127,7 @@ def dashboard_figure(
         ax.set_xlabel("culture day")
         ax.grid(alpha=0.3)
         for k, e in enumerate(events, start=1):
-            c = _ALARM_COLORS.get(e.detector, "tab:red")
+            c = detector_color(e.detector)
             ax.axvspan(
                 e.start_h / 24.0, max(e.end_h, e.start_h + 0.5) / 24.0, color=c, alpha=0.15, lw=0
             )

@@ -93,8 +93,8 @@ PREDICTION_COLUMNS = [
 ]
 TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "titer_p90_mg_L",
                       "fitted"]  # fmt: skip
-ALARM_COLUMNS = [schema.BATCH_ID, "detector", "rule", "start_h", "raised_h", "end_h", "score",
-                 "threshold", "open", "top_variables", "reason"]  # fmt: skip
+ALARM_COLUMNS = [schema.BATCH_ID, "incident_id", "detector", "rule", "start_h", "raised_h",
+                 "end_h", "score", "threshold", "open", "top_variables", "reason"]  # fmt: skip
 ATTRIBUTION_COLUMNS = [schema.BATCH_ID, "rank", "variable", "share"]
 
 
@@ -272,8 +272,9 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) ->
 
 def _alarm_row(e) -> tuple:
     tops = ";".join(f"{v}:{s:.2f}" for v, s in e.top_variables)
-    return (e.batch_id, e.detector, e.rule or "", float(e.start_h), float(e.raised_h), float(e.end_h),
-            float(e.peak_score), float(e.threshold), bool(e.open), tops, e.reason)  # fmt: skip
+    return (e.batch_id, e.incident_id, e.detector, e.rule or "", float(e.start_h), float(e.raised_h),
+            float(e.end_h), float(e.peak_score), float(e.threshold), bool(e.open), tops,
+            e.reason)  # fmt: skip
 
 
 def _collect(

@@ -71,6 +71,7 @@ def test_cli_alarms_attributions_dashboards_report(cli_out):
     alarms = pd.read_csv(out / "alarms.csv", dtype={"batch_id": str})
     for col in (
         "batch_id",
+        "incident_id",
         "detector",
         "rule",
         "start_h",
