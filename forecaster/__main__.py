@@ -80,7 +80,7 @@ def _app(argv: list[str], prog: str) -> int:
     ours += ["--run", args.run] if args.run else []
     cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.address", "127.0.0.1",
            "--server.port", str(args.port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--", *ours]  # fmt: skip
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal", "--", *ours]  # fmt: skip
     print(f"serving on http://127.0.0.1:{args.port} (Ctrl-C stops)", file=sys.stderr, flush=True)
     os.execv(sys.executable, cmd)
     return 0  # not reached

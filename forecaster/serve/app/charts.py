@@ -27,7 +27,8 @@ _PANELS = (
 def label(variable: str) -> str:
     """``Glucose (g/L)`` for a canonical column; the name itself for anything else."""
     v = schema.BY_NAME.get(variable)
-    return f"{v.label} ({v.unit})" if v is not None else variable
+    unit = {"degC": "°C", "pH": "-"}.get(v.unit, v.unit) if v is not None else ""
+    return f"{v.label} ({unit})" if v is not None else variable
 
 
 def _y(rows: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -38,13 +39,13 @@ def _y(rows: pd.DataFrame, name: str) -> np.ndarray | None:
 
 
 def _trace(fig, rows, d, name, r, c, *, secondary=False, dash=None, color=None, markers=False,
-           shape=None) -> None:  # fmt: skip
+           shape=None, title=None) -> None:  # fmt: skip
     y = _y(rows, name)
     if y is None:
         return
     ok = np.isfinite(y)
     fig.add_trace(
-        go.Scatter(x=d[ok], y=y[ok], name=label(name), mode="lines+markers" if markers else "lines",
+        go.Scatter(x=d[ok], y=y[ok], name=title or label(name), mode="lines+markers" if markers else "lines",
                    line={"dash": dash, "color": color, "shape": shape}, marker={"size": 5},
                    legendgroup=f"p{r}{c}"),
         row=r, col=c, secondary_y=secondary,
@@ -76,8 +77,7 @@ def batch_figure(rows: pd.DataFrame, steps: dict, trajectory: pd.DataFrame, pred
     _trace(fig, rows, d, "ph_setpoint", 2, 1, secondary=True, color="#9467bd", dash="dot")
     _trace(fig, rows, d, "temperature_C", 2, 2, color="#d62728")
     _trace(fig, rows, d, "temperature_setpoint_C", 2, 2, color="black", dash="dot")
-    _trace(fig, rows, d, schema.FEED, 3, 1, color="black", shape="hv")
-    fig.data[-1].name = "feed given (mL/h)" if fig.data else None
+    _trace(fig, rows, d, schema.FEED, 3, 1, color="black", shape="hv", title="feed given (mL/h)")
     sd = np.asarray(steps["time_h"], dtype=float) / 24.0
     feed = np.asarray(steps["feed"], dtype=float)
     fig.add_trace(go.Scatter(x=sd, y=feed, name="feed recommended (mL/h)", mode="lines",

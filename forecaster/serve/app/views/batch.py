@@ -25,7 +25,7 @@ c[0].metric("culture day", f"{pred['last_time_h'] / 24:.1f}")
 c[1].metric("harvest titer forecast", f"{pred['harvest_titer_mg_L']:.0f} mg/L",
             help="median forecast; 80 % interval beside it")  # fmt: skip
 c[2].metric("80 % interval",
-            f"{pred['harvest_titer_p10_mg_L']:.0f} to {pred['harvest_titer_p90_mg_L']:.0f} mg/L")  # fmt: skip
+            f"{pred['harvest_titer_p10_mg_L']:.0f}–{pred['harvest_titer_p90_mg_L']:.0f} mg/L")  # fmt: skip
 c[3].metric("next feed", f"{pred['feed_next_mL_h']:.3g} mL/h", help="recommended feed rate")
 
 fig = charts.batch_figure(res.batches[bid], res.steps[bid], traj, pred, events)

@@ -32,7 +32,7 @@ align = c[1].selectbox("Align on", list(golden.ALIGN), key="cmp_align",
                        format_func=lambda a: golden.ALIGN[a][1])  # fmt: skip
 k = c[2].number_input("k (sd)", 0.5, 10.0, 3.0, 0.5, key="cmp_k")
 good = st.multiselect("Good batches (the golden envelope is built from these)", ids,
-                      default=ids[: min(len(ids), 5)], key="cmp_good")  # fmt: skip
+                      default=ids[: max(2, min(5, len(ids) - 1))], key="cmp_good")  # fmt: skip
 chosen = st.multiselect("Batches to compare", ids,
                         default=[b for b in ids if b not in good][:3], key="cmp_batches")  # fmt: skip
 
