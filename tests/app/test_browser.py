@@ -52,13 +52,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(app_dirs, tmp_path_factory):
-    """``forecaster app`` on a free port; its URL (stopped after the module)."""
+def browser_tools() -> None:
+    """Skip (before training anything) when the browser or selenium is missing."""
     if not (CHROMIUM and DRIVER):
         pytest.skip(
             f"chromium / chromedriver not found: the browser test is off; to enable: {ENABLE}"
         )
     pytest.importorskip("selenium", reason="the browser test needs selenium (the dev extra)")
+
+
+@pytest.fixture(scope="module")
+def server(browser_tools, app_dirs, tmp_path_factory):
+    """``forecaster app`` on a free port; its URL (stopped after the module)."""
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "app.log"
     cmd = [sys.executable, "-m", "forecaster", "app", "--runs", str(app_dirs.runs), "--data",
