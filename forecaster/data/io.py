@@ -44,7 +44,11 @@ from forecaster.data.raw import read_raw
 from forecaster.data.resample import resample
 from forecaster.data.validate import ValidationReport, is_blank, to_float, validate_table
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "load_table", "read_raw",
+#: ``table.attrs`` key of a table read from timestamps: ``{"starts": {batch_id: first
+#: timestamp as read}, "format": strftime format or None}`` (outputs give dates/times back).
+TIME_ORIGIN = "time_origin"
+
+__all__ = ["TIME_ORIGIN", "atomic_path", "atomic_write_bytes", "atomic_write_text", "load_table", "read_raw",
            "read_table", "write_table"]  # fmt: skip
 
 
@@ -235,6 +239,7 @@ def _convert(
     time = out[schema.TIME]
     if units.is_timestamp(cmap.time_unit) or pd.api.types.is_datetime64_any_dtype(time.dtype):
         out[schema.TIME] = _timestamps(time, out[schema.BATCH_ID])
+        out.attrs[TIME_ORIGIN] = _time_origins(time, out[schema.BATCH_ID], out[schema.TIME])
     else:
         out[schema.TIME] = _numeric(out[schema.TIME], schema.TIME, cmap.time_unit, src)
     return out
@@ -260,6 +265,30 @@ def _timestamps(values: pd.Series, batch: pd.Series) -> pd.Series:
     """Dates/times -> hours since each batch's first row; unparseable cells keep their text."""
     hours = units.timestamps_to_hours(values, batch.to_numpy())
     return _keep_text(hours, values, np.isnan(hours) & ~is_blank(values))
+
+
+def _time_origins(values: pd.Series, batch: pd.Series, hours: pd.Series) -> dict[str, Any]:
+    """Each batch's first timestamp as read (its time zone kept; naive stays naive), so
+    outputs can turn hours back into the user's dates/times; ``format``: the strftime format
+    of the text (None: ISO 8601)."""
+    h = pd.to_numeric(hours, errors="coerce")
+    first = h[h == 0.0].index.to_series().groupby(batch[h == 0.0].to_numpy()).first()
+    starts: dict[str, pd.Timestamp] = {}
+    fmt = None
+    for b, row in first.items():
+        cell = values.loc[row]
+        if isinstance(cell, (int, float, np.number)) and not isinstance(cell, bool):
+            starts[str(b)] = pd.Timestamp(float(cell), unit="s", tz="UTC")
+            continue
+        if isinstance(cell, str):
+            from pandas.tseries.api import guess_datetime_format
+
+            fmt = fmt or guess_datetime_format(cell.strip())
+        try:
+            starts[str(b)] = pd.to_datetime(pd.Series([cell]), format="mixed").iloc[0]
+        except (ValueError, TypeError):
+            starts[str(b)] = pd.to_datetime(pd.Series([cell]), format="mixed", utc=True).iloc[0]
+    return {"starts": starts, "format": fmt}
 
 
 def _keep_text(num: np.ndarray, values: pd.Series, bad: np.ndarray) -> pd.Series:
