@@ -1,0 +1,144 @@
+"""``ridge``: the classical batch-monitoring predictor, one ridge regression per origin day.
+
+For origin day d (the prefix's whole days of culture) the features are the daily log-titer
+and log-VCD assays of days 1..d (:func:`daily_assay`: an assay within 1 h of each day
+boundary; a missing one is replaced by the training median of that feature); the target is
+the log harvest titer. Each day's penalty is chosen by leave-one-out cross-validation
+(``RidgeCV``, generalised cross-validation) on standardised features. A prefix older than
+the last fitted day uses the last day's model; one younger than day 1 gets the mean final
+titer. The fitted models are kept as plain arrays: prediction needs no scikit-learn object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import RidgeCV
+
+from forecaster import schema
+from forecaster.models.ladder.protocol import PointRung, end_h, finals, origin_day, upto
+
+#: assays whose daily history is the regression's input
+HISTORY: tuple[str, ...] = (schema.TITER, "vcd_1e6_cells_mL")
+#: penalties tried by ``RidgeCV``
+ALPHAS = tuple(np.logspace(-3, 3, 13))
+#: fewest training batches running past an origin day for that day to get a model
+MIN_BATCHES = 3
+_FLOOR = 1e-3
+
+
+def daily_assay(t: np.ndarray, y: np.ndarray, n_days: int, tol_h: float = 1.0) -> np.ndarray:
+    """``(n_days,)`` assay within ``tol_h`` of day d * 24 h, d = 1..n_days (NaN if none).
+
+    The rule of :func:`forecaster.data.targets.titer_by_day` on plain arrays (``t (T,)`` h
+    sorted, ``y (T,)``), for any assay column; a test holds the two equal.
+    """
+    ok = np.isfinite(y)
+    t, y = t[ok], y[ok]
+    out = np.full(n_days, np.nan)
+    if t.size == 0:
+        return out
+    days = np.arange(1, n_days + 1) * 24.0
+    j = np.clip(np.searchsorted(t, days), 0, t.size - 1)
+    for k in (j, np.clip(j - 1, 0, t.size - 1)):
+        out = np.where(np.isnan(out) & (np.abs(t[k] - days) <= tol_h), y[k], out)
+    return out
+
+
+def history_features(rows: pd.DataFrame, day: int, columns: tuple[str, ...]) -> np.ndarray:
+    """``(len(columns) * day,)`` log assays of days 1..``day`` (NaN where not measured)."""
+    t = rows[schema.TIME].to_numpy(dtype=float)
+    parts = [
+        np.log(np.maximum(daily_assay(t, rows[c].to_numpy(dtype=float), day), _FLOOR))
+        for c in columns
+    ]
+    return np.concatenate(parts)
+
+
+class RidgeHistory(PointRung):
+    """Ridge regression of the log harvest titer on the daily log-assay history.
+
+    Attributes:
+        columns: the assays used (``HISTORY`` present in the training batches).
+        models: ``{day: {"fill", "mean", "scale", "coef" (P,), "intercept", "alpha"}}``.
+        mean_final: forecast of prefixes younger than the first fitted day (mg/L).
+    """
+
+    name = "ridge"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: tuple[str, ...] = ()
+        self.models: dict[int, dict[str, Any]] = {}
+        self.mean_final: float | None = None
+
+    def _fit_core(self, batches: list[pd.DataFrame]) -> None:
+        y = np.log(finals(batches))
+        self.mean_final = float(np.mean(np.exp(y)))
+        self.columns = tuple(c for c in HISTORY if all(c in b.columns for b in batches))
+        ends = np.asarray([end_h(b) for b in batches])
+        self.models = {}
+        for day in range(1, int(ends.max() // 24) + 1):
+            keep = np.flatnonzero(ends > 24.0 * day)
+            if keep.size < MIN_BATCHES:
+                continue
+            x = np.stack([self._features(upto(batches[i], 24.0 * day), day) for i in keep])
+            fill = np.nanmedian(np.where(np.isfinite(x), x, np.nan), axis=0)
+            fill = np.where(np.isfinite(fill), fill, 0.0)
+            x = np.where(np.isfinite(x), x, fill)
+            mean, scale = x.mean(0), x.std(0)
+            scale = np.where(scale > 1e-12, scale, 1.0)
+            reg = RidgeCV(alphas=ALPHAS).fit((x - mean) / scale, y[keep])
+            self.models[day] = {
+                "fill": fill,
+                "mean": mean,
+                "scale": scale,
+                "coef": np.asarray(reg.coef_, dtype=float),
+                "intercept": float(reg.intercept_),
+                "alpha": float(reg.alpha_),
+            }
+
+    def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
+        return history_features(rows, day, self.columns)
+
+    def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
+        out = np.full(len(prefixes), float(self.mean_final))
+        if not self.models:
+            return out
+        known = np.asarray(sorted(self.models))
+        for i, (p, d) in enumerate(zip(prefixes, origin_day([end_h(p) for p in prefixes]))):
+            j = np.searchsorted(known, d, side="right") - 1
+            if j < 0:
+                continue
+            m = self.models[int(known[j])]
+            x = self._features(p, int(known[j]))
+            x = np.where(np.isfinite(x), x, m["fill"])
+            out[i] = float(np.exp(((x - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]))
+        return out
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "mean_final": self.mean_final,
+            "models": {
+                str(d): {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
+                for d, m in self.models.items()
+            },
+        }
+
+    @classmethod
+    def _from_state(cls, state: Mapping[str, Any]) -> RidgeHistory:
+        rung = cls()
+        rung.columns = tuple(state["columns"])
+        rung.mean_final = float(state["mean_final"])
+        rung.models = {
+            int(d): {
+                k: (np.asarray(v, dtype=float) if isinstance(v, list) else float(v))
+                for k, v in m.items()
+            }
+            for d, m in state["models"].items()
+        }
+        return rung
