@@ -45,12 +45,15 @@ class LadderResult:
         rungs: the cheap rungs refitted on train + val (``state_dict`` is plain values).
         choices: ``{day: Choice}``.
         calibrations: ``{rung or "chosen": ConformalCalibration}``.
+        oos: ``{rung: {day: Forecasts}}`` out-of-sample forecasts (out-of-fold, or on the
+            validation batches for RF / sequence).
     """
 
     metrics: dict
     rungs: dict[str, PointRung] = field(default_factory=dict)
     choices: dict[str, Choice] = field(default_factory=dict)
     calibrations: dict[str, ConformalCalibration] = field(default_factory=dict)
+    oos: dict[str, dict[str, Forecasts]] = field(default_factory=dict)
 
 
 def run_ladder(
@@ -179,7 +182,7 @@ def fit_ladder(
         "rungs": list(rungs),
         "levels": [level_key(lv) for lv in levels],
     }
-    return LadderResult(metrics, final, choices, cals)
+    return LadderResult(metrics, final, choices, cals, oos)
 
 
 def _groups(data: Batches) -> dict[str, pd.DataFrame]:
