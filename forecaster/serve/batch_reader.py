@@ -68,7 +68,7 @@ def _plan(path: Path, id_name: str) -> tuple[bytes, np.ndarray, list[str]] | Non
 
 
 def read_in_chunks(
-    path: str | os.PathLike, column_map, batches_per_chunk: int
+    path: str | os.PathLike, column_map, batches_per_chunk: int, process=None
 ) -> Iterator[pd.DataFrame]:
     """Canonical tables of consecutive groups of batches of a CSV file.
 
@@ -76,6 +76,7 @@ def read_in_chunks(
         path: the user's file.
         column_map: the run's :class:`~forecaster.data.column_map.ColumnMap`.
         batches_per_chunk: batches per table (the last may hold fewer).
+        process: the run's process definition (None: the CHO preset), as ``read_table``'s.
 
     Yields:
         What ``read_table(path, column_map)`` returns, restricted to the chunk's batches:
@@ -91,7 +92,7 @@ def read_in_chunks(
     if path.suffix.lower() in _CSV_SUFFIXES and path.is_file():
         plan = _plan(path, column_map.source_name(schema.BATCH_ID))
     if plan is None or len(plan[2]) <= batches_per_chunk:
-        yield read_table(path, column_map)
+        yield read_table(path, column_map, process=process)
         return
     header, line_codes, names = plan
     # the order read_table sorts batches in: by id, rows without an id last
@@ -118,7 +119,7 @@ def read_in_chunks(
         for k, f in enumerate(files):
             rows = np.flatnonzero(line_chunk == k)  # original data rows, in file order
             try:
-                table = read_table(f, column_map)
+                table = read_table(f, column_map, process=process)
             except DataError as err:
                 err.file = src
                 raise

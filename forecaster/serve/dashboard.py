@@ -53,8 +53,32 @@ def _legend_below(ax, *twins) -> None:
                   ncol=min(len(handles), 4), frameon=False)  # fmt: skip
 
 
+def _user_units(display, rows: pd.DataFrame, steps: dict) -> tuple[pd.DataFrame, dict]:
+    """Rows and forecasts in the units of the user's columns (unchanged without a map)."""
+    units = display.column_map.units
+    rows = rows.copy()
+    for col in [c for c in rows.columns if c in units]:
+        rows[col] = display.convert(col, pd.to_numeric(rows[col], errors="coerce"))
+    steps = dict(steps)
+    feed, product = display.process.feed, display.product
+    if feed in units:
+        steps["feed"] = display.convert(feed, steps["feed"])
+    if product in units:
+        for key in ("trajectory", "harvest"):
+            steps[key] = display.convert(product, steps[key])
+    return rows, steps
+
+
+def _label(display, var: str, text: str, unit: str) -> str:
+    """Axis label: today's wording, or the user's column and unit when they differ."""
+    if display is None or (display.column(var) == var and var not in display.column_map.units):
+        return f"{text} ({unit})"
+    name, u = display.column(var), display.unit(var)
+    return name if u and u in name else f"{name} ({u})"
+
+
 def dashboard_figure(
-    rows: pd.DataFrame, steps: dict, events: list, quantiles: list[float]
+    rows: pd.DataFrame, steps: dict, events: list, quantiles: list[float], display=None
 ) -> Figure:
     """Build the dashboard of one batch.
 
@@ -64,51 +88,58 @@ def dashboard_figure(
             ``trajectory (T, D, Q)`` mg/L.
         events: the batch's ``AlarmEvent`` objects.
         quantiles: the model's quantiles (Q,), containing 0.5.
+        display: :class:`~forecaster.serve.display.OutputNames`: values, axis labels and
+            the start date in the user's columns and units (None: canonical).
 
     Returns:
         A matplotlib Figure (3 x 2 panels plus the list of alarm reasons).
     """
     bid = str(rows[schema.BATCH_ID].iloc[0])
+    started = ""
+    if display is not None:
+        rows, steps = _user_units(display, rows, steps)
+        stamp = display.stamps([bid], [0.0])[0]
+        started = f" (started {stamp})" if stamp else ""
     d = rows[schema.TIME].to_numpy(dtype=float) / 24.0
     n_ev = min(len(events), _MAX_REASONS)
     fig = Figure(figsize=(12, 9.5 + 0.28 * (n_ev + (len(events) > n_ev))), layout="constrained")
     gs = fig.add_gridspec(4, 2, height_ratios=[1, 1, 1, 0.12 + 0.09 * max(n_ev, 1)])
     axes = [fig.add_subplot(gs[i // 2, i % 2]) for i in range(6)]
-    fig.suptitle(f"Batch {bid}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
+    fig.suptitle(f"Batch {bid}{started}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
 
     ax = axes[0]
     _line(ax, d, _col(rows, "vcd_1e6_cells_mL"), "o-", "VCD", color="tab:green", ms=3)
-    ax.set_ylabel("VCD (1e6 cells/mL)", color="tab:green")
+    ax.set_ylabel(_label(display, "vcd_1e6_cells_mL", "VCD", "1e6 cells/mL"), color="tab:green")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "viability_pct"), "s--", "viability", color="tab:gray", ms=3)
-    ax2.set_ylabel("viability (%)", color="tab:gray")
+    ax2.set_ylabel(_label(display, "viability_pct", "viability", "%"), color="tab:gray")
     ax.set_title("VCD (left) and viability (right)")
     _legend_below(ax, ax2)
 
     ax = axes[1]
     _line(ax, d, _col(rows, "glucose_g_L"), "o-", "glucose", color="tab:blue", ms=3)
-    ax.set_ylabel("glucose (g/L)", color="tab:blue")
+    ax.set_ylabel(_label(display, "glucose_g_L", "glucose", "g/L"), color="tab:blue")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "lactate_g_L"), "s-", "lactate", color="tab:brown", ms=3)
-    ax2.set_ylabel("lactate (g/L)", color="tab:brown")
+    ax2.set_ylabel(_label(display, "lactate_g_L", "lactate", "g/L"), color="tab:brown")
     ax.set_title("Glucose (left) and lactate (right)")
     _legend_below(ax, ax2)
 
     ax = axes[2]
     _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
     _line(ax, d, _col(rows, "do_setpoint_pct"), ":", "DO set point", color="tab:cyan", lw=1)
-    ax.set_ylabel("DO (% air sat.)", color="tab:cyan")
+    ax.set_ylabel(_label(display, "do_pct", "DO", "% air sat."), color="tab:cyan")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "ph"), "-", "pH", color="tab:purple", lw=1)
     _line(ax2, d, _col(rows, "ph_setpoint"), ":", "pH set point", color="tab:purple", lw=1)
-    ax2.set_ylabel("pH (-)", color="tab:purple")
+    ax2.set_ylabel(_label(display, "ph", "pH", "-"), color="tab:purple")
     ax.set_title("DO (left) and pH (right)")
     _legend_below(ax, ax2)
 
     ax = axes[3]
     _line(ax, d, _col(rows, "temperature_C"), "-", "temperature", color="tab:red", lw=1)
     _line(ax, d, _col(rows, "temperature_setpoint_C"), ":", "set point", color="k", lw=1)
-    ax.set_ylabel("temperature (degC)")
+    ax.set_ylabel(_label(display, "temperature_C", "temperature", "degC"))
     ax.set_title("Temperature")
     _legend_below(ax)
 
@@ -116,13 +147,14 @@ def dashboard_figure(
     sd = np.asarray(steps["time_h"], dtype=float) / 24.0
     _line(ax, d, _col(rows, schema.FEED), "-", "given", color="k", lw=1, drawstyle="steps-post")
     ax.plot(sd, steps["feed"], "--", color="tab:red", lw=1, label="recommended")
+    feed_unit = display.unit(schema.FEED) if display is not None else "mL/h"
     ax.plot(sd[-1:], steps["feed"][-1:], "o", color="tab:red", ms=5,
-            label=f"next: {steps['feed'][-1]:.3g} mL/h")  # fmt: skip
-    ax.set_ylabel("feed rate (mL/h)")
+            label=f"next: {steps['feed'][-1]:.3g} {feed_unit}")  # fmt: skip
+    ax.set_ylabel(_label(display, schema.FEED, "feed rate", "mL/h"))
     ax.set_title("Feed: given and recommended")
     _legend_below(ax)
 
-    _titer_panel(axes[5], rows, steps, quantiles, d)
+    _titer_panel(axes[5], rows, steps, quantiles, d, display)
     for ax in axes:
         ax.set_xlabel("culture day")
         ax.grid(alpha=0.3)
@@ -145,7 +177,9 @@ def dashboard_figure(
     return fig
 
 
-def _titer_panel(ax, rows: pd.DataFrame, steps: dict, quantiles: list[float], d) -> None:
+def _titer_panel(
+    ax, rows: pd.DataFrame, steps: dict, quantiles: list[float], d, display=None
+) -> None:
     """Measured titer, the reported daily curve (as ``trajectories.csv``) and the harvest."""
     pick = QuantilePick.of(quantiles)
     days, tr, fitted = daily_trajectory(steps["time_h"], np.asarray(steps["trajectory"]), pick)
@@ -164,14 +198,16 @@ def _titer_panel(ax, rows: pd.DataFrame, steps: dict, quantiles: list[float], d)
             ax.plot(days[ahead], tr[ahead, 1], "o", color="tab:blue", ms=4,
                     label=f"forecast from day {d[-1]:.1f}")  # fmt: skip
     lo, mid, hi = pick
+    product = display.product if display is not None else schema.TITER
+    unit = display.unit(product) if display is not None else "mg/L"
     h = np.asarray(steps["harvest"])[-1]
     at = days[-1] if days.size else d[-1]
     ax.errorbar([at], [h[mid]], yerr=[[h[mid] - h[lo]], [h[hi] - h[mid]]], fmt="D",
                 color="tab:red", ms=6, capsize=3, zorder=5,
-                label=f"harvest: {h[mid]:.0f} mg/L")  # fmt: skip
-    _line(ax, d, _col(rows, schema.TITER), "ko", "measured", ms=3.5, zorder=6)
+                label=f"harvest: {h[mid]:.0f} {unit}" if abs(h[mid]) >= 100 else f"harvest: {h[mid]:.3g} {unit}")  # fmt: skip
+    _line(ax, d, _col(rows, product), "ko", "measured", ms=3.5, zorder=6)
     ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
-    ax.set_ylabel("titer (mg/L)")
+    ax.set_ylabel(_label(display, product, "titer", "mg/L"))
     ax.set_title("Titer: measured, fitted and forecast")
     _legend_below(ax)
 
@@ -186,6 +222,7 @@ def save_dashboard(res, batch_id: str, path: Path, dpi: int = 80) -> Path:
     """Draw and save the dashboard of one batch of a ``Predictions`` result."""
     rows = res.batches[batch_id]
     steps = res.steps[batch_id]
-    fig = dashboard_figure(rows, steps, res.events.get(batch_id, []), list(res.quantiles))
+    events = res.events.get(batch_id, [])
+    fig = dashboard_figure(rows, steps, events, list(res.quantiles), getattr(res, "display", None))
     fig.savefig(path, dpi=dpi)
     return Path(path)

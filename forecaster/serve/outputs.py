@@ -257,14 +257,29 @@ def _is_stale(holder: dict) -> bool:
     return False
 
 
+def user_tables(res) -> dict[str, pd.DataFrame]:
+    """The tables of ``res`` in the user's names, units and dates (see ``display.py``)."""
+    from forecaster.serve.display import OutputNames
+
+    disp = getattr(res, "display", None) or OutputNames()
+    return {
+        "predictions": disp.predictions(res.predictions),
+        "trajectories": disp.trajectories(res.trajectories),
+        "alarms": disp.alarms(res.alarms),
+        "attributions": disp.attributions(res.attributions),
+    }
+
+
 def _write_all(res, folder: Path, run_dir, figures: dict[str, str]) -> list[str]:
     """Write the tables and the report into ``folder``; returns every output's path in it."""
-    res.predictions.to_csv(folder / "predictions.csv", index=False)
-    res.trajectories.to_csv(folder / "trajectories.csv", index=False, float_format="%.6g")
-    res.alarms.to_csv(folder / "alarms.csv", index=False)
-    res.attributions.to_csv(folder / "attributions.csv", index=False, float_format="%.6g")
+    tables = user_tables(res)
+    tables["predictions"].to_csv(folder / "predictions.csv", index=False)
+    tables["trajectories"].to_csv(folder / "trajectories.csv", index=False, float_format="%.6g")
+    tables["alarms"].to_csv(folder / "alarms.csv", index=False)
+    tables["attributions"].to_csv(folder / "attributions.csv", index=False, float_format="%.6g")
     problems_frame(res.problems).to_csv(folder / "problems.csv", index=False)
-    (folder / "report.md").write_text(report_markdown(res, run_dir, figures), encoding="utf-8")
+    text = report_markdown(res, run_dir, figures, tables)
+    (folder / "report.md").write_text(text, encoding="utf-8")
     return [*(f"{t}.csv" for t in TABLES), *figures.values(), "report.md"]
 
 
@@ -315,8 +330,19 @@ def _fmt(v) -> str:
     return " ".join(str(v).split())
 
 
-def report_markdown(res, run_dir, figures: dict[str, str]) -> str:
-    """``report.md``: what was predicted, links to every table and dashboard, problems."""
+def report_markdown(res, run_dir, figures: dict[str, str], tables=None) -> str:
+    """``report.md``: what was predicted, links to every table and dashboard, problems.
+
+    ``tables``: :func:`user_tables` of ``res`` (computed when not given).
+    """
+    tables = tables or user_tables(res)
+    disp = getattr(res, "display", None)
+    product, feed_unit = "titer", "mL/h"
+    if disp is not None and disp.column(disp.product) != disp.product:  # the user's words
+        product = disp.column(disp.product) + f" ({disp.unit(disp.product)})"
+        feed_unit = disp.unit(disp.process.feed) if disp.process.feed else feed_unit
+    alarm_cols = ["batch_id", "detector", "rule", "start_h", "start_time", "end_h", "reason"]
+    alarms = tables["alarms"][[c for c in alarm_cols if c in tables["alarms"].columns]]
     n_pred, n_skip = len(res.predictions), len(res.problems)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -332,15 +358,15 @@ def report_markdown(res, run_dir, figures: dict[str, str]) -> str:
         "[alarms.csv](alarms.csv), [attributions.csv](attributions.csv) (top variables behind "
         "the harvest-titer forecast), [problems.csv](problems.csv).",
         "",
-        "Harvest titer: median forecast with its 80 % interval (10th to 90th percentile). "
-        "Feed: the recommended rate for the next step, in mL/h.",
+        f"Harvest {product}: median forecast with its 80 % interval (10th to 90th "
+        f"percentile). Feed: the recommended rate for the next step, in {feed_unit}.",
         "",
         "## Forecasts",
         "",
-        _md_table(res.predictions),
+        _md_table(tables["predictions"]),
         "## Alarms",
         "",
-        _md_table(res.alarms[["batch_id", "detector", "rule", "start_h", "end_h", "reason"]]),
+        _md_table(alarms),
     ]
     if n_skip:
         lines += ["## Skipped batches", ""]

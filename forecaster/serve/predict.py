@@ -31,18 +31,17 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
-from forecaster.data.errors import DataError, EmptyColumnError, MissingColumnError
-from forecaster.data.validate import is_blank, validate_table
+from forecaster.anomaly.reasons import use_vocabulary
+from forecaster.data.errors import DataError
 from forecaster.models.decode import QuantilePick, daily_trajectory
+from forecaster.serve.display import OutputNames
+from forecaster.serve.reading import MIN_ROWS, check_columns, read_for_run, validate_for_run
 from forecaster.serve.run_folder import LoadedRun, load_run
 from forecaster.threads import set_threads
 
-__all__ = ["LoadedRun", "load_run", "predict_table", "predict_file_in_chunks", "main"]
+__all__ = ["MIN_ROWS", "LoadedRun", "check_columns", "load_run", "main", "predict_file_in_chunks",
+           "predict_table", "read_for_run", "validate_for_run"]  # fmt: skip
 
-#: Fewest rows (hours of hourly data) a batch needs before it is predicted. Below six
-#: hourly rows the recurrent state has seen too little to say anything, and no assay after
-#: inoculation exists yet.
-MIN_ROWS = 6
 #: Batches per vectorised pass (network, detector, attributions) and per progress tick.
 CHUNK = 256
 
@@ -65,6 +64,8 @@ class Predictions:
         source: where the table came from.
         seconds: wall time per phase.
         quantiles: the forecaster's quantiles (Q,), e.g. [0.1, 0.5, 0.9].
+        display: the user's names, units and batch start dates; the tables above stay
+            canonical, :mod:`forecaster.serve.outputs` writes them through it.
     """
 
     predictions: pd.DataFrame
@@ -78,6 +79,7 @@ class Predictions:
     source: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     quantiles: list[float] = field(default_factory=list)
+    display: OutputNames | None = None
 
 
 PREDICTION_COLUMNS = [
@@ -96,45 +98,6 @@ TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "t
 ALARM_COLUMNS = [schema.BATCH_ID, "incident_id", "detector", "rule", "start_h", "raised_h",
                  "end_h", "score", "threshold", "open", "top_variables", "reason"]  # fmt: skip
 ATTRIBUTION_COLUMNS = [schema.BATCH_ID, "rank", "variable", "share"]
-
-
-def check_columns(run: LoadedRun, table: pd.DataFrame, source: str) -> None:
-    """Table-level checks: every variable the models use is present and not entirely empty.
-
-    Raises:
-        MissingColumnError: with the closest column name and how to train without it.
-        EmptyColumnError: a used column holds no value at all.
-    """
-    cmap = run.column_map
-    for v in run.required:
-        theirs = cmap.source_name(v)
-        if v not in table.columns:
-            raise MissingColumnError(
-                v,
-                available=[c for c in table.columns if c not in schema.VARIABLE_NAMES],
-                file=source,
-                looked_for=theirs if theirs != v else None,
-                hint=f"the run's models use {v}; add the column, map one to it in data.column_map, "
-                f"or retrain without it (model.exclude_inputs: [{v}] and anomaly.autoencoder.exclude: [{v}])",
-            )
-        if is_blank(table[v]).all():
-            raise EmptyColumnError("the column has no values", file=source, column=theirs)
-
-
-def validate_for_run(run: LoadedRun, table: pd.DataFrame, source: str, strict: bool = False):
-    """Check a canonical table against what the run's models need; returns a ValidationReport."""
-    check_columns(run, table, source)
-    dense = [v for v in run.required if schema.variable(v).role != "offline"]
-    return validate_table(table, source=source, required=dense, min_rows=MIN_ROWS, strict=strict)
-
-
-def read_for_run(run: LoadedRun, path: str | os.PathLike, strict: bool = False):
-    """Read a user's file through the run's column map and validate it (ValidationReport)."""
-    from forecaster.data.io import read_table
-
-    src = str(path)
-    table = read_table(path, run.column_map)
-    return validate_for_run(run, table, src, strict=strict)
 
 
 def predict_table(
@@ -173,6 +136,7 @@ def predict_table(
         source = source or "table"
         report = validate_for_run(run, table, source, strict=strict)
     seconds = {"read_validate_s": time.perf_counter() - t0}
+    display = OutputNames.for_table(run.process, run.column_map, report.table.attrs)
     groups = [g for _, g in report.table.groupby(schema.BATCH_ID, sort=False)]
     if progress is None:
         progress = len(groups) >= 50
@@ -182,13 +146,16 @@ def predict_table(
     bar = tqdm(total=len(groups), unit="batch", disable=not progress, file=sys.stderr, leave=False)
     for i in range(0, len(groups), CHUNK):
         parts.append(
-            _predict_chunk(run, groups[i : i + CHUNK], attributions, top_k, method, alarms, seconds)
+            _predict_chunk(
+                run, groups[i : i + CHUNK], attributions, top_k, method, alarms, seconds, display
+            )
         )
         bar.update(len(groups[i : i + CHUNK]))
     bar.close()
     seconds["total_s"] = time.perf_counter() - t0
     res = _collect(parts, report.problems, source, seconds)
     res.quantiles = list(run.model.net.quantiles)
+    res.display = display
     return res
 
 
@@ -207,7 +174,7 @@ def predict_file_in_chunks(
     from forecaster.serve.batch_reader import read_in_chunks
 
     src = str(path)
-    for table in read_in_chunks(path, run.column_map, batches_per_chunk):
+    for table in read_in_chunks(path, run.column_map, batches_per_chunk, process=run.process):
         yield predict_table(run, table, source=src, strict=strict, **kwargs)
 
 
@@ -228,10 +195,18 @@ def join_predictions(parts: Sequence[Predictions]) -> Predictions:
         steps={b: s for p in parts for b, s in p.steps.items()},
         events={b: e for p in parts for b, e in p.events.items()},
         source=first.source, seconds=seconds, quantiles=list(first.quantiles),
+        display=_merged_display(parts),
     )  # fmt: skip
 
 
-def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) -> dict:
+def _merged_display(parts: Sequence[Predictions]) -> OutputNames | None:
+    out = None
+    for p in parts:
+        out = p.display if out is None else out.merged(p.display)
+    return out
+
+
+def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, display) -> dict:
     model = run.model
     pick = QuantilePick.of(model.net.quantiles)
     lo, mid, hi = pick
@@ -241,10 +216,10 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds) ->
     steps = model.step_outputs(rows)  # decoded: unscaled, clipped at 0
     seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    events = {
-        b: (run.detector.detect(g) if alarms and run.detector is not None else [])
-        for b, g in zip(ids, rows)
-    }
+    events = {}
+    for b, g in zip(ids, rows):  # reasons in the user's names, units and dates
+        with use_vocabulary(display.vocabulary(b)):
+            events[b] = run.detector.detect(g) if alarms and run.detector is not None else []
     seconds["alarms_s"] = seconds.get("alarms_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     tops: dict[str, list[tuple[str, float]]] = {}

@@ -1,4 +1,8 @@
-"""Load a verified run folder for prediction: models, column map and attribution baseline.
+"""Load a verified run folder for prediction: models, process, column map and baseline.
+
+The process definition is ``process.json`` (older folders: the CHO preset); the column map
+is ``column_map.json`` when the folder has one, else the training ``config.yaml``'s
+``data.column_map`` (what folders hold today).
 
 ``load_run`` is what ``forecaster.predict``, the ``Monitor`` and the benchmarks call; every
 problem becomes a one-line ``RunFolderError`` naming the file.
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ import yaml
 from forecaster.bundle import verify
 from forecaster.data.column_map import ColumnMap
 from forecaster.data.errors import DataError, RunFolderError
+from forecaster.data.process import Process, default_process
 from forecaster.models.sequence import SequenceForecaster
 
 
@@ -32,6 +37,7 @@ class LoadedRun:
         model: the sequence forecaster.
         detector: the anomaly detector, or None if the run was trained without one.
         baseline: (F,) or (hours, F) attribution baseline saved by the explain stage, or None.
+        process: the run's process definition (``process.json``; older folders: CHO).
     """
 
     run_dir: Path
@@ -41,6 +47,7 @@ class LoadedRun:
     model: SequenceForecaster
     detector: object | None = None
     baseline: np.ndarray | None = None
+    process: Process = field(default_factory=default_process)
 
     @property
     def required(self) -> list[str]:
@@ -67,11 +74,17 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
         ) from None
     if not isinstance(config, dict):
         raise RunFolderError("config.yaml does not hold a run config", file=str(cfg_path))
-    cmap_raw = (config.get("data") or {}).get("column_map")
+    process = _load_process(run_dir)
+    cmap_path = run_dir / "column_map.json"
     try:
-        column_map = ColumnMap.from_dict(cmap_raw)
-    except DataError as e:
-        raise RunFolderError(f"data.column_map in config.yaml: {e}", file=str(cfg_path)) from None
+        if cmap_path.exists():
+            column_map = ColumnMap.from_dict(json.loads(cmap_path.read_text()), process)
+        else:  # older folders: the map of the training config
+            cmap_path = cfg_path
+            column_map = ColumnMap.from_dict((config.get("data") or {}).get("column_map"), process)
+    except (DataError, ValueError) as e:
+        where = "data.column_map in config.yaml" if cmap_path == cfg_path else "column_map.json"
+        raise RunFolderError(f"{where}: {e}", file=str(cmap_path)) from None
     model_path = run_dir / "forecast" / "model.pt"
     try:  # an old format version is migrated or refused in one line by the loader itself
         model = SequenceForecaster.load(model_path)
@@ -93,7 +106,20 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
                 file=str(run_dir / "anomaly"),
             ) from None
     baseline = _load_baseline(run_dir, model)
-    return LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline)
+    return LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline, process)
+
+
+def _load_process(run_dir: Path) -> Process:
+    """``process.json`` of the run folder; the CHO preset for folders older than it."""
+    path = run_dir / "process.json"
+    if not path.exists():
+        return default_process()
+    try:
+        return Process.from_dict(json.loads(path.read_text()))
+    except (ValueError, DataError) as e:
+        raise RunFolderError(
+            f"process.json is not a process definition ({e})", file=str(path)
+        ) from None
 
 
 def _load_baseline(run_dir: Path, model: SequenceForecaster) -> np.ndarray | None:
