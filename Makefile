@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then \
+		(apt-get install -y -q chromium chromium-driver || (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null 2>&1 \
+		|| echo "note: chromium not installed; the real-browser app test will be skipped"; fi
 	@if $(BIN)/python -m pip list 2>/dev/null | grep -Ei '^(nvidia-|triton|cuda-)'; then \
 		echo "error: CUDA packages were installed (see above); the CPU torch pin in constraints.txt was not honoured"; exit 1; fi
 	@$(BIN)/python -c "import torch,sys; v=torch.__version__; sys.exit(0 if '+cpu' in v or not torch.version.cuda else 'error: torch '+v+' is a CUDA build')"
