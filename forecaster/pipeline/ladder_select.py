@@ -12,6 +12,8 @@ per origin day (see :func:`choose`) is made in two stages:
    winner, on the validation batches: one replaces the stage-1 winner only if its MAPE there
    is lower than both the winner's and the best naive rung's on the same batches.
 
+An expensive rung is judged only on at least :data:`MIN_VAL_BATCHES` validation batches
+(on 2 batches a lucky rung wins too often: measured in ``benchmarks/bench_small_data.py``).
 A blend's weights (1 / MAPE) are set on the data it is scored on, a mild optimism of one
 degree of freedom.
 """
@@ -23,6 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecaster.pipeline.evaluate import mape
+
+#: fewest validation batches on which an expensive rung may replace the cross-validated choice
+MIN_VAL_BATCHES = 5
 
 
 @dataclass
@@ -180,7 +185,12 @@ def choose(
         "best_naive_mape": m_naive,
         "n_batches": f_best.n,
     }
-    if f_best.mape() < m_champ and f_best.mape() < m_naive:
+    if f_best.n < MIN_VAL_BATCHES:
+        detail["val"]["note"] = (
+            f"{f_best.n} validation batches: fewer than {MIN_VAL_BATCHES}, "
+            "the expensive rungs are shown but not chosen"
+        )
+    elif f_best.mape() < m_champ and f_best.mape() < m_naive:
         detail.update(on="val", mape=f_best.mape(), best_naive_mape=m_naive, n_batches=f_best.n)
         detail["best_naive"] = min(naive_val, key=lambda n: naive_val[n].on(ids).mape())
         return Choice(best, challengers[best][1], "val", f_best, detail)

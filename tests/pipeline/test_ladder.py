@@ -122,7 +122,9 @@ def fc(ids, y, p50, fold=0):
     )
 
 
-IDS, Y = ["a", "b", "c", "d"], [100.0, 200.0, 300.0, 400.0]
+IDS = ["a", "b", "c", "d", "e", "f", "g"]
+Y = [100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0]
+VAL = IDS[2:]
 NAIVE = ("naive_mean", "naive_ratio")
 
 
@@ -130,25 +132,37 @@ NAIVE = ("naive_mean", "naive_ratio")
     ("cheap_p50", "exp_p50", "want", "on"),
     [
         # naive exact: nothing beats it
-        ({"naive_mean": Y, "naive_ratio": [90, 250, 250, 300], "ridge": [110, 190, 330, 380]},
-         None, "naive_mean", "cv"),
+        ({"naive_mean": Y, "naive_ratio": [90, 250, 250, 300, 450, 650, 800],
+          "ridge": [110, 190, 330, 380, 520, 580, 690]}, None, "naive_mean", "cv"),
         # ridge best, naive off: ridge or its blend with the best naive
-        ({"naive_mean": [250] * 4, "naive_ratio": [130, 150, 390, 300], "ridge": [101, 199, 303, 398]},
-         None, "ridge", "cv"),
-        # RF exact on val (c, d), beats the cv choice and naive there: chosen on val
-        ({"naive_mean": [250] * 4, "naive_ratio": [130, 150, 390, 300], "ridge": [120, 170, 330, 360]},
-         [300, 400], "rf", "val"),
+        ({"naive_mean": [400] * 7, "naive_ratio": [130, 150, 390, 300, 650, 450, 900],
+          "ridge": [101, 199, 303, 398, 502, 601, 698]}, None, "ridge", "cv"),
+        # RF exact on the 5 validation batches, beats the cv choice and naive there
+        ({"naive_mean": [400] * 7, "naive_ratio": [130, 150, 390, 300, 650, 450, 900],
+          "ridge": [120, 170, 330, 360, 560, 540, 770]}, Y[2:], "rf", "val"),
         # RF worse than naive on val: stays with the cv choice
-        ({"naive_mean": [250] * 4, "naive_ratio": [130, 150, 300, 400], "ridge": [120, 170, 330, 360]},
-         [200, 600], None, "cv"),
+        ({"naive_mean": [400] * 7, "naive_ratio": [130, 150, 300, 400, 500, 600, 700],
+          "ridge": [120, 170, 330, 360, 560, 540, 770]}, [200, 600, 900, 300, 1400], None, "cv"),
     ],
 )  # fmt: skip
 def test_choice_table(cheap_p50, exp_p50, want, on):
     cheap = {n: fc(IDS, Y, p) for n, p in cheap_p50.items()}
-    exp = {} if exp_p50 is None else {"rf": fc(IDS[2:], Y[2:], exp_p50, fold=-1)}
-    c = choose(cheap, exp, NAIVE, ["c", "d"])
+    exp = {} if exp_p50 is None else {"rf": fc(VAL, Y[2:], exp_p50, fold=-1)}
+    c = choose(cheap, exp, NAIVE, VAL)
     assert c.on == on
     if want is not None:
         assert c.rung == want or (want in c.rung and c.rung.startswith("blend"))
     assert c.detail["mape"] <= c.detail["best_naive_mape"] + 1e-12
     assert abs(sum(c.weights.values()) - 1) < 1e-9
+
+
+def test_an_expensive_rung_is_not_chosen_on_fewer_than_five_validation_batches():
+    cheap = {
+        "naive_mean": fc(IDS, Y, [400] * 7),
+        "naive_ratio": fc(IDS, Y, [130, 150, 390, 300, 650, 450, 900]),
+        "ridge": fc(IDS, Y, [120, 170, 330, 360, 560, 540, 770]),
+    }
+    exact_rf = {"rf": fc(IDS[3:], Y[3:], Y[3:], fold=-1)}  # exact, but on 4 batches
+    c = choose(cheap, exact_rf, NAIVE, IDS[3:])
+    assert c.on == "cv" and "rf" not in c.rung
+    assert "fewer than 5" in c.detail["val"]["note"]
