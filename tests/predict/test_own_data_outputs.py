@@ -26,6 +26,12 @@ def own(tmp_path_factory):
                               "--run_name", "own", "--model.n_days", "5"])  # fmt: skip
     run_dir, _ = run(cfg, text, log=lambda *_: None)
     new, out = data.with_name("own_new.csv"), tmp / "out"
+    # one more batch with an obvious fault: the temperature 10 degF above its set point
+    table = pd.read_csv(new)
+    fault = table[table.Run == table.Run.iloc[0]].assign(Run="NEW-HOT")
+    late = np.arange(len(fault)) > len(fault) // 2
+    fault.loc[late, "Temp (degF)"] = fault.loc[late, "Temp SP (degF)"] + 10.0
+    pd.concat([table, fault]).to_csv(new, index=False)
     assert predict(["--run", str(run_dir), "--input", str(new), "--out", str(out)]) == 0
     return run_dir, new, out
 
@@ -92,12 +98,14 @@ def test_trajectories_and_attributions_use_the_product_column(own, canonical):
 
 def test_alarms_name_the_users_columns_and_dates(own, canonical):
     alarms = pd.read_csv(own[2] / "alarms.csv")
+    assert (alarms.batch_id == "NEW-HOT").any()
     for c in ("start_time", "raised_time", "end_time"):
         assert c in alarms.columns
     raw = pd.read_csv(own[1])
     for top in alarms.top_variables.dropna():
         assert all(item.rpartition(":")[0] in raw.columns for item in top.split(";"))
     score = alarms[alarms.detector != "rules"]
+    assert score.reason.str.contains(r"^Temp rose to [\d.]+ F at \d+ h \(20", regex=True).any()
     for reason in score.reason:
         assert "mg/L" not in reason and " C " not in reason
     report = (own[2] / "report.md").read_text()
