@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -76,9 +77,13 @@ class OutputNames:
                        time_format=self.time_format or other.time_format)  # fmt: skip
 
     # ------------------------------------------------------------- names and units
+    @cached_property
+    def _theirs(self) -> dict[str, str]:
+        return {ours: theirs for theirs, ours in reversed(self.column_map.renames().items())}
+
     def column(self, var: str) -> str:
         """Their column name of a canonical variable."""
-        return self.column_map.source_name(var)
+        return self._theirs.get(var, var)
 
     def unit(self, var: str) -> str:
         """The unit of their column (the canonical unit when not converted)."""
@@ -126,7 +131,7 @@ class OutputNames:
 
     def vocabulary(self, batch_id: str | None = None) -> Vocabulary:
         """What alarm reasons of ``batch_id`` speak in (its start date included)."""
-        names = {v: self.column(v) for v in self.process.names}
+        names = {v: self._theirs[v] for v in self.process.names if v in self._theirs}
         start = self.starts.get(str(batch_id)) if batch_id is not None else None
         return Vocabulary(names, dict(self.column_map.units), self.process, start,
                           self.time_format)  # fmt: skip

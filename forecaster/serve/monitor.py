@@ -26,12 +26,14 @@ import pandas as pd
 import torch
 
 from forecaster import schema
+from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
 from forecaster.data import units
 from forecaster.data.errors import MissingColumnError, NonNumericError, TimeOrderError
 from forecaster.data.streaming import StreamingFeatures
 from forecaster.data.validate import to_float
 from forecaster.models.decode import QuantilePick, decode
 from forecaster.models.inputs import check_rows, physical_bounds
+from forecaster.serve.display import OutputNames
 from forecaster.serve.run_folder import LoadedRun, load_run
 
 
@@ -162,7 +164,8 @@ class Monitor:
         if self.detector is not None:
             if st.alarms is None:
                 st.alarms = self.detector.stream(bid)
-            new_alarms = st.alarms.update(canon)
+            with use_vocabulary(self._vocabulary(bid, st)):  # reasons in the user's words
+                new_alarms = st.alarms.update(canon)
         x = st.features.update_arrays(t, dense, off)
         out, st.rnn = self.model.net.step(torch.from_numpy(x)[None], st.rnn)
         # the forecast at the last new row, decoded as every other path decodes it
@@ -184,6 +187,10 @@ class Monitor:
         )
         self._batches[bid] = st
         return st.last
+
+    def _vocabulary(self, bid: str, st: _BatchState) -> Vocabulary:
+        starts = {bid: st.t0_stamp} if st.t0_stamp is not None else {}
+        return OutputNames(self.run.process, self._cmap, starts).vocabulary(bid)
 
     # ------------------------------------------------------------------ checks
     def _canonical(
@@ -218,7 +225,8 @@ class Monitor:
         for j, c in enumerate(canon_names):
             unit = None if (c == schema.TIME and self._stamps) else self._units.get(c)
             if unit:
-                block[:, j] = units.convert(block[:, j], c, unit)
+                process = self.run.process if c != schema.TIME else None
+                block[:, j] = units.convert(block[:, j], c, unit, process)
         check_rows(block, canon_names, batch=bid, first_row=first_row, source=src,
                    prev_time_h=st.features.last_time_h, bounds=self._bounds(canon_names))  # fmt: skip
         frame = pd.DataFrame(block, columns=canon_names)
