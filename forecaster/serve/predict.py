@@ -7,9 +7,10 @@ the harvest-titer forecast::
 
     python -m forecaster.predict --run checkpoints/NAME --input new_batches.csv --out results/
 
-The run folder is checked first (``forecaster.bundle.verify``). The input is read through the
-column map stored in the run's ``config.yaml``, so the user's own column names and units
-work. A batch with a problem is reported (stderr, ``problems.csv``, ``report.md``) and
+The run folder is checked first (``forecaster.bundle.verify``). The input is read with the
+run's process definition (``process.json``) and column map (:mod:`forecaster.serve.run_folder`),
+so the user's own column names and units work; the output files answer in them
+(:mod:`forecaster.serve.display`). A batch with a problem is reported (stderr, ``problems.csv``, ``report.md``) and
 skipped while the others are predicted, unless ``--strict``. ``--out`` is checked and
 locked before any computing; a non-empty folder predict did not write needs
 ``--overwrite``. Outputs are written into a temporary folder beside ``--out`` and moved
