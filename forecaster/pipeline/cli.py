@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from forecaster.cli import cli_main
-from forecaster.pipeline.evaluate import ORIGIN_DAYS
+from forecaster.pipeline.evaluate import LADDER_ORDER, ORIGIN_DAYS
 
 
 def results_table(metrics: dict) -> str:
@@ -18,15 +18,20 @@ def results_table(metrics: dict) -> str:
             return "n/a"
         return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
 
-    head = f"{'model':<10}{'feed R2':>9}" + "".join(f"{'MAPE d' + str(d):>10}" for d in ORIGIN_DAYS)
+    head = f"{'model':<12}{'feed R2':>7}" + "".join(f"{'MAPE d' + str(d):>10}" for d in ORIGIN_DAYS)
     rows.append(head)
-    for name in ("sequence", "rf"):
-        if name in f:
+    for name in LADDER_ORDER:
+        if name in f or isinstance(t.get(name), dict) and "harvest_mape_by_day" in t[name]:
             m = t.get(name, {}).get("harvest_mape_by_day", {})
             rows.append(
-                f"{name:<10}{fmt(f[name].get('r2')):>9}"
+                f"{name:<12}{fmt(f.get(name, {}).get('r2')):>7}"
                 + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in ORIGIN_DAYS)
             )
+    picked = t.get("chosen", {}).get("rung_by_day")
+    if picked:
+        rows.append(
+            "chosen = " + ", ".join(f"day {d}: {picked[d]}" for d in sorted(picked, key=int))
+        )
     cov = t.get("sequence", {}).get("pi80_coverage")
     rows.append(
         f"PI80 coverage {fmt(cov)}; assay-noise floor MAPE {fmt(t.get('noise_floor_mape'), True)}"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
+from forecaster.data.errors import ConfigError
 from forecaster.models.baseline import RFBaseline
 from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.evaluate import (
@@ -65,8 +66,37 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     out["titer"]["noise_floor_mape"] = noise_floor_mape(
         ctx.batches("test", faulty=False), batch_info
     )
+    for name, entry in ladder_metrics(ctx, seq, rf, fault_filter).items():
+        if isinstance(out["titer"].get(name), dict):  # rf, sequence: keep their own test
+            entry = {k: v for k, v in entry.items() if k != "harvest_mape_by_day"}  # figures
+            out["titer"][name].update(entry)
+        else:
+            out["titer"][name] = entry
     _figures(ctx, out, rf)
     return out
+
+
+def ladder_metrics(ctx: RunContext, seq, rf, fault_filter) -> dict:
+    """The forecaster ladder beside the models: every naive rung, the ridge on the assay
+    history and the forecast the tool gives (``chosen``), scored on the same test batches,
+    with conformal intervals per origin day (``forecaster.pipeline.ladder``).
+
+    Returns ``metrics["titer"]`` entries: ``naive_mean``, ``naive_ratio``, ``naive_slope``,
+    ``ridge``, ``chosen``, ``rf``, ``sequence`` (same keys for every rung: the caller merges
+    the last two into the models' own entries) and ``ladder`` (its settings); or
+    ``{"ladder": {"note": ...}}`` when the data are too few for the folds.
+    """
+    from forecaster.pipeline.ladder import run_ladder
+
+    train = ctx.batches("train", faulty=fault_filter)
+    val = ctx.batches("val", faulty=fault_filter)
+    n = train[schema.BATCH_ID].nunique() + val[schema.BATCH_ID].nunique()
+    try:
+        lad = run_ladder(train, val, ctx.batches("test", faulty=False), sequence=seq, rf=rf,
+                         origin_days=(3, 5, 7, 10), k=min(5, max(2, n // 2)), seed=ctx.seed)  # fmt: skip
+    except ConfigError as err:
+        return {"ladder": {"note": f"forecaster ladder skipped: {err}"}}
+    return lad
 
 
 def _figures(ctx: RunContext, metrics: dict, rf) -> None:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from forecaster.data.io import atomic_write_text
 from forecaster.pipeline.context import RunContext
-from forecaster.pipeline.evaluate import ORIGIN_DAYS
+from forecaster.pipeline.evaluate import LADDER_ORDER, ORIGIN_DAYS
 
 
 def _pct(x) -> str:
@@ -15,6 +15,31 @@ def _pct(x) -> str:
 
 def _num(x, fmt: str = ".3f") -> str:
     return "n/a" if x is None else format(x, fmt)
+
+
+def ladder_lines(t: dict) -> list[str]:
+    """What the tool gives and why: the rung per origin day, conformal coverage by level."""
+    chosen = t.get("chosen", {})
+    out: list[str] = []
+    if chosen.get("rung_by_day"):
+        out += ["", "The forecast the tool gives (`chosen`), per origin day, is the rung with the "
+                "lowest out-of-sample error, never worse there than the best naive rung: "
+                + ", ".join(f"day {d}: {chosen['rung_by_day'][d]}"
+                           for d in sorted(chosen["rung_by_day"], key=int)) + "."]  # fmt: skip
+        out += [f"- {n}" for n in chosen.get("notes", [])]
+        cov = chosen.get("coverage", {})
+        if cov:
+            out += ["", "| chosen: interval coverage (width % of forecast) | "
+                    + " | ".join(f"day {d}" for d in ORIGIN_DAYS) + " |",
+                    "|---|" + "---|" * len(ORIGIN_DAYS)]  # fmt: skip
+            width = chosen.get("width_pct", {})
+            for level, by_day in cov.items():
+                cells = [f"{_num(by_day.get(str(d)))} ({_num(width.get(level, {}).get(str(d)), '.0f')})"
+                         for d in ORIGIN_DAYS]  # fmt: skip
+                out.append(f"| {level} % | " + " | ".join(cells) + " |")
+    elif t.get("ladder", {}).get("note"):
+        out += ["", f"- {t['ladder']['note']}"]
+    return out
 
 
 def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
@@ -28,8 +53,8 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
         + " |"
     ]
     lines += ["|---|---|---|" + "---|" * len(ORIGIN_DAYS)]
-    for name in ("sequence", "rf"):
-        if name not in f and name not in t:
+    for name in LADDER_ORDER:
+        if name not in f and "harvest_mape_by_day" not in t.get(name, {}):
             continue
         m = t.get(name, {}).get("harvest_mape_by_day", {})
         lines.append(
@@ -38,6 +63,7 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
             + " |"
         )
     seq = t.get("sequence", {})
+    lines += ladder_lines(t)
     lines += [
         "",
         "- Harvest-titer R² by origin day (sequence): "

@@ -58,6 +58,12 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path):
     for key in ("r2", "rmse"):
         assert key in m["feed"]["sequence"] and key in m["feed"]["rf"]
     assert set(m["titer"]["sequence"]["harvest_mape_by_day"]) <= {"3", "5", "7", "10"}
+    # the naive rungs stand beside the models, and the forecast the tool gives is named
+    for rung in ("naive_mean", "naive_ratio", "naive_slope", "ridge", "chosen"):
+        assert set(m["titer"][rung]["harvest_mape_by_day"]) == {"3", "5", "7", "10"}, rung
+    assert set(m["titer"]["chosen"]["coverage"]) == {"80", "90", "95"}
+    report = (run_dir / "report.md").read_text()
+    assert "| chosen |" in report and "| naive_ratio |" in report
     assert (
         m["data"]["n_train_batches"] + m["data"]["n_val_batches"] + m["data"]["n_test_batches"]
         == m["data"]["n_batches"]
