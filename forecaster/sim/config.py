@@ -127,12 +127,13 @@ class Control:
     kla_surface_1_h: float = 0.8  # headspace transfer at maximum agitation
     do_kp: float = 0.3  # cascade output per (setpoint - DO) / 100
     do_ki_1_h: float = 1.5
-    ph_deadband: float = 0.05
-    base_max_mL_h: float = 6.0
+    ph_deadband: float = 0.05  # CO2 holds set point + band, base set point - band
+    base_max_mL_h: float = 3.0  # ~2x the peak need of a normal batch (~1.3 mL/h)
     base_conc_M: float = 1.0  # base equivalents (e.g. 1 M NaHCO3 / 0.5 M Na2CO3)
-    base_gain_per_pH: float = 20.0  # pump fraction per pH unit below the band
-    co2_max_mL_min: float = 60.0
-    co2_gain_per_pH: float = 20.0  # valve fraction per pH unit above the band
+    base_gain_per_pH: float = 20.0  # pump fraction per pH unit below its edge (PI gain)
+    co2_max_mL_min: float = 60.0  # CO2 blended into the sparge line
+    co2_gain_per_pH: float = 20.0  # valve fraction per pH unit above its edge (PI gain)
+    ph_reset_time_h: float = 2.0  # integral time of the pH loop (PI)
     temperature_tau_h: float = 0.5  # closed-loop time constant of the jacket
 
 

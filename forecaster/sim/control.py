@@ -8,8 +8,12 @@
   20e6 cells/mL with kLa ~ 5-15 1/h.
 - DO cascade: one PI output u in [0, 2]; u in [0, 1] raises agitation, u in [1, 2] the sparge.
 - pH: bicarbonate buffer, pH = 6.1 + log10([HCO3-] / [dCO2]) (Henderson-Hasselbalch).
-  Lactate, bacterial acid and base move [HCO3-]; respiration, CO2 sparge and stripping move
-  dissolved CO2. Dead-band control: CO2 above the band, base below it (proportional).
+  Lactate, bacterial acid and base move [HCO3-]; respiration adds dissolved CO2, and the
+  sparge exchanges it with its gas (``co2_transfer``): air strips it, CO2 blended into the
+  sparge by the pH loop dissolves (a mass balance, not a drawn curve). Dead-band control
+  (``ph_loop``, split-range PI): CO2 holds the pH at set point + dead band when it rises,
+  base at set point - dead band when it falls; set point 6.9-7.2 and band 0.05-0.1 as in
+  bench CHO processes (``shared/DOMAIN.md``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import numpy as np
 from forecaster.sim.config import Control
 
 O2_AIR_FRACTION = 0.21
-#: Stripping of dissolved CO2 (1/h): headspace + per unit of relative sparge flow.
+#: Effective CO2 transfer coefficients (1/h): headspace + per unit of relative sparge flow.
 CO2_STRIP_BASE_1_H = 0.3
 CO2_STRIP_SPARGE_1_H = 2.0
-#: Dissolved CO2 (mM) that the CO2 sparge adds per hour at full valve opening.
-CO2_SPARGE_MM_H = 3.0
+#: Dissolved CO2 (mM) in equilibrium with pure CO2 at 1 atm, 37 C: solubility ~0.030 mM/mmHg
+#: times (760 - 47) mmHg (water vapour).
+CO2_SAT_PURE_MM = 21.5
 #: Dissolved CO2 in equilibrium with air (mM).
 CO2_AIR_MM = 0.03
 #: Respiratory quotient (CO2 evolved / O2 taken up).
@@ -60,18 +65,48 @@ def ph_from(hco3_mM: np.ndarray, dco2_mM: np.ndarray) -> np.ndarray:
     return 6.1 + np.log10(np.maximum(hco3_mM, 1e-3) / np.maximum(dco2_mM, 1e-4))
 
 
-def ph_commands(ph: np.ndarray, setpoint: np.ndarray, c: Control) -> tuple[np.ndarray, np.ndarray]:
-    """Dead-band pH control. Returns (base command mL/h, CO2 command mL/min), each (n,)."""
-    lo = setpoint - c.ph_deadband
-    hi = setpoint + c.ph_deadband
-    base = c.base_max_mL_h * np.clip(c.base_gain_per_pH * (lo - ph), 0.0, 1.0)
-    co2 = c.co2_max_mL_min * np.clip(c.co2_gain_per_pH * (ph - hi), 0.0, 1.0)
-    return base, co2
+def ph_loop(
+    ph: np.ndarray, lo: np.ndarray, hi: np.ndarray, integral: np.ndarray, c: Control, dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split-range PI pH control with a dead band [lo, hi]; one step of ``dt`` h.
+
+    Each actuator has its own PI loop whose set point is its edge of the band: the CO2 valve
+    holds ``hi`` (set point + dead band), the base pump ``lo``. ``integral`` (n,) is the
+    integral part of one output in [-1, 1]: > 0 is the CO2 valve's fraction open, < 0 the
+    base pump's fraction on, so the two never run together. An actuator stays active while
+    its integral is non-zero and holds the pH on its edge without offset; once the integral
+    has run back to 0 both idle and the pH floats inside the band until it leaves it, which
+    activates the actuator on that side. Gains are output fraction per pH unit, integral time
+    ``ph_reset_time_h``.
+
+    Returns:
+        (base command mL/h, CO2 command mL/min, new integral), each (n,).
+    """
+    side = np.sign(integral)  # +1 CO2 active, -1 base active, 0 both idle
+    side = np.where(side == 0.0, (ph > hi).astype(float) - (ph < lo), side)
+    co2_side = side > 0.0
+    err = (ph - np.where(co2_side, hi, lo)) * np.abs(side)  # > 0: too basic; 0 when idle
+    gain = np.where(co2_side, c.co2_gain_per_pH, c.base_gain_per_pH)
+    # side * clip(side * x, 0, 1) keeps x on the active side and within the actuator's range;
+    # clamping the integral there is the anti-windup, and reaching 0 idles the actuator
+    v = side * np.clip(side * (gain * err + integral), 0.0, 1.0)
+    integral = side * np.clip(side * (integral + gain * err * (dt / c.ph_reset_time_h)), 0.0, 1.0)
+    return c.base_max_mL_h * np.maximum(-v, 0.0), c.co2_max_mL_min * np.maximum(v, 0.0), integral
 
 
-def co2_strip_rate(flow: np.ndarray, c: Control) -> np.ndarray:
-    """(n,) CO2 stripping rate constant (1/h), rising with the sparge flow."""
-    return CO2_STRIP_BASE_1_H + CO2_STRIP_SPARGE_1_H * flow / c.airflow_max_L_min
+def co2_transfer(
+    flow_L_min: np.ndarray, co2_mL_min: np.ndarray, c: Control
+) -> tuple[np.ndarray, np.ndarray]:
+    """CO2 gas-liquid transfer: (rate constant 1/h, CO2 delivered at zero dCO2 mM/h), each (n,).
+
+    d[dCO2]/dt = k_hs (C_air - dCO2) + k_sp (y C_pure - dCO2) + CER, with the sparge's
+    coefficient k_sp rising with its flow and y the CO2 share of the sparge gas (the CO2
+    valve feeds the sparge line). So the same bubbles strip respiratory CO2 and carry the
+    controller's CO2 in: more gas strips more, and a CO2-rich sparge adds more.
+    """
+    k_sp = CO2_STRIP_SPARGE_1_H * flow_L_min / c.airflow_max_L_min
+    y = co2_mL_min / np.maximum(co2_mL_min + 1000.0 * flow_L_min, 1e-9)
+    return CO2_STRIP_BASE_1_H + k_sp, k_sp * y * CO2_SAT_PURE_MM
 
 
 def relax(x: np.ndarray, target: np.ndarray, rate: np.ndarray, dt: float) -> np.ndarray:

@@ -25,7 +25,6 @@ from forecaster.sim.result import Perturbation
 
 O2_SAT_AIR_MM = 0.21  # dissolved O2 at 100 % air saturation, 37 C (mM)
 HCO3_INITIAL_MM = 24.0  # medium bicarbonate
-PH_INITIAL = 7.2  # medium equilibrated before inoculation
 # Contaminating bacteria (a fast aerobe/facultative anaerobe, g dry weight per L).
 BAC_INOCULUM_G_L = 2e-5
 BAC_MU_PER_SEVERITY_1_H = 0.9
@@ -79,7 +78,9 @@ def run(
     titer, bac = np.zeros(n), np.zeros(n)
     do = np.full(n, 100.0)
     hco3 = np.full(n, HCO3_INITIAL_MM)
-    dco2 = hco3 / 10 ** (PH_INITIAL - 6.1)
+    # the medium is conditioned in the vessel, pH loop on, before inoculation
+    dco2 = hco3 / 10 ** (p["ph_setpoint"] - 6.1)
+    ph_int = np.zeros(n)
     temp = p["temperature_pre_shift_C"].copy()
     u_int = np.zeros(n)
     feed_cmd, bolus_end = np.zeros(n), np.full(n, -np.inf)
@@ -102,6 +103,7 @@ def run(
     feed_start, run_h = p["feed_start_h"], p["run_length_h"]
     t_pre, t_post = p["temperature_pre_shift_C"], p["temperature_post_shift_C"]
     do_sp, ph_sp, kla_max = p["do_setpoint_pct"], p["ph_setpoint"], p["kla_sparge_max_1_h"]
+    ph_lo, ph_hi = ph_sp - c.ph_deadband, ph_sp + c.ph_deadband
     ar = np.exp(-dt / 1.0)  # OUR noise: AR(1), 1 h correlation time, 3 % sd
     ar_sd = 0.03 * np.sqrt(1.0 - ar * ar)
 
@@ -135,7 +137,7 @@ def run(
         u = np.clip(c.do_kp * err + u_int, 0.0, 2.0)
         u_int = np.clip(u_int + c.do_ki_1_h * err * dt, 0.0, 2.0)
         rpm, flow = ctl.cascade(u, c)
-        base_cmd, co2_cmd = ctl.ph_commands(ph, ph_sp, c)
+        base_cmd, co2_cmd, ph_int = ctl.ph_loop(ph, ph_lo, ph_hi, ph_int, c, dt)
         ph_on = (t >= ph_s) & (t < ph_e)
         co2 = np.where(ph_on, np.maximum(co2_cmd, co2_sev * c.co2_max_mL_min), co2_cmd)
         if sample:
@@ -198,13 +200,8 @@ def run(
         lac = np.maximum(lac + d_lac * MW_LACTATE / 1000.0, 0.0) * keep
         acid = d_lac + BAC_ACID_MMOL_G * grow_bac * dt  # mM over the step
         hco3 = np.maximum((hco3 - acid) * keep + base * c.base_conc_M * dt / vol_new, 0.5)
-        strip = ctl.co2_strip_rate(flow * gas, c)
-        dco2 = ctl.relax(
-            dco2,
-            ctl.CO2_AIR_MM + (cer + ctl.CO2_SPARGE_MM_H * co2 / c.co2_max_mL_min) / strip,
-            strip,
-            dt,
-        )
+        strip, co2_in = ctl.co2_transfer(flow * gas, co2, c)
+        dco2 = ctl.relax(dco2, ctl.CO2_AIR_MM + (cer + co2_in) / strip, strip, dt)
         do = ctl.relax(do, (kla_s * 100.0 + kla_sp * do_star) / rate_do, rate_do, dt)
 
         titer = (titer + r.qp / 24.0 * xv * dt) * keep

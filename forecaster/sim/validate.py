@@ -83,5 +83,9 @@ def check_config(cfg: SimConfig) -> None:
         _fail("control.agitation_min_rpm", c.agitation_min_rpm, "0 < min < agitation_max_rpm")
     if not 0 < c.airflow_min_L_min < c.airflow_max_L_min:
         _fail("control.airflow_min_L_min", c.airflow_min_L_min, "0 < min < airflow_max_L_min")
+    if not 0 <= c.ph_deadband < 0.5:
+        _fail("control.ph_deadband", c.ph_deadband, "a dead band 0 <= band < 0.5 (pH units)")
+    if c.ph_reset_time_h <= 0:
+        _fail("control.ph_reset_time_h", c.ph_reset_time_h, "an integral time > 0 (h)")
     if cfg.feed.noise_cv < 0:
         _fail("feed.noise_cv", cfg.feed.noise_cv, "a coefficient of variation >= 0")
