@@ -6,9 +6,11 @@ fit the readings or the culture. Four checks, fitted on fault-free training batc
 fitted value is a plain float, stored in ``thresholds.json``):
 
 - ``ph_controller_mismatch``: a dead-band pH loop doses base only below its band and CO2
-  only above it, in proportion to the distance, so its outputs imply the pH it acts on:
-  ``pH - setpoint = a + b x output`` in each regime (least squares); with both idle the pH
-  lies in ``[a_base, a_co2]``; a saturated output gives only a bound. A drifting reading,
+  only above it, so its outputs say on which side of the band the pH is:
+  ``pH - setpoint = a + b x output`` in each regime (least squares; with a PI loop, as in
+  the simulator, ``b`` is near 0 and ``a`` near the band's edge, for a proportional loop
+  ``b`` carries the distance); with both idle the pH lies in ``[a_base, a_co2]``; a
+  saturated output gives only a bound. A drifting reading,
   or CO2 sparged while base is needed, leaves a residual; a CUSUM (Page 1954, Biometrika
   41:100) of the standardised residual over the last ``cusum_window_h`` rows alarms.
 - ``do_shift``: the same CUSUM on the DO deviation from set point that the cascade does not
