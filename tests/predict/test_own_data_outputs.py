@@ -110,3 +110,16 @@ def test_alarms_name_the_users_columns_and_dates(own, canonical):
         assert "mg/L" not in reason and " C " not in reason
     report = (own[2] / "report.md").read_text()
     assert "Titer (g/L)" in report and "L/day" in report
+
+
+def test_chunked_reading_keeps_every_batchs_dates(own):
+    from forecaster.serve.outputs import user_tables
+    from forecaster.serve.predict import join_predictions, load_run, predict_file_in_chunks
+
+    run = load_run(own[0])
+    parts = list(predict_file_in_chunks(run, own[1], batches_per_chunk=1, attributions=False))
+    assert len(parts) > 1
+    pred = user_tables(join_predictions(parts))["predictions"]
+    written = pd.read_csv(own[2] / "predictions.csv")
+    assert list(pred.last_time) == list(written.last_time)
+    np.testing.assert_allclose(pred.harvest_Titer_g_L, written.harvest_Titer_g_L, rtol=1e-6)
