@@ -64,7 +64,7 @@ def test_own_data_example_trains_and_predicts(tmp_path, capsys):
     )
     pred = pd.read_csv(out / "predictions.csv")
     assert sorted(pred.batch_id) == ["NEW-0001", "NEW-0002", "NEW-0003"]
-    assert pred.harvest_titer_mg_L.notna().all()
+    assert pred.harvest_Titer_g_L.notna().all()  # the product in the user's name and unit
 
     # a file lacking a variable the models use: the error names it and how to drop it
     pd.read_csv(new).drop(columns=["NH3 (mM)"]).to_csv(tmp_path / "lack.csv", index=False)
