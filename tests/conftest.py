@@ -5,13 +5,19 @@
   checkpoints); a test adds only its own ``max_epochs``.
 - the ``tiny_table`` fixture: a factory of small synthetic batch tables with every canonical
   column (``tiny_table(n_batches=4, n_hours=96, seed=0)``), no simulator needed.
+- the session fixtures ``run_dir`` (one tiny trained run folder, seconds), ``loaded_run`` and
+  ``new_table`` (four new simulated batches) shared by the predict and app tests.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
+from tests.predict.conftest import NEW_SEED, TRAIN_ARGS
 from tests.synthetic import synthetic_table
 
 torch.set_num_threads(1)
@@ -37,3 +43,31 @@ def fast_trainer() -> dict:
 def tiny_table():
     """Factory of tiny synthetic batch tables (see :func:`tests.synthetic.synthetic_table`)."""
     return synthetic_table
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    from forecaster.pipeline.config import parse_config
+    from forecaster.pipeline.train import run
+
+    out = tmp_path_factory.mktemp("runs")
+    cfg, text = parse_config([*TRAIN_ARGS, "--output_dir", str(out), "--run_name", "tiny"])
+    run_dir, _ = run(cfg, text, log=lambda *_: None)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def loaded_run(run_dir):
+    from forecaster.serve.predict import load_run
+
+    return load_run(run_dir)
+
+
+@pytest.fixture(scope="session")
+def new_table() -> pd.DataFrame:
+    """Four new simulated 8-day batches (canonical columns, labels included)."""
+    from forecaster.sim import SimConfig, simulate
+
+    res = simulate(SimConfig(run_length_days=8), n_batches=4, seed=NEW_SEED)
+    t = res.table
+    return t.drop(columns=[c for c in t.columns if c.startswith("policy_")]).reset_index(drop=True)

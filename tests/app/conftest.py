@@ -17,7 +17,7 @@ pytest.importorskip("plotly", reason="the app tests need the app extra: pip inst
 
 from forecaster.serve.app import MAIN  # noqa: E402
 from forecaster.serve.app.settings import AppSettings  # noqa: E402
-from tests.predict.conftest import half_finished, new_table, run_dir  # noqa: E402, F401
+from tests.predict.conftest import half_finished  # noqa: E402
 
 #: the batch cut short (still running) in the app's data
 RUNNING = "B0001"
@@ -26,7 +26,7 @@ TIMEOUT = 120
 
 
 @pytest.fixture(scope="session")
-def app_dirs(tmp_path_factory, run_dir, new_table) -> AppSettings:  # noqa: F811
+def app_dirs(tmp_path_factory, run_dir, new_table) -> AppSettings:
     """Settings of an app over the tiny run, with good, broken and empty data files."""
     data = tmp_path_factory.mktemp("app_data")
     half_finished(new_table, RUNNING, 100.0).to_csv(data / "new.csv", index=False)
