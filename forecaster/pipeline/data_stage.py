@@ -81,8 +81,9 @@ def unchecked_columns(cfg, process: Process) -> set[str]:
 def load_data(cfg, run_dir: Path) -> RunData:
     """Simulate (``data.path`` empty) or read + validate the user's table; split by batch.
 
-    The resolved process definition is written to ``<run_dir>/process.json`` (plain values)
-    so prediction reads it back. Simulated data use the ``cho_fedbatch`` preset.
+    The resolved process definition and the column map are written to
+    ``<run_dir>/process.json`` and ``column_map.json`` (plain values) so prediction reads
+    them back instead of the training config. Simulated data use the ``cho_fedbatch`` preset.
     """
     batch_info = sim_cfg = None
     process = build_process(getattr(cfg.data, "process", None))
@@ -134,6 +135,8 @@ def load_data(cfg, run_dir: Path) -> RunData:
         summary[f"n_{k}_faulty_batches"] = len([b for b in v if b in faulty])
     check_split_sizes(cfg, splits, faulty, source)
     atomic_write_text(run_dir / "process.json", json.dumps(process.to_dict(), indent=1))
+    cmap = cfg.data.column_map.to_dict()
+    atomic_write_text(run_dir / "column_map.json", json.dumps(cmap, indent=1))
     n_test_normal = len([b for b in splits["test"] if b not in faulty])
     if n_test_normal < MIN_MEANINGFUL_TEST:
         summary["warning"] = (
