@@ -22,13 +22,11 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 TARGETS = {"batches_page_s": 2.0, "batch_page_s": 1.0}
 TINY = ["--config", str(ROOT / "configs/debug.yaml"), "--sim.run_length_days", "8",

@@ -12,6 +12,6 @@ Roles (each in its own module):
   ``stream``), alarms via :mod:`~forecaster.anomaly.stream` and
   :mod:`~forecaster.anomaly.events`;
 - fitting without a run: :func:`forecaster.anomaly.fit.fit_detector`; in a training run:
-  :func:`forecaster.pipeline.anomaly_stage.run_anomaly_stage`;
+  the training run's anomaly stage calls it;
 - evaluation: :mod:`~forecaster.anomaly.metrics`.
 """

@@ -1,7 +1,7 @@
 """Attributions of the sequence model (Captum), RF importances, simulator ground truth.
 
 Entry points: :func:`explain_batches` (for predict), :class:`SequenceExplainer` and its
-:class:`AttributionResult`, and the training stage ``forecaster.pipeline.explain_stage``.
+:class:`AttributionResult`; the training run's explain stage uses them.
 """
 
 from forecaster.explain.config import ExplainConfig

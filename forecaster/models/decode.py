@@ -1,6 +1,6 @@
 """The one forecast decode step: scaled network outputs -> forecasts in mL/h and mg/L.
 
-Evaluation, prediction, the :class:`~forecaster.serve.monitor.Monitor` and the figures read
+Evaluation, prediction, the running-batch ``Monitor`` and the figures read
 forecasts through here, so they cannot disagree: unscale with the fitted target scales,
 clip what is physically impossible (a negative feed rate or titer; the quantile order is
 kept), cut the trajectory at the harvest day and end it at the harvest forecast (one number

@@ -1,6 +1,6 @@
 """Checks of a batch's rows before a forecaster sees them (shared by every predict path).
 
-:meth:`SequenceForecaster.step_outputs` and the :class:`~forecaster.serve.monitor.Monitor`
+:meth:`SequenceForecaster.step_outputs` and the serving layer's ``Monitor``
 call :func:`check_rows` on canonical values, so a batch is refused for the same reasons
 with the same one-line :class:`~forecaster.data.errors.DataError` wherever it comes in:
 time missing, repeated or going back (also against the last row of an earlier chunk),

@@ -29,7 +29,7 @@ from forecaster.data.errors import RunFolderError
 from forecaster.data.features import Preprocessor, upgrade_prep_state
 from forecaster.data.io import atomic_write_text
 from forecaster.models.decode import QuantilePick, decode
-from forecaster.models.forecast import ForecastConfig
+from forecaster.models.forecast_config import ForecastConfig
 from forecaster.models.inputs import check_batch
 from forecaster.models.nets import ForecastNet
 from forecaster.state import load_state, save_state

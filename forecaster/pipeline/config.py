@@ -20,7 +20,7 @@ from forecaster.data.column_map import ColumnMap
 from forecaster.data.process_config import ProcessConfig
 from forecaster.explain.config import ExplainConfig
 from forecaster.models.baseline import RFConfig
-from forecaster.models.forecast import ForecastConfig
+from forecaster.models.forecast_config import ForecastConfig
 from forecaster.sim import SimConfig
 
 
