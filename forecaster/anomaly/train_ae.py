@@ -90,7 +90,11 @@ def train_autoencoder(
     if log_dir is not None:
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        logger = TensorBoardLogger(str(log_dir), name="anomaly")
+        # like the pipeline's make_trainer: one folder per stage, and no placeholder
+        # hp_metric entry (the run's one HParams entry is written at its end)
+        logger = TensorBoardLogger(
+            str(log_dir), name="anomaly", version="", default_hp_metric=False
+        )
     kw: dict[str, Any] = {
         "max_epochs": cfg.max_epochs,
         "logger": logger,
