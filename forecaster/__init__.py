@@ -12,13 +12,13 @@ The public API (imported lazily, so ``import forecaster`` stays light)::
 Module map (imports only go downward; ``docs/architecture.md`` has the data flow)::
 
     serve/      using a run: load + verify a run folder, predict, Monitor, outputs, dashboards
-    pipeline/   a training run: stages, typed run context, evaluation, reports, make_trainer
+    pipeline/   a training run: stages, typed run context, evaluation, reports
     ---------------------------------------------------------------------------------------
     sim/        mechanistic simulator          data/     read, validate, features, splits
     models/     networks + baselines           anomaly/  scorers, calibration, rules, events
     explain/    attributions (Captum), RF importances, ground truth
-    schema, state, bundle, threads, cli: shared core (variables, save convention, run-folder
-    manifest, CPU threads, command-line error handling)
+    schema, state, bundle, threads, trainer, cli: shared core (variables, save convention,
+    run-folder manifest, CPU threads, the one Lightning Trainer factory, command-line errors)
 """
 
 from __future__ import annotations

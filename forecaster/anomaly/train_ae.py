@@ -14,6 +14,7 @@ from forecaster.anomaly.config import AutoencoderConfig
 from forecaster.anomaly.features import FeatureSpec, windows
 from forecaster.models.autoencoder import AutoencoderModule
 from forecaster.models.autoencoder_net import AutoencoderNet
+from forecaster.trainer import make_trainer
 
 
 def make_windows(
@@ -86,25 +87,15 @@ def train_autoencoder(
     if val_feats:
         vx, vy, vm = make_windows(val_feats, spec, cfg.window_h, max(cfg.train_stride, 4))
         val_dl = DataLoader(TensorDataset(vx, vy, vm), batch_size=1024)
-    logger: Any = False
-    if log_dir is not None:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        # like the pipeline's make_trainer: one folder per stage, and no placeholder
-        # hp_metric entry (the run's one HParams entry is written at its end)
-        logger = TensorBoardLogger(
-            str(log_dir), name="anomaly", version="", default_hp_metric=False
-        )
-    kw: dict[str, Any] = {
-        "max_epochs": cfg.max_epochs,
-        "logger": logger,
+    base: dict[str, Any] = {
         "enable_checkpointing": False,
         "enable_progress_bar": False,
         "enable_model_summary": False,
         "accelerator": "cpu",
         "deterministic": True,
+        **(trainer_kwargs or {}),
     }
-    kw.update(trainer_kwargs or {})
-    trainer = L.Trainer(**kw)
+    epochs = base.pop("max_epochs", cfg.max_epochs)  # shared settings win, as before
+    trainer = make_trainer(base, log_dir=log_dir, stage="anomaly", max_epochs=epochs)
     trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl)
     return net.eval(), hparams

@@ -37,7 +37,7 @@ class RunContext:
         writer: TensorBoard writer for figures and histograms (``run_dir/tb/summary``);
             Lightning trainers log to ``run_dir/tb/<stage>``.
         trainer_kwargs: ``lightning.Trainer`` settings shared by all stages (see
-            :func:`forecaster.pipeline.trainer.trainer_kwargs`).
+            :func:`forecaster.trainer.trainer_kwargs`).
         has_labels: whether fault labels exist (user data may have none).
         sim: the simulator config when the data came from the simulator, else None.
         forecaster: the trained sequence forecaster (set by the forecaster stage).

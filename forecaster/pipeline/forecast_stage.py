@@ -19,7 +19,7 @@ from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_a
 from forecaster.models.forecast import ForecastModule
 from forecaster.models.sequence import SequenceForecaster
 from forecaster.pipeline.context import RunContext
-from forecaster.pipeline.trainer import make_trainer
+from forecaster.trainer import make_trainer
 
 
 class FigureCallback(Callback):

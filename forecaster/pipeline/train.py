@@ -34,8 +34,8 @@ from forecaster.pipeline.data_stage import load_data
 from forecaster.pipeline.explain_stage import run_explain_stage
 from forecaster.pipeline.forecast_stage import train_forecaster
 from forecaster.pipeline.model_eval import run_forecast_evaluation
-from forecaster.pipeline.trainer import trainer_kwargs
 from forecaster.threads import set_threads
+from forecaster.trainer import trainer_kwargs
 
 
 def train(

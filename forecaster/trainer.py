@@ -1,10 +1,11 @@
-"""One Lightning Trainer factory for every fit of a training run.
+"""One Lightning Trainer factory for every fit (a core module: libraries and the pipeline
+both use it).
 
 The run config's ``trainer`` section holds the device keys (``accelerator``, ``devices``,
 ``strategy``, ``num_nodes``, ``precision``), so the same YAML trains on a laptop CPU, a GPU
-or several nodes. Every stage asks :func:`make_trainer` for its Trainer, adding only its
-own epochs, callbacks and logger; libraries that train a network (the anomaly autoencoder)
-receive :func:`trainer_kwargs`' dict instead, so they never import the pipeline.
+or several nodes. The pipeline turns that section into :func:`trainer_kwargs` once; every
+fit (the forecaster stage, the anomaly autoencoder) asks :func:`make_trainer` for its
+Trainer with those settings, adding only its own epochs, callbacks and TensorBoard folder.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def trainer_kwargs(t: TrainerConfig, single_device: bool = False) -> dict[str, A
 def make_trainer(
     base: dict[str, Any],
     *,
-    log_dir: str | Path,
+    log_dir: str | Path | None,
     stage: str,
     max_epochs: int,
     callbacks: list | None = None,
@@ -54,7 +55,7 @@ def make_trainer(
 
     Args:
         base: :func:`trainer_kwargs` of the run.
-        log_dir: the run's TensorBoard folder (``<run>/tb``).
+        log_dir: the run's TensorBoard folder (``<run>/tb``); None = no logger.
         stage: the stage's name (``forecast``, ``autoencoder``): its TensorBoard subfolder.
         max_epochs: the stage's epoch limit.
         callbacks: the stage's callbacks.
@@ -63,11 +64,14 @@ def make_trainer(
     import lightning as L
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    logger = TensorBoardLogger(str(log_dir), name=stage, version="", default_hp_metric=False)
+    logger = (
+        TensorBoardLogger(str(log_dir), name=stage, version="", default_hp_metric=False)
+        if log_dir is not None
+        else False
+    )
     return L.Trainer(
-        **base,
+        **{"logger": logger, **base},
         max_epochs=max_epochs,
-        logger=logger,
         callbacks=callbacks or [],
         log_every_n_steps=1,
         **extra,
