@@ -284,10 +284,14 @@ def _time_origins(values: pd.Series, batch: pd.Series, hours: pd.Series) -> dict
             from pandas.tseries.api import guess_datetime_format
 
             fmt = fmt or guess_datetime_format(cell.strip())
-        try:
-            starts[str(b)] = pd.to_datetime(pd.Series([cell]), format="mixed").iloc[0]
-        except (ValueError, TypeError):
-            starts[str(b)] = pd.to_datetime(pd.Series([cell]), format="mixed", utc=True).iloc[0]
+        for utc in (False, True):  # best effort: a batch without an origin gets hours only
+            try:
+                stamp = pd.to_datetime(pd.Series([cell]), format="mixed", utc=utc).iloc[0]
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if isinstance(stamp, pd.Timestamp):
+                starts[str(b)] = stamp
+            break
     return {"starts": starts, "format": fmt}
 
 

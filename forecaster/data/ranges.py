@@ -56,7 +56,7 @@ def check_ranges(
         def message(pos, col=col, share=share, unit=unit, finite=finite):
             shown = names.values(col, values[col][pos])
             one = f"value {_fmt(shown[0])} is outside the physical range"
-            if share > 0.5 and pos.size > 1:
+            if share > 0.5 and pos.size > 1 and finite.any():
                 seen = names.values(col, values[col][finite])
                 return (
                     f"most values ({100 * share:.0f} %) are outside the declared range; observed "
