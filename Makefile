@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python train.py --config $(CONFIG)
+	$(BIN)/python train.py --config $(CONFIG) $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest
