@@ -77,6 +77,17 @@ def _label(display, var: str, text: str, unit: str) -> str:
     return name if u and u in name else f"{name} ({u})"
 
 
+def _twin_panel(ax, d, rows, display, left: tuple, right: tuple, title: str) -> None:
+    """Two quantities of different scale on one panel: ``left`` on the left axis, ``right`` on
+    a twin axis; each ``(column, style, label, unit, colour)``."""
+    for axis, (col, style, label, unit, color) in ((ax, left), (ax.twinx(), right)):
+        _line(axis, d, _col(rows, col), style, label, color=color, ms=3)
+        axis.set_ylabel(_label(display, col, label, unit), color=color)
+        if axis is not ax:
+            _legend_below(ax, axis)
+    ax.set_title(title)
+
+
 def dashboard_figure(
     rows: pd.DataFrame, steps: dict, events: list, quantiles: list[float], display=None
 ) -> Figure:
@@ -107,23 +118,10 @@ def dashboard_figure(
     axes = [fig.add_subplot(gs[i // 2, i % 2]) for i in range(6)]
     fig.suptitle(f"Batch {bid}{started}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
 
-    ax = axes[0]
-    _line(ax, d, _col(rows, "vcd_1e6_cells_mL"), "o-", "VCD", color="tab:green", ms=3)
-    ax.set_ylabel(_label(display, "vcd_1e6_cells_mL", "VCD", "1e6 cells/mL"), color="tab:green")
-    ax2 = ax.twinx()
-    _line(ax2, d, _col(rows, "viability_pct"), "s--", "viability", color="tab:gray", ms=3)
-    ax2.set_ylabel(_label(display, "viability_pct", "viability", "%"), color="tab:gray")
-    ax.set_title("VCD (left) and viability (right)")
-    _legend_below(ax, ax2)
-
-    ax = axes[1]
-    _line(ax, d, _col(rows, "glucose_g_L"), "o-", "glucose", color="tab:blue", ms=3)
-    ax.set_ylabel(_label(display, "glucose_g_L", "glucose", "g/L"), color="tab:blue")
-    ax2 = ax.twinx()
-    _line(ax2, d, _col(rows, "lactate_g_L"), "s-", "lactate", color="tab:brown", ms=3)
-    ax2.set_ylabel(_label(display, "lactate_g_L", "lactate", "g/L"), color="tab:brown")
-    ax.set_title("Glucose (left) and lactate (right)")
-    _legend_below(ax, ax2)
+    _twin_panel(axes[0], d, rows, display, ("vcd_1e6_cells_mL", "o-", "VCD", "1e6 cells/mL", "tab:green"),
+                ("viability_pct", "s--", "viability", "%", "tab:gray"), "VCD (left) and viability (right)")  # fmt: skip
+    _twin_panel(axes[1], d, rows, display, ("glucose_g_L", "o-", "glucose", "g/L", "tab:blue"),
+                ("lactate_g_L", "s-", "lactate", "g/L", "tab:brown"), "Glucose (left) and lactate (right)")  # fmt: skip
 
     ax = axes[2]
     _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
