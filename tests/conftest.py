@@ -11,16 +11,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+from hypothesis import settings
 
 from tests.predict.conftest import NEW_SEED, TRAIN_ARGS
 from tests.synthetic import synthetic_table
 
 torch.set_num_threads(1)
+
+# Property tests are reproducible in CI (same examples every run); set
+# HYPOTHESIS_PROFILE=explore to search new examples locally (a finding prints its blob).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Lightning settings for every test fit
 FAST_TRAINER: dict = {
