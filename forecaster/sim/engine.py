@@ -22,6 +22,7 @@ from forecaster.sim.feed_policy import FeedPolicy, PolicyParams
 from forecaster.sim.kinetics import MW_GLUCOSE, MW_LACTATE, rates
 from forecaster.sim.noise import Noise, assay_value, volume_reading
 from forecaster.sim.result import Perturbation
+from forecaster.sim.schedule import FeedSchedule
 
 O2_SAT_AIR_MM = 0.21  # dissolved O2 at 100 % air saturation, 37 C (mM)
 HCO3_INITIAL_MM = 24.0  # medium bicarbonate
@@ -58,8 +59,12 @@ def run(
     policy: FeedPolicy,
     perturb: Perturbation | None = None,
     progress: bool = False,
+    schedule: FeedSchedule | None = None,
 ) -> Trajectory:
-    """Integrate every batch to the longest run length; record every sample step."""
+    """Integrate every batch to the longest run length; record every sample step.
+
+    ``schedule`` (optional) replaces the operator's feed decisions and the shift times.
+    """
     c, kin, n = cfg.control, cfg.kinetics, p["run_length_h"].size
     dt = cfg.dt_h
     spr = int(round(cfg.sample_interval_h / dt))
@@ -101,6 +106,8 @@ def run(
     mu_bac_max = BAC_MU_PER_SEVERITY_1_H * c_sev
     gfeed, shift_h = p["feed_glucose_g_L"], p["temperature_shift_h"]
     feed_start, run_h = p["feed_start_h"], p["run_length_h"]
+    if schedule is not None:
+        shift_h = schedule.shift_times(shift_h)
     t_pre, t_post = p["temperature_pre_shift_C"], p["temperature_post_shift_C"]
     do_sp, ph_sp, kla_max = p["do_setpoint_pct"], p["ph_setpoint"], p["kla_sparge_max_1_h"]
     ph_lo, ph_hi = ph_sp - c.ph_deadband, ph_sp + c.ph_deadband
@@ -128,7 +135,10 @@ def run(
                 seen = {name: seen[name] for name in policy.inputs}
                 for name in policy.inputs:
                     pol_now[name] = np.where(now, seen[name], pol_now[name])
-                rate = policy.decide(seen, params) * noise.operator[row // rpa]
+                rate = policy.decide(seen, params)
+                if schedule is not None:
+                    rate = schedule.feed_at(row // rpa, rate)
+                rate = rate * noise.operator[row // rpa]
                 feed_cmd = np.where(now, rate, feed_cmd)
                 bolus_end = np.where(now, t + cfg.feed.bolus_duration_h, bolus_end)
         feed_now = np.where(t < bolus_end - 1e-9, feed_cmd, 0.0) if bolus else feed_cmd

@@ -16,6 +16,7 @@ from forecaster.sim.measurement import readings
 from forecaster.sim.noise import Noise
 from forecaster.sim.params import Streams, draw_batch_params
 from forecaster.sim.result import Perturbation, SimResult
+from forecaster.sim.schedule import FeedSchedule
 from forecaster.sim.validate import check_config
 
 
@@ -25,6 +26,7 @@ def simulate(
     seed: int | None = None,
     progress: bool = False,
     perturb: Perturbation | None = None,
+    schedule: FeedSchedule | None = None,
 ) -> SimResult:
     """Simulate ``n_batches`` fed-batch runs, vectorised over batches.
 
@@ -35,6 +37,9 @@ def simulate(
         progress: show a tqdm bar over the time loop.
         perturb: multiply one internal state at one time in every batch (every random draw
             unchanged), for one-at-a-time sensitivity analysis.
+        schedule: external feed rates per decision and shift times (closed-loop studies);
+            every random draw unchanged. The batch table's ``temperature_shift_h`` is the
+            time actually used.
 
     Returns:
         SimResult with ``table`` (rows: batches x sample times), ``faults``, ``batches``.
@@ -52,7 +57,10 @@ def simulate(
     policy = get_policy(cfg.feed_policy)
     n_rows = int(round(p["run_length_h"].max() / cfg.sample_interval_h)) + 1
     noise = Noise.draw(cfg, n_rows, n, streams)
-    traj = run(cfg, p, plan, noise, policy, perturb=perturb, progress=progress)
+    if schedule is not None:
+        schedule.check(n)
+        p = {**p, "temperature_shift_h": schedule.shift_times(p["temperature_shift_h"])}
+    traj = run(cfg, p, plan, noise, policy, perturb=perturb, progress=progress, schedule=schedule)
 
     width = max(4, len(str(n - 1)))
     ids = np.array([f"B{i:0{width}d}" for i in range(n)], dtype=object)
