@@ -189,6 +189,9 @@ class RulesConfig:
         force_on: rules kept on although they fire that often (e.g. ``[spike_temperature_C]``).
         incident_gap_h: alarm events of one batch (any detector) that overlap or lie within
             this many hours of each other form one incident (``incidents.py``).
+        variables: ``{rule part: process column}`` for parts the process definition does not
+            say by itself (``rule_vars.py``), e.g. ``{glucose_g_L: substrate_g_L}`` to run
+            the starvation check on another substrate (with its ``glucose_starvation_g_L``).
     """
 
     enabled: bool = True
@@ -228,6 +231,7 @@ class RulesConfig:
     auto_off_share: float = 0.05
     force_on: list[str] = field(default_factory=list)
     incident_gap_h: float = 12.0
+    variables: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.auto_off_share <= 1.0:
@@ -291,6 +295,32 @@ class EvalConfig:
     max_figures: int = 60
 
 
+MODES = ("auto", "out_of_fold", "holdout")
+
+
+@dataclass
+class CalibrationConfig:
+    """How thresholds are calibrated (``anomaly.calibration``).
+
+    Attributes:
+        mode: ``auto``, ``out_of_fold`` or ``holdout`` (see ``oof.py``).
+        folds: folds of the out-of-fold calibration (fewer when there are fewer batches).
+        auto_below_batches: ``auto`` goes out-of-fold below this many training batches.
+    """
+
+    mode: str = "auto"
+    folds: int = 5
+    auto_below_batches: int = 200
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"anomaly.calibration.mode must be one of {MODES}, got {self.mode!r}")
+        if int(self.folds) != self.folds or self.folds < 2:
+            raise ValueError(
+                f"anomaly.calibration.folds must be a whole number >= 2, got {self.folds}"
+            )
+
+
 @dataclass
 class AnomalyConfig:
     """The ``anomaly:`` section: scorers (autoencoder, PCA baseline, any registered one),
@@ -304,6 +334,7 @@ class AnomalyConfig:
             accepted: it moves into ``autoencoder.threshold`` and its shared settings
             (method, target rate, quantile, ``merge_gap_h``, ``setpoint_transient_h``) into
             ``pca.threshold``, as they applied to the PCA monitor then.
+        calibration: out-of-fold or hold-out threshold calibration (``oof.py``).
     """
 
     enabled: bool = True
@@ -313,6 +344,7 @@ class AnomalyConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     scorers: dict[str, Any] = field(default_factory=dict)
     threshold: ThresholdConfig | None = None
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     def __post_init__(self) -> None:
         # Accept plain dicts (from YAML) for the nested sections; unknown keys raise TypeError.
@@ -321,6 +353,7 @@ class AnomalyConfig:
             ("rules", RulesConfig),
             ("pca", PCAConfig),
             ("eval", EvalConfig),
+            ("calibration", CalibrationConfig),
         ):
             val = getattr(self, name)
             if isinstance(val, dict):

@@ -38,6 +38,7 @@ from forecaster.anomaly.features import SETPOINT_OF, FeatureSpec
 from forecaster.anomaly.format_v1 import v1_to_v2
 from forecaster.anomaly.registry import scorer_class
 from forecaster.anomaly.rule_profile import RuleProfile
+from forecaster.anomaly.rule_vars import RuleVariables
 from forecaster.anomaly.scorer import Scorer, ScorerInput, rows_to_arrays
 from forecaster.anomaly.stream import AlarmStream
 from forecaster.anomaly.threshold import Calibration
@@ -68,6 +69,8 @@ class AnomalyDetector:
         agitation_max: highest agitation of the good training batches (rpm), for reasons.
         profile: what the rules learned on the good training batches (noise, ranges, rules
             switched off); None for detectors saved before it existed (config values only).
+        variables: the process column of each rule part; None: the CHO columns (detectors
+            saved before it existed).
     """
 
     prep: Preprocessor
@@ -77,6 +80,7 @@ class AnomalyDetector:
     consistency: ConsistencyModel | None = None
     agitation_max: float | None = None
     profile: RuleProfile | None = None
+    variables: RuleVariables | None = None
 
     def __post_init__(self) -> None:
         if not self.scorers:
@@ -182,6 +186,7 @@ class AnomalyDetector:
             "consistency": self.consistency.to_dict() if self.consistency else None,
             "agitation_max_rpm": self.agitation_max,
             "rule_profile": self.profile.to_dict() if self.profile else None,
+            "rule_variables": self.variables.to_dict() if self.variables else None,
         }
 
     @classmethod
@@ -192,6 +197,7 @@ class AnomalyDetector:
             for d in state["scorers"]
         ]  # fmt: skip
         cons, prof = state.get("consistency"), state.get("rule_profile")
+        rv = state.get("rule_variables")
         return cls(
             prep=Preprocessor.from_state_dict(state["prep"]),
             spec=spec,
@@ -200,6 +206,7 @@ class AnomalyDetector:
             consistency=ConsistencyModel(**cons) if cons else None,
             agitation_max=state.get("agitation_max_rpm"),
             profile=RuleProfile(**prof) if prof else None,
+            variables=RuleVariables(**rv) if rv else None,
         )
 
     def save(self, folder: str | Path) -> dict[str, Path]:
@@ -216,6 +223,7 @@ class AnomalyDetector:
             "score_variables": list(self.spec.variables),
             "consistency": self.consistency.to_dict() if self.consistency else None,
             "rule_profile": self.profile.to_dict() if self.profile else None,
+            "rule_variables": self.variables.to_dict() if self.variables else None,
         }
         atomic_write_text(paths["thresholds"], json.dumps(readable, indent=2))
         return paths

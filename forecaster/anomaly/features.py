@@ -16,6 +16,7 @@ import pandas as pd
 from forecaster import schema
 from forecaster.data.features import Preprocessor
 from forecaster.data.fill import carry_forward
+from forecaster.data.process import known_variable
 
 #: Variables scored as their deviation from a set point (the controller's error), which is
 #: what a fault shows as, instead of their level (which moves with every set-point change).
@@ -75,9 +76,7 @@ class FeatureSpec:
         inputs = [i for i, v in enumerate(fvars) if v not in exclude] + list(
             range(n_base, len(names))
         )
-        scored = [
-            v for v in prep.variables if v not in exclude and schema.variable(v).role in score_roles
-        ]
+        scored = [v for v in prep.variables if v not in exclude and role_of(prep, v) in score_roles]
         if not scored:
             raise ValueError(
                 f"no variable of roles {score_roles} among the preprocessor's {prep.variables}"
@@ -143,6 +142,15 @@ class FeatureSpec:
             if mi >= 0:  # an assay is known from its first measurement on (causal)
                 m[:, j] = np.maximum.accumulate(feats[:, mi] > 0)
         return y, m
+
+
+def role_of(prep: Preprocessor, var: str) -> str:
+    """Role of ``var``: from the fitted preprocessing when it records roles, else from the
+    process presets (the CHO preset first)."""
+    roles = getattr(prep, "roles", None)
+    if isinstance(roles, Mapping) and var in roles:
+        return str(roles[var])
+    return known_variable(var).role
 
 
 def windows(x: np.ndarray, length: int) -> np.ndarray:

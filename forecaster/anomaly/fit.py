@@ -28,12 +28,16 @@ from forecaster.anomaly.config import AnomalyConfig
 from forecaster.anomaly.consistency import fit_consistency
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.features import FeatureSpec
+from forecaster.anomaly.oof import heldout_rate, n_folds, oof_scores, resolve_mode
 from forecaster.anomaly.registry import scorer_class
 from forecaster.anomaly.rule_profile import fit_rule_profile
+from forecaster.anomaly.rule_vars import RuleVariables, guess_process
 from forecaster.anomaly.rules import evaluate_rules
 from forecaster.anomaly.scorer import ScorerInput, rows_to_arrays
-from forecaster.anomaly.threshold import calibrate, check_contamination
+from forecaster.anomaly.threshold import Calibration, calibrate, check_contamination
 from forecaster.data.features import Preprocessor
+from forecaster.data.folds import kfold_batches
+from forecaster.data.process import Process
 
 Batches = dict[str, pd.DataFrame] | pd.DataFrame
 
@@ -47,6 +51,7 @@ def fit_detector(
     trainer_kwargs: dict[str, Any] | None = None,
     log_dir: str | Path | None = None,
     excluded: Iterable[str] = (),
+    process: Process | None = None,
 ) -> tuple[AnomalyDetector, dict]:
     """Fit and calibrate every enabled scorer, and the rule set.
 
@@ -61,6 +66,8 @@ def fit_detector(
         log_dir: TensorBoard folder for training curves (None: no logger).
         excluded: ids of validation batches left out for carrying fault labels (recorded
             in the calibrations, with a warning).
+        process: the run's process definition: which columns the rules read (None: the
+            preset that covers most of the training columns).
 
     Returns:
         The detector and a dict of plain facts about the fit (batch counts, scored
@@ -80,6 +87,13 @@ def fit_detector(
     x_tr, x_va = _inputs(tr, spec, prep), _inputs(va, spec, prep)
     excluded = sorted(excluded)
     log_dir = Path(log_dir) if log_dir is not None else None
+    mode = resolve_mode(cfg.calibration, len(tr))
+    ids = list(tr)
+    folds = (
+        kfold_batches(ids, n_folds(cfg.calibration, len(ids)), seed)
+        if mode == "out_of_fold"
+        else []
+    )
     scorers = []
     for name, section in cfg.scorer_sections().items():
         if not getattr(section, "enabled", True):
@@ -87,24 +101,39 @@ def fit_detector(
         scorer = scorer_class(name).from_config(section, spec)
         scorer.fit(x_tr, x_va, seed=seed, trainer_kwargs=trainer_kwargs, log_dir=log_dir)
         series = [(x.t_h, scorer.score(x).score) for x in x_va]
-        cal = calibrate(series, section.threshold, excluded)
-        train_scores = [scorer.score(x).score for x in x_tr]
-        cal = check_contamination(cal, train_scores, dict(zip(va, (s for _, s in series))), name)
+        if folds:
+            cal = _oof_calibration(name, section, spec, x_tr, x_va, ids, folds, seed,
+                                   trainer_kwargs, series, excluded)  # fmt: skip
+        else:
+            cal = calibrate(series, section.threshold, excluded)
+            train_scores = [scorer.score(x).score for x in x_tr]
+            cal = check_contamination(
+                cal, train_scores, dict(zip(va, (s for _, s in series))), name
+            )
         scorers.append((scorer, cal))
+    rv = RuleVariables.resolve(process or guess_process(train_rows.columns), cfg.rules.variables)
+    agitation = rv.column("agitation_rpm")
     agitation_max = max(
-        (float(np.nanmax(g["agitation_rpm"])) for g in tr.values() if "agitation_rpm" in g),
+        (float(np.nanmax(g[agitation])) for g in tr.values() if agitation in g),
         default=None,
     )
-    cons = fit_consistency(list(tr.values()), cfg.rules) if cfg.rules.consistency else None
+    views = {b: pd.DataFrame(rv.view(g)) for b, g in tr.items()}
+    cons = fit_consistency(list(views.values()), cfg.rules) if cfg.rules.consistency else None
     profile = fit_rule_profile(
         list(tr.values()), cfg.rules,
-        lambda rows, p: evaluate_rules(rows, cfg.rules, agitation_max, cons, p),
+        lambda rows, p: evaluate_rules(rows, cfg.rules, agitation_max, cons, p, rv),
+        rv,
+        [([str(ids.index(b)) for b in a], [str(ids.index(b)) for b in h]) for a, h in folds],
+        [] if mode == "holdout" else list(va.values()),
     )  # fmt: skip
-    det = AnomalyDetector(prep, spec, scorers, cfg.rules, cons, agitation_max, profile)
+    det = AnomalyDetector(prep, spec, scorers, cfg.rules, cons, agitation_max, profile, rv)
     info: dict = {
         "n_train_batches": len(tr),
         "n_calibration_batches": len(va),
         "excluded_calibration_batches": excluded,
+        "calibration_mode": mode,
+        "calibration_folds": len(folds),
+        "rule_variables": dict(rv.columns),
         "score_variables": spec.variables,
         "rules_off": dict(profile.off),
         "rule_notes": profile.notes(),
@@ -113,6 +142,27 @@ def fit_detector(
         if "n_components" in (summary := s.summary()):
             info[f"{s.name}_components"] = summary["n_components"]
     return det, info
+
+
+def _oof_calibration(name, section, spec, x_tr, x_va, ids, folds, seed, kwargs, val_series,
+                     excluded) -> Calibration:  # fmt: skip
+    """Threshold on the out-of-fold scores of the training batches; the validation batches
+    (scored by the final scorer) measure the false-alarm rate on unseen normal batches."""
+    series, fitted_on = oof_scores(
+        lambda: scorer_class(name).from_config(section, spec), x_tr, x_va, ids, folds, seed,
+        {"trainer_kwargs": kwargs, "log_dir": None},
+    )  # fmt: skip
+    cal = calibrate([series[b] for b in ids], section.threshold, excluded)
+    cal = check_contamination(
+        cal, [series[b][1] for b in ids], {b: series[b][1] for b in ids}, name
+    )
+    cal.mode, cal.folds = "out_of_fold", len(folds)
+    cal.scored_by_model_without = {b: sorted(set(ids) - set(fitted_on[b])) for b in ids}
+    held = heldout_rate(cal, val_series)
+    cal.heldout_batches, cal.heldout_events = held["batches"], held["events"]
+    cal.heldout_batch_days = held["batch_days"]
+    cal.heldout_rate_per_100_batch_days = held["rate_per_100_batch_days"]
+    return cal
 
 
 def _groups(batches: Batches) -> dict[str, pd.DataFrame]:

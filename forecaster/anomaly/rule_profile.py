@@ -31,6 +31,8 @@ from scipy import stats
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.events import find_spans
+from forecaster.anomaly.oof import oof_firing
+from forecaster.anomaly.rule_vars import RuleVariables
 
 #: Significance of "fires more often than ``auto_off_share``" before a rule is switched off.
 AUTO_OFF_ALPHA = 0.05
@@ -61,6 +63,10 @@ class RuleProfile:
         firing_share: ``{rule: share of training batches on which it raised an alarm}``.
         off: ``{rule: share}`` of the rules switched off for firing too often.
         forced_on: rules kept on by ``force_on`` although they fire that often.
+        firing_checked: ``in_sample`` (rules learned on the batches they were counted on) or
+            ``out_of_fold`` (each batch counted by rules learned without its fold).
+        heldout_batches, heldout_firing_share: normal batches used for nothing above and the
+            share of them each rule (as finally set) fired on.
     """
 
     n_batches: int = 0
@@ -72,6 +78,9 @@ class RuleProfile:
     firing_share: dict[str, float] = field(default_factory=dict)
     off: dict[str, float] = field(default_factory=dict)
     forced_on: dict[str, float] = field(default_factory=dict)
+    firing_checked: str = "in_sample"
+    heldout_batches: int = 0
+    heldout_firing_share: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,6 +126,9 @@ def fit_rule_profile(
     batches: list[pd.DataFrame],
     cfg: RulesConfig,
     evaluate,
+    variables: RuleVariables | None = None,
+    folds: list[tuple[list[str], list[str]]] | None = None,
+    heldout: list[pd.DataFrame] = (),
 ) -> RuleProfile:
     """Learn noise, ranges and spike limits, then each rule's firing share on ``batches``.
 
@@ -125,15 +137,56 @@ def fit_rule_profile(
         cfg: rule settings (``auto_off_share``, ``force_on``, stuck and spike settings).
         evaluate: ``evaluate(rows, profile) -> [RuleResult]``, the rules as detection runs
             them (the detector's consistency model and agitation maximum bound in).
+        variables: the process column of each rule part (None: the CHO columns); noise and
+            ranges are learned per part, in the part's unit.
+        folds: ``[(train_ids, held_out_ids), ...]`` over ``[str(i) for i in
+            range(len(batches))]``: firing shares counted out of fold (None: in sample).
+        heldout: further normal batches used for nothing else: the share of them each
+            rule fires on is measured (``heldout_firing_share``), not acted on.
     """
+    p = learn_signals(batches, cfg, variables)
+    if folds:
+        ids = [str(i) for i in range(len(batches))]
+        fired = oof_firing(
+            batches, ids, folds,
+            lambda bs: learn_signals(bs, cfg, variables),
+            lambda bs, prof: count_firing(bs, cfg, evaluate, prof),
+        )  # fmt: skip
+        p.firing_checked = "out_of_fold"
+    else:
+        fired = count_firing(batches, cfg, evaluate, p)
+    n = max(len(batches), 1)
+    p.firing_share = {k: round(v / n, 4) for k, v in sorted(fired.items())}
+    for name, share in p.firing_share.items():
+        if share > cfg.auto_off_share and fires_too_often(fired[name], n, cfg.auto_off_share):
+            (p.forced_on if name in cfg.force_on else p.off)[name] = share
+    if len(heldout):
+        held = count_firing(list(heldout), cfg, lambda b, prof: [
+            r for r in evaluate(b, prof) if r.name not in p.off
+        ], p)  # fmt: skip
+        p.heldout_batches = len(heldout)
+        p.heldout_firing_share = {k: round(v / len(heldout), 4) for k, v in sorted(held.items())}
+    return p
+
+
+def learn_signals(
+    batches: list[pd.DataFrame], cfg: RulesConfig, variables: RuleVariables | None = None
+) -> RuleProfile:
+    """Noise, flat runs, spike limits and ranges of the rule parts on ``batches`` (no
+    firing shares yet)."""
     p = RuleProfile(n_batches=len(batches))
-    rows = [b[b["time_h"] >= cfg.startup_h] for b in batches]
+    rv = variables or RuleVariables.cho()
+    rows = []
+    for b in batches:
+        v = rv.view(b)
+        keep = v["time_h"] >= cfg.startup_h
+        rows.append({c: x[keep] for c, x in v.items()})
     for var in dict.fromkeys([*cfg.stuck_variables, *cfg.spike_limits]):
         diffs, runs = [], [0.0]
         for b in rows:
             if var not in b:
                 continue
-            t, x = b["time_h"].to_numpy(float), b[var].to_numpy(float)
+            t, x = b["time_h"], b[var]
             ok = np.isfinite(x)
             t, x = t[ok], x[ok]
             if len(x) < 3:
@@ -165,26 +218,29 @@ def fit_rule_profile(
             "base_rate_mL_h",
         ]
     ):
-        vals = [b[var].to_numpy(float) for b in rows if var in b]
+        vals = [b[var] for b in rows if var in b]
         vals = [v[np.isfinite(v)] for v in vals]
         if vals and sum(len(v) for v in vals):
             v = np.concatenate(vals)
             p.ranges[var] = [float(v.min()), float(v.max())]
+    return p
+
+
+def count_firing(
+    batches: list[pd.DataFrame], cfg: RulesConfig, evaluate, profile: RuleProfile
+) -> dict[str, int]:
+    """``{rule: batches of ``batches`` on which it raised an alarm}`` under ``profile``
+    (every applicable rule is listed, with 0 where it never fired)."""
     fired: dict[str, int] = {}
     for b in batches:
         t = b["time_h"].to_numpy(float)
-        for r in evaluate(b, p):
+        for r in evaluate(b, profile):
             fired.setdefault(r.name, 0)
             if r.flag.any() and find_spans(
                 t, r.flag, r.severity, 1, r.min_duration_h, cfg.clear_steps
             ):
                 fired[r.name] += 1
-    n = max(len(batches), 1)
-    p.firing_share = {k: round(v / n, 4) for k, v in sorted(fired.items())}
-    for name, share in p.firing_share.items():
-        if share > cfg.auto_off_share and fires_too_often(fired[name], n, cfg.auto_off_share):
-            (p.forced_on if name in cfg.force_on else p.off)[name] = share
-    return p
+    return fired
 
 
 def fires_too_often(k: int, n: int, share: float, alpha: float = AUTO_OFF_ALPHA) -> bool:

@@ -4,7 +4,10 @@ Each rule turns the rows of one batch into a per-row violation flag and the read
 it; :class:`RunTracker` then applies the rule's duration, so rules raise events exactly like
 the scores do. Every flag at row t uses rows at or before t, at most
 :func:`lookback_h` hours back, which is what lets the streaming monitor keep only a tail.
-A rule whose columns are missing from the data is skipped. With a
+A rule whose columns are missing from the data is skipped. Rules read *parts* named like
+the CHO columns; :class:`~forecaster.anomaly.rule_vars.RuleVariables` says which column of
+the process plays each part (DO in mg/L, a feed in L/h), and reasons name that column in
+the user's words (:mod:`~forecaster.anomaly.rule_text`). With a
 :class:`~forecaster.anomaly.rule_profile.RuleProfile` (learned on the fault-free training
 batches) the stuck and spike rules use the learned noise, and rules that fire on too many
 normal batches are left out.
@@ -32,6 +35,10 @@ from forecaster.anomaly.rule_signals import (
     settling,
 )
 from forecaster.anomaly.rule_signals import severity as sev
+from forecaster.anomaly.rule_text import PartText
+from forecaster.anomaly.rule_vars import PHYSICAL, RuleVariables
+from forecaster.data.errors import ConfigError
+from forecaster.data.process import known_variable
 
 
 def lookback_h(cfg: RulesConfig, dt_h: float = 1.0) -> float:
@@ -52,6 +59,7 @@ def evaluate_rules(
     agitation_max: float | None = None,
     consistency: ConsistencyModel | None = None,
     profile: RuleProfile | None = None,
+    variables: RuleVariables | None = None,
 ) -> list[RuleResult]:
     """All applicable rules on the rows of one batch (sorted by time).
 
@@ -64,20 +72,32 @@ def evaluate_rules(
         consistency: fitted controller-consistency checks (``consistency.py``); None skips them.
         profile: what the rules learned on the fault-free training batches (None: the
             config's thresholds alone, every rule on).
+        variables: the process column of each rule part (None: the CHO columns).
+
+    Returns:
+        One :class:`RuleResult` per applicable rule; ``variable`` is the process's column,
+        ``value``/``ref``/``threshold`` are in the part's unit (``threshold_unit`` says it).
     """
+    rv = variables or RuleVariables.cho()
+    rows = rv.view(rows) if variables is not None else rows
     t = np.asarray(rows[schema.TIME], dtype=float)
     prof = profile or RuleProfile()
-    out = _do_low(rows, t, cfg, agitation_max) + _bands(rows, t, cfg) + _assays(rows, t, cfg)
-    out += _stuck(rows, t, cfg, prof) + _spikes(rows, t, cfg, prof)
+    out = _do_low(rows, t, cfg, agitation_max, rv) + _bands(rows, t, cfg, rv)
+    out += _assays(rows, t, cfg, rv) + _stuck(rows, t, cfg, prof, rv)
+    out += _spikes(rows, t, cfg, prof, rv)
     fr = feed_rule(rows, cfg)
     if fr is not None:
         out.append(fr)
     if consistency is not None and cfg.consistency:
         out += consistency_rules(rows, cfg, consistency)
-    return [r for r in out if r.name not in prof.off]
+    out = [r for r in out if r.name not in prof.off]
+    for r in out:
+        r.variable = rv.column(r.variable)
+    return out
 
 
-def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None) -> list:
+def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None,
+            rv: RuleVariables) -> list:  # fmt: skip
     do, do_sp, agit = col(rows, "do_pct"), col(rows, "do_setpoint_pct"), col(rows, "agitation_rpm")
     if do is None:
         return []
@@ -85,14 +105,17 @@ def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None) 
     do_ref = locf(do_sp) if do_sp is not None else np.full(len(t), np.nan)
 
     def do_reason(i: int, start: float) -> str:
+        d, a = PartText("do_pct", rv), PartText("agitation_rpm", rv)
         if do[i] <= PHYSICAL_LIMITS["do_pct"][0]:  # pinned at 0 %: no frozen probe, no oxygen
-            s = f"DO at {max(do[i], 0.0):.0f} % (oxygen-limited: the culture takes up the oxygen as fast as it arrives) at {t[i]:.0f} h"
+            s = f"{d.label} at {d.with_unit(max(do[i], 0.0), '.2g')} (oxygen-limited: the culture takes up the oxygen as fast as it arrives) at {d.voc.at(t[i])}"
         else:
-            s = f"DO fell to {do[i]:.0f} % at {t[i]:.0f} h"
-        s += f" against a {do_ref[i]:.0f} % setpoint" if np.isfinite(do_ref[i]) else ""
-        s += f" (below the {floor:g} % floor since {start:.0f} h)"
+            s = f"{d.label} fell to {d.with_unit(do[i], '.2g')} at {d.voc.at(t[i])}"
+        s += (
+            f" against a {d.with_unit(do_ref[i], '.2g')} setpoint" if np.isfinite(do_ref[i]) else ""
+        )
+        s += f" (below the {d.with_unit(floor, 'g')} floor since {start:.0f} h)"
         if agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:
-            s += f" while agitation was at its maximum ({agit[i]:.0f} rpm)"
+            s += f" while {a.label.lower()} was at its maximum ({a.with_unit(agit[i], '.0f')})"
         return s
 
     flag, severity = do < floor, sev(floor - do, floor) + 1.0
@@ -100,7 +123,7 @@ def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None) 
                        cfg.do_floor_duration_h, do_reason, " %")]  # fmt: skip
 
 
-def _bands(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
+def _bands(rows, t: np.ndarray, cfg: RulesConfig, rv: RuleVariables) -> list[RuleResult]:
     out = []
     for var, sp_name, limit, dur, name, fmt, unit in (
         ("ph", "ph_setpoint", cfg.ph_band, cfg.ph_duration_h, "ph_out_of_band", ".2f", ""),
@@ -112,16 +135,17 @@ def _bands(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
             continue
         sp = locf(sp)
         dev = x - sp
-        label = schema.variable(var).label
         settle = settling(t, sp, cfg.setpoint_settle_h, cfg.startup_h)
 
         def band_reason(
-            i: int, start: float, x=x, sp=sp, dev=dev, limit=limit, fmt=fmt, unit=unit, label=label
+            i: int, start: float, x=x, sp=sp, dev=dev, limit=limit, fmt=fmt, var=var
         ) -> str:
+            p = PartText(var, rv)
             word = "rose" if dev[i] > 0 else "fell"
             return (
-                f"{label} {word} to {x[i]:{fmt}}{unit} at {t[i]:.0f} h against a {sp[i]:{fmt}}{unit} "
-                f"setpoint, outside the +/-{limit:g}{unit} band since {start:.0f} h"
+                f"{p.label} {word} to {p.with_unit(x[i], fmt)} at {p.voc.at(t[i])} against a "
+                f"{p.with_unit(sp[i], fmt)} setpoint, outside the +/-{p.delta_with_unit(limit)} "
+                f"band since {start:.0f} h"
             )
 
         flag = (np.abs(dev) > limit) & ~settle
@@ -130,14 +154,18 @@ def _bands(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
     return out
 
 
-def _assays(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
+def _assays(rows, t: np.ndarray, cfg: RulesConfig, rv: RuleVariables) -> list[RuleResult]:
     out = []
     glc = col(rows, "glucose_g_L")
     if glc is not None:
         lvl = cfg.glucose_starvation_g_L
 
         def glc_reason(i: int, start: float) -> str:
-            return f"Glucose assay {glc[i]:.2f} g/L at {t[i]:.0f} h is below the {lvl:g} g/L starvation level"
+            g = PartText("glucose_g_L", rv)
+            return (
+                f"{g.label} assay {g.with_unit(glc[i], '.2f')} at {g.voc.at(t[i])} is below the "
+                f"{g.with_unit(lvl, 'g')} starvation level"
+            )
 
         with np.errstate(invalid="ignore"):
             flag = np.isfinite(glc) & (glc < lvl)
@@ -156,13 +184,13 @@ def _assays(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
         drop = (ref - x) / np.where(ref > 0, ref, np.nan) if frac is not None else ref - x
         with np.errstate(invalid="ignore"):
             flag = np.isfinite(drop) & (drop > limit)
-        var_ = schema.variable(var)
 
-        def drop_reason(i: int, start: float, x=x, ref=ref, limit=limit, frac=frac, v=var_) -> str:
+        def drop_reason(i: int, start: float, x=x, ref=ref, limit=limit, frac=frac, var=var) -> str:
+            v = PartText(var, rv)
             lim = f"{limit:.0%}" if frac is not None else f"{limit:g} points"
             return (
-                f"{v.label} fell to {x[i]:.1f} {v.unit} at {t[i]:.0f} h from {ref[i]:.1f} "
-                f"within {cfg.drop_lookback_h:g} h (drop limit {lim})"
+                f"{v.label} fell to {v.with_unit(x[i], '.1f')} at {v.voc.at(t[i])} from "
+                f"{v.num(ref[i], '.1f')} within {cfg.drop_lookback_h:g} h (drop limit {lim})"
             )
 
         unit = " (share of the recent highest assay)" if frac is not None else " % points"
@@ -171,7 +199,19 @@ def _assays(rows, t: np.ndarray, cfg: RulesConfig) -> list[RuleResult]:
     return out
 
 
-def _stuck(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[RuleResult]:
+def _part_unit(part: str) -> str:
+    """Unit of a part's values (thresholds are in it), as it follows a number."""
+    if part in PHYSICAL:
+        return f" {PHYSICAL[part][1]}"
+    try:
+        return f" {known_variable(part).unit}"
+    except (ConfigError, KeyError):
+        return ""
+
+
+def _stuck(
+    rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile, rv: RuleVariables
+) -> list[RuleResult]:
     """A reading that stops moving. Off for a reading without noise in training; a reading
     pinned at a physical limit or its training range's edge is at that limit, not frozen."""
     out = []
@@ -183,21 +223,25 @@ def _stuck(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[Rul
         d = np.abs(np.diff(x, prepend=np.nan))
         with np.errstate(invalid="ignore"):
             flag = np.isfinite(d) & (d <= cfg.stuck_tolerance) & ~prof.at_limit(var, x)
-        v, dur = schema.variable(var), prof.stuck_duration_h(var, cfg, dt)
+        dur = prof.stuck_duration_h(var, cfg, dt)
+        unit = _part_unit(var)
 
-        def stuck_reason(i: int, start: float, x=x, v=v, dur=dur) -> str:
+        def stuck_reason(i: int, start: float, x=x, var=var, dur=dur) -> str:
+            v = PartText(var, rv)
             return (
-                f"{v.label} reading frozen at {x[i]:g} {v.unit} from {start:.0f} h to {t[i]:.0f} h "
+                f"{v.label} reading frozen at {v.with_unit(x[i], 'g')} from {start:.0f} h to {v.voc.at(t[i])} "
                 f"(no change above {cfg.stuck_tolerance:g} for {dur:g} h or more, "
                 "although it moves from reading to reading in the normal batches)"
             )
 
         out.append(RuleResult(f"stuck_{var}", var, flag, x, np.roll(x, 1), flag.astype(float),
-                              cfg.stuck_tolerance, dur, stuck_reason, f" {v.unit}"))  # fmt: skip
+                              cfg.stuck_tolerance, dur, stuck_reason, unit))  # fmt: skip
     return out
 
 
-def _spikes(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[RuleResult]:
+def _spikes(
+    rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile, rv: RuleVariables
+) -> list[RuleResult]:
     """A spike is an excursion that comes back within ``spike_return_rows`` rows; the alarm
     is raised when it is back, so a lasting step (a DO collapse, a planned set-point change)
     is not called a spike. With a set point the excursion is that of ``x - setpoint``."""
@@ -219,17 +263,18 @@ def _spikes(rows, t: np.ndarray, cfg: RulesConfig, prof: RuleProfile) -> list[Ru
                 settle[lag:] |= began[:-lag]
             flag &= ~settle
         flag &= t >= cfg.startup_h
-        v = schema.variable(var)
+        unit = _part_unit(var)
 
-        def spike_reason(i: int, start: float, x=x, med=med, limit=limit, v=v) -> str:
+        def spike_reason(i: int, start: float, x=x, med=med, limit=limit, var=var) -> str:
+            v = PartText(var, rv)
             lo = max(0, i - back)  # the alarm comes when the reading is back: say the peak
             j = lo + int(np.argmax(np.abs(np.nan_to_num(x[lo:i] - med[lo:i]))))
             return (
-                f"{v.label} spiked to {x[j]:.3g} {v.unit} at {t[j]:.0f} h, {x[j] - med[j]:+.3g} from "
-                f"the median of the previous {k} readings, and was back at {t[i]:.0f} h "
-                f"(limit {limit:g} {v.unit})"
+                f"{v.label} spiked to {v.with_unit(x[j], '.3g')} at {v.voc.at(t[j])}, "
+                f"{v.delta(x[j] - med[j]):+.3g} from the median of the previous {k} readings, "
+                f"and was back at {t[i]:.0f} h (limit {v.delta_with_unit(limit)})"
             )
 
         out.append(RuleResult(f"spike_{var}", var, flag, x, med, sev(np.nan_to_num(peak), limit),
-                              limit, 0.0, spike_reason, f" {v.unit}"))  # fmt: skip
+                              limit, 0.0, spike_reason, unit))  # fmt: skip
     return out

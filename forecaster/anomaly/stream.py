@@ -21,6 +21,7 @@ from forecaster.anomaly.features import SETTLE_TAU_H, FeatureSpec
 from forecaster.anomaly.incidents import assign_incidents
 from forecaster.anomaly.reasons import reason_sentence
 from forecaster.anomaly.rule_profile import RuleProfile
+from forecaster.anomaly.rule_vars import RuleVariables
 from forecaster.anomaly.rules import evaluate_rules, lookback_h
 from forecaster.anomaly.scorer import Scorer, ScorerInput
 from forecaster.anomaly.threshold import Calibration
@@ -38,6 +39,7 @@ class AlarmSource(Protocol):
     consistency: ConsistencyModel | None
     agitation_max: float | None
     profile: RuleProfile | None
+    variables: RuleVariables | None
 
 
 class AlarmStream:
@@ -67,6 +69,8 @@ class AlarmStream:
         self._hist: dict[str, list[np.ndarray]] | None = {} if keep_history else None
         self._scorers = [(s, c) for s, c in det.scorers if s.name in detectors]
         rule_vars = [*det.rules.stuck_variables, *det.rules.spike_limits]
+        if det.variables is not None:
+            rule_vars += det.variables.needed()
         self._cols = list(dict.fromkeys([schema.TIME, *det.prep.variables, *_EXTRA, *rule_vars]))
 
     # ------------------------------------------------------------------ public
@@ -151,7 +155,9 @@ class AlarmStream:
 
     def _rules(self, raw, t, gi, n_prev) -> list[AlarmEvent]:
         d = self.det
-        results = evaluate_rules(raw, d.rules, d.agitation_max, d.consistency, d.profile)
+        results = evaluate_rules(
+            raw, d.rules, d.agitation_max, d.consistency, d.profile, d.variables
+        )
         out = []
         any_flag = np.zeros(len(t) - n_prev, dtype=bool)
         for rr in results:

@@ -34,6 +34,14 @@ class Calibration:
         contamination_warning: set when the calibration scores look contaminated by an
             unlabelled fault (:func:`check_contamination`), else empty.
         suspect_batches: calibration batches whose scores are outliers against the others.
+        mode: ``holdout`` (scores of the validation batches) or ``out_of_fold`` (each
+            training batch scored by a scorer fitted without it; ``folds`` folds).
+        scored_by_model_without: out of fold, ``{batch: batches the scorer that scored it
+            was not fitted on}`` (its own fold, itself included).
+        heldout_batches, heldout_batch_days, heldout_events,
+        heldout_rate_per_100_batch_days: out of fold, the final scorer's false alarms at
+            this threshold on the validation batches, which set nothing (measured rate
+            beside ``target_false_alarms_per_100_batch_days``).
     """
 
     threshold: float
@@ -55,6 +63,13 @@ class Calibration:
     setpoint_transient_h: float = SETPOINT_TRANSIENT_H
     contamination_warning: str = ""
     suspect_batches: list[str] = field(default_factory=list)
+    mode: str = "holdout"
+    folds: int = 0
+    scored_by_model_without: dict[str, list[str]] = field(default_factory=dict)
+    heldout_batches: int = 0
+    heldout_batch_days: float = 0.0
+    heldout_events: int = 0
+    heldout_rate_per_100_batch_days: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

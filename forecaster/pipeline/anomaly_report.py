@@ -32,11 +32,52 @@ def _fmt(x) -> str:
 
 
 def training_notes(det: AnomalyDetector) -> list[str]:
-    """Plain sentences about the fit: contaminated calibrations, rules switched off."""
-    out = [
+    """Plain sentences about the fit: how each threshold was set (target beside the rate
+    measured on held-out normal batches), contaminated calibrations, rules switched off."""
+    out = [calibration_note(s.name, c) for s, c in det.scorers]
+    out += [
         f"{s.name}: {c.contamination_warning}" for s, c in det.scorers if c.contamination_warning
     ]
+    out += [rules_check_note(det.profile, det.rules.auto_off_share)] if det.profile else []
     return out + (det.profile.notes() if det.profile is not None else [])
+
+
+def calibration_note(name: str, c) -> str:
+    """How a scorer's threshold was set, its target and the false-alarm rate measured on
+    normal batches that did not set it."""
+    target = f"target {c.target_false_alarms_per_100_batch_days:g} false alarms / 100 batch-days"
+    if c.mode != "out_of_fold":
+        return (
+            f"{name} threshold {c.threshold:.4g} set on {c.n_batches} fault-free validation "
+            f"batches ({target}; {c.calibration_rate_per_100_batch_days:g} on them); the rate "
+            "on held-out normal batches is the test table's false-alarm column"
+        )
+    measured = (
+        f"{c.heldout_rate_per_100_batch_days:g} / 100 batch-days measured on "
+        f"{c.heldout_batches} held-out normal validation batches ({c.heldout_batch_days:g} "
+        f"batch-days, {c.heldout_events} false alarms)"
+        if c.heldout_rate_per_100_batch_days is not None
+        else "no held-out normal batch to measure it on"
+    )
+    return (
+        f"{name} threshold {c.threshold:.4g} set out of fold ({c.folds} folds: each of the "
+        f"{c.n_batches} training batches scored by a model fitted without it; {target}): "
+        f"{measured}"
+    )
+
+
+def rules_check_note(p, share: float) -> str:
+    """How often the rules fired on normal batches, against ``auto_off_share``."""
+    how = "out of fold" if p.firing_checked == "out_of_fold" else "in sample"
+    s = (
+        f"rules checked {how} on {p.n_batches} fault-free training batches (switched off above "
+        f"{share:.0%}); the most frequent rule left on fires on "
+        f"{max((v for k, v in p.firing_share.items() if k not in p.off), default=0.0):.0%}"
+    )
+    if p.heldout_batches:
+        held = max(p.heldout_firing_share.values(), default=0.0)
+        s += f"; on {p.heldout_batches} held-out normal batches at most {held:.0%}"
+    return s
 
 
 def save_batch_figures(

@@ -52,7 +52,7 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
     det, info = fit_detector(
         ctx.batches("train", faulty=False), ctx.batches("val", faulty=False), cfg, ctx.prep,
         ctx.seed, ctx.trainer_kwargs, ctx.run_dir / "tb",
-        excluded=set(ctx.splits["val"]) & ctx.faulty_ids,
+        excluded=set(ctx.splits["val"]) & ctx.faulty_ids, process=getattr(ctx, "process", None),
     )  # fmt: skip
     paths = det.save(out_dir)
     atomic_write_text(out_dir / "config.json", json.dumps(asdict(cfg), indent=2))
@@ -69,6 +69,9 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
             "forced_on": det.profile.forced_on,
             "stuck_off": det.profile.stuck_off,
             "spike_limits": det.profile.spike_limits,
+            "firing_checked": det.profile.firing_checked,
+            "heldout_batches": det.profile.heldout_batches,
+            "heldout_firing_share": det.profile.heldout_firing_share,
             "to_switch_back_on": "anomaly.rules.force_on: [<rule>]",
             "notes": det.profile.notes(),
         }

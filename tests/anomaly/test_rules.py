@@ -125,7 +125,7 @@ def test_spike_without_setpoint_fires_when_the_reading_comes_back():
     rows = _edit(NORMAL.drop(columns=SETPOINTS), "temperature_C", 70, [40.0])
     assert ("spike_temperature_C", 71.0) in _events(rows)
     r = _fired(rows)["spike_temperature_C"]
-    assert "spiked to 40 degC at 70 h" in r.describe(71, 71.0)
+    assert "spiked to 40 C at 70 h" in r.describe(71, 71.0)
     step = NORMAL.drop(columns=SETPOINTS).copy()
     step.loc[step["time_h"] >= 70, "temperature_C"] -= 3.0  # a lasting step is no spike
     assert not _fired(step)["spike_temperature_C"].flag.any()

@@ -69,7 +69,9 @@ def test_stage_writes_files_metrics_and_report(tmp_path):
     assert res["autoencoder"]["auroc"] > 0.9
     thr = json.loads((tmp_path / "anomaly" / "thresholds.json").read_text())
     assert thr["autoencoder"]["threshold"] == res["autoencoder"]["threshold"]
-    assert thr["autoencoder"]["n_batches"] == 3
+    # 6 training batches: out-of-fold calibration on them; the 3 normal val batches measure
+    assert thr["autoencoder"]["mode"] == "out_of_fold"
+    assert thr["autoencoder"]["n_batches"] == 6 and thr["autoencoder"]["heldout_batches"] == 3
     assert thr["pca"]["persistence_steps"] == 2  # the PCA section's own threshold settings
     assert res["pca"]["n_components"] >= 1 and res["info"]["pca_components"] >= 1
     report = ctx.report[-1]

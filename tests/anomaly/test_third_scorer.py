@@ -124,7 +124,8 @@ def test_zscore_scorer_alarms_through_detect_and_survives_save_load(registered, 
     det, info = fit_detector(train, val, cfg, prep, seed=0, trainer_kwargs=dict(FAST_TRAINER))
     assert det.names == ["autoencoder", "zscore"] and info["n_calibration_batches"] == 3
     zs, cal = det.get("zscore")
-    assert cal.margin == 2.0 and cal.n_batches == 3  # its own section's threshold
+    assert cal.margin == 2.0 and cal.mode == "out_of_fold"  # its own section's threshold
+    assert cal.n_batches == 6 and cal.heldout_batches == 3  # 6 training batches out of fold
 
     rows = make_batch("F", n_hours=72, seed=7, do_fault_h=40.0)
     events = det.detect(rows, detectors=("zscore",))
