@@ -1,8 +1,9 @@
-"""The ``forecaster`` command: ``forecaster train|predict|simulate|app [options]``.
+"""The ``forecaster`` command: ``forecaster train|predict|simulate|optimize|app [options]``.
 
 Also ``python -m forecaster ...``. Each subcommand is the same command as its own entry
 point, with the same options: ``train`` = ``python train.py``, ``predict`` =
-``python -m forecaster.predict``, ``simulate`` = ``python -m forecaster.sim``; ``app`` serves
+``python -m forecaster.predict``, ``simulate`` = ``python -m forecaster.sim``; ``optimize``
+ranks key factors and recommends a recipe (:mod:`forecaster.serve.optimize`); ``app`` serves
 the web app (``streamlit run`` on :mod:`forecaster.serve.app`, on 127.0.0.1). ``forecaster
 SUBCOMMAND --help`` is short; ``--help-all`` lists every key.
 """
@@ -21,13 +22,18 @@ COMMANDS = {
     "train": "train and evaluate a run (forecaster, RF baseline, anomaly detectors, explanations)",
     "predict": "forecast, alarm and explain new batches with a trained run folder",
     "simulate": "simulate fed-batch runs with faults and write the batch table",
+    "optimize": "key factors across batches, a recommended recipe and feed plans",
     "app": "serve the web app on 127.0.0.1 (run folders, batches, charts, golden-batch compare)",
 }
 
 
 def usage() -> str:
     """The ``forecaster --help`` text."""
-    lines = ["usage: forecaster {train,predict,simulate,app} [--help] [options]", "", "commands:"]
+    lines = [
+        "usage: forecaster {train,predict,simulate,optimize,app} [--help] [options]",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<10}{text}" for name, text in COMMANDS.items()]
     lines += [
         "",
@@ -35,6 +41,7 @@ def usage() -> str:
         "  forecaster simulate --n_batches 50 --out data/sim.parquet",
         "  forecaster train --config configs/quickstart.yaml",
         "  forecaster predict --run checkpoints/quickstart --input new.csv --out results/",
+        "  forecaster optimize --run checkpoints/quickstart --input batches.csv --out opt/",
         "  forecaster app --runs checkpoints --data data --port 8501",
         "",
         "forecaster COMMAND --help: that command's most-used options; --help-all: every key.",
@@ -58,6 +65,12 @@ def _simulate(argv: list[str], prog: str) -> int:
     from forecaster.sim.cli import main as sim_main
 
     return sim_main(argv, prog)
+
+
+def _optimize(argv: list[str], prog: str) -> int:
+    from forecaster.serve.optimize import main as optimize_main
+
+    return optimize_main(argv, prog)
 
 
 def _app(argv: list[str], prog: str) -> int:
@@ -86,7 +99,8 @@ def _app(argv: list[str], prog: str) -> int:
     return 0  # not reached
 
 
-_RUN = {"train": _train, "predict": _predict, "simulate": _simulate, "app": _app}
+_RUN = {"train": _train, "predict": _predict, "simulate": _simulate, "optimize": _optimize,
+        "app": _app}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -43,9 +43,12 @@ class KeyFactors:
     r2_loo: float
 
     def top(self, method: str = "permutation", k: int = 3, kind: str | None = None) -> list[str]:
-        """The ``k`` highest-ranked factors of ``method`` (optionally of one ``kind``)."""
+        """The ``k`` highest-ranked factors of ``method`` (optionally of one ``kind``; ``known``:
+        recipe and start factors)."""
         t = self.table[self.table["method"] == method]
-        if kind is not None:
+        if kind == "known":
+            t = t[t["kind"] != "early"]
+        elif kind is not None:
             t = t[t["kind"] == kind]
         return list(t.sort_values("rank")["factor"][:k])
 
