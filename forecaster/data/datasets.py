@@ -47,10 +47,18 @@ class TargetScales:
         return (np.exp(z) if self.titer_log else z) * self.titer_scale
 
     @classmethod
-    def fit(cls, table: pd.DataFrame, titer_log: bool = True) -> TargetScales:
-        feed = table[schema.FEED].to_numpy(dtype=float)
+    def fit(
+        cls,
+        table: pd.DataFrame,
+        titer_log: bool = True,
+        product: str = schema.TITER,
+        feed: str | None = schema.FEED,
+    ) -> TargetScales:
+        """Scales of the process's product (harvest mean) and feed (0/1 without a feed)."""
+        has_feed = feed is not None and feed in table
+        feed = table[feed].to_numpy(dtype=float) if has_feed else np.zeros(0)
         feed = feed[np.isfinite(feed)]
-        harvest = [targets.harvest_titer(g) for _, g in table.groupby(schema.BATCH_ID)]
+        harvest = [targets.harvest_titer(g, product) for _, g in table.groupby(schema.BATCH_ID)]
         harvest = np.asarray([h for h in harvest if np.isfinite(h)])
         return cls(
             feed_mean=float(feed.mean()) if feed.size else 0.0,
@@ -104,7 +112,8 @@ class BatchArrays:
 def batch_arrays(
     table: pd.DataFrame, prep: Preprocessor, scales: TargetScales, n_days: int
 ) -> list[BatchArrays]:
-    """Features and targets of every batch in ``table`` (complete batches)."""
+    """Features and targets of every batch in ``table`` (complete batches); the product and
+    the feed are the ones ``prep`` was fitted for."""
     out = []
     for bid, g in table.groupby(schema.BATCH_ID, sort=True):
         g = g.sort_values(schema.TIME)
@@ -112,11 +121,13 @@ def batch_arrays(
             BatchArrays(
                 batch_id=str(bid),
                 x=prep.transform_batch(g),
-                feed=((targets.next_feed(g) - scales.feed_mean) / scales.feed_std).astype(
-                    np.float32
-                ),
-                harvest=float(scales.titer_to_model(targets.harvest_titer(g))),
-                daily=scales.titer_to_model(targets.titer_by_day(g, n_days)).astype(np.float32),
+                feed=(
+                    (targets.next_feed(g, prep.feed) - scales.feed_mean) / scales.feed_std
+                ).astype(np.float32),
+                harvest=float(scales.titer_to_model(targets.harvest_titer(g, prep.product))),
+                daily=scales.titer_to_model(
+                    targets.titer_by_day(g, n_days, product=prep.product)
+                ).astype(np.float32),
                 time_h=g[schema.TIME].to_numpy(dtype=np.float32),
             )
         )

@@ -25,6 +25,12 @@ large relative difference that a linear scale fitted on 0-6,000 mg/L would flatt
 clock), which is how attributions are reported per variable. The state is a dict of
 floats, strings and lists (``state_dict``), so it rides in a checkpoint loaded with
 ``torch.load(weights_only=True)``.
+
+The fitted state also records the process it was fitted for (:data:`PREP_FORMAT` 2): each
+input's role and valid range, and the names of the product and the feed (None: the process
+has none), so a loaded model never looks roles up in :mod:`forecaster.schema`. States of
+format 1 (none of these) were CHO runs and are completed from the CHO preset by
+:func:`upgrade_prep_state`.
 """
 
 from __future__ import annotations
@@ -36,34 +42,15 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
+from forecaster.data.errors import ConfigError
+from forecaster.data.feature_state import FeatureState, assay_lags
 from forecaster.data.fill import carry_forward
+from forecaster.data.prep_state import PREP_FORMAT, upgrade_prep_state
+from forecaster.data.prep_state import bounds as _bounds
+from forecaster.data.prep_state import described as _described
+from forecaster.data.process import Process, default_process
 
-
-@dataclass(frozen=True)
-class FeatureState:
-    """What the features of a batch's next rows depend on from its earlier rows.
-
-    Returned by :meth:`Preprocessor.transform_chunk` and passed back with the next chunk
-    (:class:`~forecaster.data.streaming.StreamingFeatures` keeps it for a running batch).
-
-    Attributes:
-        dense_last: ``(V_dense,)`` scaled last reading of each dense variable (0 before any).
-        assay_value: ``(V_offline,)`` scaled last assay of each offline variable.
-        assay_time_h: ``(V_offline,)`` time of that assay, h.
-        assay_has: ``(V_offline,)`` whether an assay was taken yet.
-        assay_history: per history variable, its last ``history_lags + 1`` scaled assays
-            (oldest first; see :func:`assay_lags`).
-        n_rows: rows consumed so far.
-        last_time_h: time of the last row consumed, h (NaN before the first).
-    """
-
-    dense_last: np.ndarray
-    assay_value: np.ndarray
-    assay_time_h: np.ndarray
-    assay_has: np.ndarray
-    assay_history: tuple[np.ndarray, ...]
-    n_rows: int = 0
-    last_time_h: float = float("nan")
+__all__ = ["PREP_FORMAT", "FeatureState", "Preprocessor", "assay_lags", "upgrade_prep_state"]
 
 
 @dataclass
@@ -75,6 +62,11 @@ class Preprocessor:
         mean, std: per-variable statistics over observed training values (same order).
         time_scale_h: elapsed-time divisor (default 14 days).
         max_age_days: cap of the time-since-assay feature.
+        roles: role of each input variable (online, offline, control, setpoint, static).
+        ranges: valid ``[lo, hi]`` of each input variable in its unit (None: unbounded).
+        product: the process's product (the forecasting target; need not be an input).
+        feed: the process's primary feed, or None for a process without one.
+        units, labels: unit and short human name of each input, the product and the feed.
     """
 
     variables: list[str]
@@ -86,6 +78,44 @@ class Preprocessor:
     log_offset: float = 1.0
     history_variables: list[str] = field(default_factory=list)
     history_lags: int = 0
+    roles: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, list[float | None]] = field(default_factory=dict)
+    product: str = schema.TITER
+    feed: str | None = schema.FEED
+    units: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        named = [*self.variables, self.product, *([self.feed] if self.feed else [])]
+        missing = [v for v in named if v not in self.units or v not in self.roles]
+        if missing:  # built by hand without a process: the CHO preset's
+            cho = default_process()
+            for v in missing:
+                if v not in cho.names:
+                    continue
+                pv = cho.variable(v)
+                if v in self.variables:
+                    self.roles.setdefault(v, str(pv.role))
+                    self.ranges.setdefault(v, _bounds(pv.lo, pv.hi))
+                self.units.setdefault(v, pv.unit)
+                self.labels.setdefault(v, pv.label)
+
+    def unit(self, variable: str) -> str:
+        """Unit of an input, the product or the feed ('' if unknown)."""
+        return self.units.get(variable, "")
+
+    def label(self, variable: str) -> str:
+        """Short human name of an input, the product or the feed (its name if unknown)."""
+        return self.labels.get(variable) or variable
+
+    def role(self, variable: str) -> str:
+        """Role of an input variable (as fitted)."""
+        return self.roles[variable]
+
+    def bounds(self, variable: str) -> tuple[float, float]:
+        """Valid range of an input variable, ``(-inf, inf)`` where unbounded."""
+        lo, hi = self.ranges.get(variable, [None, None])
+        return (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -96,24 +126,34 @@ class Preprocessor:
         log_variables: Sequence[str] = (),
         history_variables: Sequence[str] = (),
         history_lags: int = 0,
+        process: Process | None = None,
     ) -> Preprocessor:
         """Fit mean/std of each variable on the observed (non-NaN) values of ``table``.
 
         ``history_variables`` that are not offline inputs are ignored (nothing to look back on).
+        ``process`` gives the roles, ranges, product and feed (default: the CHO preset);
+        a variable it does not declare raises KeyError naming the closest one.
         """
+        process = process or default_process()
         variables = [str(v) for v in variables]
-        for v in variables:
-            schema.variable(v)  # raises with a suggestion on typos
+        try:
+            declared = {v: process.variable(v) for v in variables}
+        except ConfigError as err:  # a typo: KeyError naming the closest variable
+            raise KeyError(str(err)) from None
         if history_lags < 0:
             raise ValueError(f"history_lags must be >= 0, got {history_lags}")
-        hist = [
-            v for v in history_variables if v in variables and schema.variable(v).role == "offline"
-        ]
+        hist = [v for v in history_variables if v in variables and declared[v].role == "offline"]
         prep = cls(
             variables=variables,
             log_variables=[v for v in log_variables if v in variables],
             history_variables=hist if history_lags else [],
             history_lags=int(history_lags) if hist else 0,
+            roles={v: str(pv.role) for v, pv in declared.items()},
+            ranges={v: _bounds(pv.lo, pv.hi) for v, pv in declared.items()},
+            product=process.product,
+            feed=process.feed,
+            units=_described(process, variables, "unit"),
+            labels=_described(process, variables, "label"),
         )
         mean, std = [], []
         for v in variables:
@@ -139,11 +179,11 @@ class Preprocessor:
     # ----------------------------------------------------------- feature layout
     @property
     def dense(self) -> list[str]:
-        return [v for v in self.variables if schema.variable(v).role != "offline"]
+        return [v for v in self.variables if self.roles[v] != "offline"]
 
     @property
     def offline(self) -> list[str]:
-        return [v for v in self.variables if schema.variable(v).role == "offline"]
+        return [v for v in self.variables if self.roles[v] == "offline"]
 
     @property
     def feature_names(self) -> list[str]:
@@ -311,6 +351,7 @@ class Preprocessor:
     def state_dict(self) -> dict:
         """Plain-value state (lists, floats, strings): safe for ``weights_only=True``."""
         return {
+            "format_version": PREP_FORMAT,
             "variables": list(self.variables),
             "mean": [float(m) for m in self.mean],
             "std": [float(s) for s in self.std],
@@ -320,11 +361,18 @@ class Preprocessor:
             "log_offset": float(self.log_offset),
             "history_variables": list(self.history_variables),
             "history_lags": int(self.history_lags),
+            "roles": {v: str(self.roles[v]) for v in self.variables},
+            "ranges": {v: list(self.ranges.get(v, [None, None])) for v in self.variables},
+            "product": str(self.product),
+            "feed": None if self.feed is None else str(self.feed),
+            "units": dict(self.units),
+            "labels": dict(self.labels),
         }
 
     @classmethod
     def from_state_dict(cls, state: Mapping) -> Preprocessor:
         """Inverse of :meth:`state_dict`; older states go through :func:`upgrade_prep_state`."""
+        state = upgrade_prep_state(state)
         return cls(
             variables=list(state["variables"]),
             mean=[float(m) for m in state["mean"]],
@@ -335,40 +383,10 @@ class Preprocessor:
             log_offset=float(state["log_offset"]),
             history_variables=list(state["history_variables"]),
             history_lags=int(state["history_lags"]),
+            roles={str(k): str(r) for k, r in state["roles"].items()},
+            ranges={str(k): list(r) for k, r in state["ranges"].items()},
+            product=str(state["product"]),
+            feed=None if state["feed"] is None else str(state["feed"]),
+            units={str(k): str(u) for k, u in state["units"].items()},
+            labels={str(k): str(u) for k, u in state["labels"].items()},
         )
-
-
-def upgrade_prep_state(state: Mapping) -> dict:
-    """A preprocessing state saved before log inputs and assay history existed, completed
-    with what it was fitted without (no log inputs, offset 1, no history).
-
-    Called by the migrations of the files that hold a preprocessing (forecaster, detector).
-    """
-    defaults = {"log_variables": [], "log_offset": 1.0, "history_variables": [], "history_lags": 0}
-    return {**defaults, **state}
-
-
-def assay_lags(
-    x: np.ndarray, k: int, prior: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Earlier assays at every row: column j is the (j+2)-th most recent assay (j = 0: the one
-    before the latest) taken at or before the row, 0 where there is none.
-
-    Args:
-        x: (n,) scaled assay values, NaN on rows without an assay.
-        k: number of lags.
-        prior: assays of earlier rows (oldest first), for a batch fed chunk by chunk.
-
-    Returns:
-        ``(n, k)`` lags and the last ``k + 1`` assays seen (the ``prior`` of the next chunk).
-    """
-    prior = np.zeros(0) if prior is None else np.asarray(prior, dtype=float)
-    seen = np.isfinite(x)
-    vals = np.concatenate([prior, x[seen]])
-    count = len(prior) + np.cumsum(seen)  # assays at or before each row
-    out = np.zeros((len(x), k))
-    for j in range(k):
-        pos = count - 2 - j
-        if vals.size:
-            out[:, j] = np.where(pos >= 0, vals[np.minimum(np.maximum(pos, 0), vals.size - 1)], 0.0)
-    return out, vals[max(0, vals.size - (k + 1)) :]

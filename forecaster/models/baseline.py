@@ -91,6 +91,8 @@ class RFBaseline:
         variables: canonical input variables.
         seed: random state of the forests and of the sample cap.
         stride_h: hours between prefix origins of :meth:`samples` (default ``cfg.stride_h``).
+        roles: role of each input (the fitted preprocessing's; None: the CHO schema's).
+        product, feed: the process's product and feed (None: no feed, no feed forest).
 
     Attributes:
         feature_names: the P feature names; ``feature_variables``: the canonical variable
@@ -106,6 +108,9 @@ class RFBaseline:
         variables: Sequence[str],
         seed: int = 0,
         stride_h: float | None = None,
+        roles: Mapping[str, str] | None = None,
+        product: str = schema.TITER,
+        feed: str | None = schema.FEED,
     ) -> None:
         if cfg is None and stride_h is None:
             raise ValueError("RFBaseline needs a cfg or a stride_h")
@@ -113,7 +118,12 @@ class RFBaseline:
         self.stride_h = float(stride_h if stride_h is not None else cfg.stride_h)
         self.variables = [str(v) for v in variables]
         self.seed = int(seed)
-        self.tab = TabularFeatures(tuple(self.variables))
+        self.product, self.feed = str(product), None if feed is None else str(feed)
+        self.tab = TabularFeatures(
+            tuple(self.variables), roles=tuple((roles or {}).items()), feed=self.feed
+        )
+        #: model key -> output column, for the targets this process has
+        self.outputs = {k: c for k, c in OUTPUTS.items() if k != "feed" or self.feed is not None}
         self.feature_names: list[str] = self.tab.feature_names
         self.feature_variables: list[str] = self.tab.feature_variables
         self.models: dict[str, RandomForestRegressor] = {}
@@ -143,8 +153,8 @@ class RFBaseline:
                 idx = np.unique(np.searchsorted(t, grid + 1e-9, side="right") - 1)
             else:
                 idx = np.arange(len(t))
-            feed = targets.next_feed(rows) if schema.FEED in rows else np.full(len(t), np.nan)
-            titer = targets.harvest_titer(rows) if schema.TITER in rows else np.nan
+            feed = targets.next_feed(rows, self.feed)
+            titer = targets.harvest_titer(rows, self.product) if self.product in rows else np.nan
             parts["X"].append(self.tab.at_rows(rows, idx))
             parts["feed"].append(feed[idx])
             parts["titer"].append(np.full(idx.size, titer))
@@ -168,12 +178,12 @@ class RFBaseline:
         """
         if self.cfg is None:
             raise RuntimeError("a loaded RFBaseline keeps no search settings; build one to fit")
-        for c in (schema.FEED, schema.TITER):
+        for c in (self.feed, self.product) if self.feed else (self.product,):
             if c not in train.columns:
                 raise MissingColumnError(c, available=train.columns, hint="an RF target")
         tr, va = self.samples(train), self.samples(val)
         self.models, self.search_results = {}, []
-        for key in OUTPUTS:  # "feed", "titer": also the target keys of samples()
+        for key in self.outputs:  # "feed", "titer": also the target keys of samples()
             ok = np.isfinite(tr[key])
             x_tr, y_tr = tr["X"][ok], tr[key][ok]
             if len(y_tr) == 0:
@@ -254,8 +264,14 @@ class RFBaseline:
             }
         )
         for key, col in OUTPUTS.items():
-            out[col] = self.predict_matrix(key, X) if len(X) else np.zeros(0)
+            out[col] = self._predicted(key, X)
         return out
+
+    def _predicted(self, key: str, X: np.ndarray) -> np.ndarray:
+        """One target's predictions; NaN for a target the process lacks (no feed)."""
+        if key not in self.outputs:
+            return np.full(len(X), np.nan)
+        return self.predict_matrix(key, X) if len(X) else np.zeros(0)
 
     def predict_table(self, table: pd.DataFrame) -> pd.DataFrame:
         """Like :meth:`predict` for the prefix ending at every row of every batch in
@@ -263,16 +279,19 @@ class RFBaseline:
         s = self.samples(table, stride_h=0)
         out = pd.DataFrame({schema.BATCH_ID: s["batch_id"].astype(str), "origin_h": s["origin_h"]})
         for key, col in OUTPUTS.items():
-            out[col] = self.predict_matrix(key, s["X"]) if len(s["X"]) else np.zeros(0)
+            out[col] = self._predicted(key, s["X"])
         return out
 
     # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         """Plain values and tensors (format version 2): what predicting needs."""
-        if set(self.models) != set(OUTPUTS):
+        if set(self.models) != set(self.outputs):
             raise RuntimeError("RFBaseline: fit the baseline first")
         return {
             "variables": list(self.variables),
+            "roles": dict(self.tab.roles),
+            "product": self.product,
+            "feed": self.feed,
             "seed": self.seed,
             "stride_h": self.stride_h,
             "feature_names": list(self.feature_names),
@@ -289,7 +308,10 @@ class RFBaseline:
         Raises:
             RunFolderError: the stored features differ from what this version builds.
         """
-        model = cls(None, state["variables"], seed=state["seed"], stride_h=state["stride_h"])
+        # states saved before roles / product / feed were recorded come from CHO runs
+        model = cls(None, state["variables"], seed=state["seed"], stride_h=state["stride_h"],
+                    roles=state.get("roles"), product=state.get("product", schema.TITER),
+                    feed=state.get("feed", schema.FEED))  # fmt: skip
         if model.feature_names != list(state["feature_names"]):
             raise RunFolderError(
                 "the stored RF was trained on other features than this version builds",

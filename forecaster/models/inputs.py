@@ -4,13 +4,14 @@
 call :func:`check_rows` on canonical values, so a batch is refused for the same reasons
 with the same one-line :class:`~forecaster.data.errors.DataError` wherever it comes in:
 time missing, repeated or going back (also against the last row of an earlier chunk),
-a value infinite or outside the physical range of its variable (``schema.VARIABLES``).
+a value infinite or outside the valid range of its variable (the ranges the model's
+preprocessing was fitted with; without them the CHO ``schema.VARIABLES``).
 Missing cells (NaN) are fine: the features carry the last reading forward.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,29 @@ import pandas as pd
 from forecaster import schema
 from forecaster.data.errors import DataError, MissingColumnError, RangeError, TimeOrderError
 
+#: a variable's valid range: name -> (lo, hi), infinite where unbounded
+Bounds = Callable[[str], tuple[float, float]]
 
-def physical_bounds(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(V,)`` lower and upper bounds of each column (time: unbounded)."""
-    lo = np.array([-np.inf if c == schema.TIME else schema.BY_NAME[c].lo for c in names])
-    hi = np.array([np.inf if c == schema.TIME else schema.BY_NAME[c].hi for c in names])
-    return lo, hi
+
+def _cho_bounds(name: str) -> tuple[float, float]:
+    v = schema.BY_NAME[name]
+    return v.lo, v.hi
+
+
+def physical_bounds(
+    names: Sequence[str], bounds_of: Bounds | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(V,)`` lower and upper bounds of each column (time: unbounded).
+
+    Args:
+        names: ``time_h`` and variables.
+        bounds_of: a variable's range (``Preprocessor.bounds``); default the CHO schema.
+    """
+    of = bounds_of or _cho_bounds
+    pairs = [(-np.inf, np.inf) if c == schema.TIME else of(c) for c in names]
+    return np.array([p[0] for p in pairs], dtype=float), np.array(
+        [p[1] for p in pairs], dtype=float
+    )
 
 
 def check_rows(
@@ -66,14 +84,21 @@ def check_rows(
         out = np.isinf(block) | (block < lo) | (block > hi)
     if out.any():
         i, j = np.argwhere(out)[0]
-        v = schema.BY_NAME[names[j]]
+        v = schema.BY_NAME.get(names[j])
+        unit = f" {v.unit}" if v is not None and (v.lo, v.hi) == (lo[j], hi[j]) else ""
         raise RangeError(f"value {block[i, j]:g} is outside the physical range", batch=batch,
                          column=names[j], rows=first_row + np.flatnonzero(out[:, j]), file=source,
-                         expected=f"{v.lo:g} to {v.hi:g} {v.unit}")  # fmt: skip
+                         expected=f"{lo[j]:g} to {hi[j]:g}{unit}")  # fmt: skip
 
 
-def check_batch(rows: pd.DataFrame, variables: Sequence[str], source: str | None = None) -> None:
-    """:func:`check_rows` on one batch's rows (sorted by time) for the given variables.
+def check_batch(
+    rows: pd.DataFrame,
+    variables: Sequence[str],
+    source: str | None = None,
+    bounds_of: Bounds | None = None,
+) -> None:
+    """:func:`check_rows` on one batch's rows (sorted by time) for the given variables,
+    with their ranges from ``bounds_of`` (``Preprocessor.bounds``; default the CHO schema).
 
     Raises:
         DataError: rows of several batches.
@@ -94,4 +119,5 @@ def check_batch(rows: pd.DataFrame, variables: Sequence[str], source: str | None
                 expected="the rows of one batch (group by batch_id first)",
             )
         bid = str(ids[0])
-    check_rows(rows[names].to_numpy(dtype=float), names, batch=bid, source=source)
+    check_rows(rows[names].to_numpy(dtype=float), names, batch=bid, source=source,
+               bounds=physical_bounds(names, bounds_of))  # fmt: skip

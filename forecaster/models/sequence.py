@@ -24,10 +24,12 @@ import pandas as pd
 import torch
 
 from forecaster import schema
+from forecaster.data import targets
 from forecaster.data.datasets import TargetScales
 from forecaster.data.errors import RunFolderError
 from forecaster.data.features import Preprocessor, upgrade_prep_state
 from forecaster.data.io import atomic_write_text
+from forecaster.data.process import Process, default_process
 from forecaster.models.decode import QuantilePick, decode
 from forecaster.models.forecast_config import ForecastConfig
 from forecaster.models.inputs import check_batch
@@ -51,29 +53,37 @@ PREDICTION_COLUMNS = (
 )
 
 
-def input_variables(table: pd.DataFrame, exclude: Sequence[str]) -> list[str]:
-    """Canonical variables present in ``table`` (with any value) minus ``exclude``."""
+def input_variables(
+    table: pd.DataFrame, exclude: Sequence[str], process: Process | None = None
+) -> list[str]:
+    """Variables of ``process`` (default CHO) present in ``table`` (with any value) minus
+    ``exclude``, in the process's order. A product measured only at harvest is no input
+    (it would be the answer itself on the last row and nothing before it)."""
+    process = process or default_process()
+    skip = set(exclude)
+    if not targets.assayed_in_run(table, process.product):
+        skip.add(process.product)
     return [
-        v
-        for v in schema.VARIABLE_NAMES
-        if v in table.columns and v not in exclude and table[v].notna().any()
+        v for v in process.names if v in table.columns and v not in skip and table[v].notna().any()
     ]
 
 
-def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, float] | None:
-    """Map the last-measured-titer feature onto the harvest target scale (log only).
+def product_aliases(names: Sequence[str], product: str) -> list[str]:
+    """Config lists naming the CHO titer (the defaults) mean the process's product."""
+    return list(dict.fromkeys(product if v == schema.TITER else v for v in names))
 
-    Feature: ``(log(titer + offset) - mean) / std``; target: ``log(titer / titer_scale)``.
+
+def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, float] | None:
+    """Map the last-measured-product feature onto the harvest target scale (log only).
+
+    Feature: ``(log(y + offset) - mean) / std``; target: ``log(y / titer_scale)``.
     """
-    if (
-        schema.TITER not in prep.variables
-        or not scales.titer_log
-        or schema.TITER not in prep.log_variables
-    ):
+    product = prep.product
+    if product not in prep.variables or not scales.titer_log or product not in prep.log_variables:
         return None
-    i = prep.variables.index(schema.TITER)
+    i = prep.variables.index(product)
     return (
-        prep.value_index(schema.TITER),
+        prep.value_index(product),
         prep.std[i],
         prep.mean[i] - float(np.log(scales.titer_scale)),
     )
@@ -83,13 +93,13 @@ def harvest_gate(prep: Preprocessor, run_end_h: float) -> tuple[int, int, float,
     """``ForecastNet``'s ``harvest_gate``: where the clock and the titer assay's age sit.
 
     Args:
-        prep: fitted preprocessing (the titer must be an offline input).
+        prep: fitted preprocessing (the product must be an offline input).
         run_end_h: planned end of a run, h (the median last hour of the training batches).
     """
     names = prep.feature_names
-    if schema.TITER not in prep.offline or not np.isfinite(run_end_h):
+    if prep.product not in prep.offline or not np.isfinite(run_end_h):
         return None
-    age = names.index(f"{schema.TITER}:age_d")
+    age = names.index(f"{prep.product}:age_d")
     return (names.index(schema.TIME), age, float(prep.time_scale_h), float(run_end_h))
 
 
@@ -157,16 +167,24 @@ class SequenceForecaster:
 
     # --------------------------------------------------------------- building
     @classmethod
-    def build(cls, cfg: ForecastConfig, train: pd.DataFrame) -> SequenceForecaster:
-        """Fit preprocessing and target scales on ``train`` and create an untrained net."""
+    def build(
+        cls, cfg: ForecastConfig, train: pd.DataFrame, process: Process | None = None
+    ) -> SequenceForecaster:
+        """Fit preprocessing and target scales on ``train`` and create an untrained net.
+
+        ``process`` (default CHO) names the product, the feed and the inputs' roles; the
+        config's ``titer_mg_L`` in ``log_inputs`` / ``history_inputs`` means its product.
+        """
+        process = process or default_process()
         prep = Preprocessor.fit(
             train,
-            input_variables(train, cfg.exclude_inputs),
-            cfg.log_inputs,
-            history_variables=cfg.history_inputs,
+            input_variables(train, cfg.exclude_inputs, process),
+            product_aliases(cfg.log_inputs, process.product),
+            history_variables=product_aliases(cfg.history_inputs, process.product),
             history_lags=cfg.history_lags,
+            process=process,
         )
-        scales = TargetScales.fit(train, cfg.titer_log)
+        scales = TargetScales.fit(train, cfg.titer_log, process.product, process.feed)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
         ends = train.groupby(schema.BATCH_ID)[schema.TIME].max()
         horizon = int(ends.max() // 24)
@@ -194,7 +212,7 @@ class SequenceForecaster:
             DataError: a missing input column, time missing or not increasing, a value
                 outside its physical range (see :mod:`forecaster.models.inputs`).
         """
-        check_batch(rows, self.prep.variables, source=source)
+        check_batch(rows, self.prep.variables, source=source, bounds_of=self.prep.bounds)
 
     @torch.no_grad()
     def step_outputs(

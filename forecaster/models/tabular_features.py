@@ -10,7 +10,8 @@ list of canonical input variables the features of the prefix ending at row ``t``
 - offline assays: the last measured value, its age (h), the slope between the last two
   measurements (unit/h) and, for VCD, the integral of viable cells so far
   (IVCD, 1e6 cells·h/mL, trapezoid over the assays taken up to ``t``);
-- ``feed_rate_mL_h`` (only if it is an input): the cumulative feed volume pumped (mL);
+- the process's feed (``feed_rate_mL_h`` for CHO; only if it is an input): the cumulative
+  feed volume pumped (its unit x h);
 - ``volume_L``: the volume added since the first row (L; feed + base - samples);
 - the elapsed time ``time_h``.
 
@@ -36,6 +37,13 @@ from forecaster.data.fill import carry_forward, last_index
 VCD = "vcd_1e6_cells_mL"
 IVCD_FEATURE = f"{VCD}:ivcd_1e6_cells_h_mL"
 CUM_FEED_FEATURE = f"{schema.FEED}:cumulative_mL"
+
+
+def cumulative_feature(feed: str) -> str:
+    """Name of the cumulative-feed feature (``feed_rate_mL_h:cumulative_mL`` for CHO)."""
+    return CUM_FEED_FEATURE if feed == schema.FEED else f"{feed}:cumulative"
+
+
 VOLUME_ADDED_FEATURE = "volume_L:added_L"
 
 
@@ -46,15 +54,22 @@ class TabularFeatures:
     Attributes:
         variables: canonical input variable names, in order.
         slope_window_h: window of the dense-variable slopes (hours).
+        roles: ``(variable, role)`` of each input (the process's; empty: the CHO schema's).
+        feed: the process's feed (its cumulative volume is a feature when it is an input).
     """
 
     variables: tuple[str, ...]
     slope_window_h: float = 6.0
+    roles: tuple[tuple[str, str], ...] = ()
+    feed: str | None = schema.FEED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", tuple(str(v) for v in self.variables))
+        given = dict(self.roles)
         for v in self.variables:
-            schema.variable(v)  # raises with a suggestion on typos
+            if v not in given:
+                given[v] = schema.variable(v).role  # raises with a suggestion on typos
+        object.__setattr__(self, "roles", tuple((v, str(given[v])) for v in self.variables))
         if len(set(self.variables)) != len(self.variables):
             raise ConfigError(f"duplicate input variables in {list(self.variables)}")
         if not self.slope_window_h > 0:
@@ -62,19 +77,24 @@ class TabularFeatures:
 
     # ------------------------------------------------------------------ layout
     @cached_property
+    def role(self) -> dict[str, str]:
+        """Role of each input."""
+        return dict(self.roles)
+
+    @cached_property
     def dense(self) -> list[str]:
         """Dense inputs (every role but offline), in input order."""
-        return [v for v in self.variables if schema.variable(v).role != "offline"]
+        return [v for v in self.variables if self.role[v] != "offline"]
 
     @cached_property
     def sloped(self) -> list[str]:
         """Dense inputs that get a slope feature (static ones do not change in a batch)."""
-        return [v for v in self.dense if schema.variable(v).role != "static"]
+        return [v for v in self.dense if self.role[v] != "static"]
 
     @cached_property
     def offline(self) -> list[str]:
         """Offline assay inputs, in input order."""
-        return [v for v in self.variables if schema.variable(v).role == "offline"]
+        return [v for v in self.variables if self.role[v] == "offline"]
 
     @cached_property
     def _layout(self) -> list[tuple[str, str]]:
@@ -85,8 +105,8 @@ class TabularFeatures:
             out += [(f"{v}:last", v), (f"{v}:age_h", v), (f"{v}:slope_per_h", v)]
         if VCD in self.offline:
             out.append((IVCD_FEATURE, VCD))
-        if schema.FEED in self.variables:
-            out.append((CUM_FEED_FEATURE, schema.FEED))
+        if self.feed is not None and self.feed in self.variables:
+            out.append((cumulative_feature(self.feed), self.feed))
         if "volume_L" in self.variables:
             out.append((VOLUME_ADDED_FEATURE, "volume_L"))
         return out + [(schema.TIME, schema.TIME)]
@@ -169,8 +189,8 @@ class TabularFeatures:
                 k = self.offline.index(VCD)
                 cols.append(_ivcd(t, raw[:, k], last[:, k])[idx][:, None])
 
-        if schema.FEED in self.variables:
-            cols.append(_cumulative(t, dense_ff[:, self.dense.index(schema.FEED)])[idx, None])
+        if self.feed is not None and self.feed in self.variables:
+            cols.append(_cumulative(t, dense_ff[:, self.dense.index(self.feed)])[idx, None])
         if "volume_L" in self.variables:
             vol = dense_ff[:, self.dense.index("volume_L")]
             first = vol[np.flatnonzero(np.isfinite(vol))[0]] if np.isfinite(vol).any() else np.nan

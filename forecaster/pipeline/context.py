@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.data.features import Preprocessor
+from forecaster.data.process import Process, default_process
 
 if TYPE_CHECKING:  # annotations only: loading the context must not import Lightning
     from torch.utils.tensorboard import SummaryWriter
@@ -44,6 +45,7 @@ class RunContext:
         rf: the fitted RandomForest baseline (set by the evaluation stage), if any.
         rf_fit_batches: the batches the RandomForest was fitted on (``{"train": [...]}``).
         report: markdown sections appended by stages, in order, for ``report.md``.
+        process: the process definition (product, feed, roles); default the CHO preset.
     """
 
     cfg: RunConfig
@@ -61,6 +63,7 @@ class RunContext:
     rf: RFBaseline | None = None
     rf_fit_batches: dict[str, list[str]] | None = None
     report: list[str] = field(default_factory=list)
+    process: Process = field(default_factory=default_process)
 
     @property
     def faulty_ids(self) -> set[str]:

@@ -3,7 +3,10 @@
 Keys (fixed, scripts read them): ``feed.<model>.r2|rmse`` over every step of the test
 batches; ``titer.<model>.harvest_mape_by_day|harvest_r2_by_day`` keyed by forecast-origin
 day ("3", "5", "7", "10": forecasts made with the rows up to that day);
-``titer.sequence.pi80_coverage``; ``titer.noise_floor_mape``.
+``titer.sequence.pi80_coverage``; ``titer.noise_floor_mape``. ``titer`` is the process's
+product and ``feed`` its feed (CHO: titer and feed rate); a process without a feed has no
+feed metrics. Origin days that do not lie inside the batches (a 10-day batch has no day-10
+origin) are dropped (:func:`origin_days_within`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,25 @@ def mape(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(np.abs((p[ok] - y[ok]) / y[ok]))) if ok.any() else float("nan")
 
 
+def origin_days_within(
+    batches: Sequence[pd.DataFrame], days: Sequence[int] = ORIGIN_DAYS
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The origin days that lie inside the batches, and the dropped ones.
+
+    A day is kept when its origin (``24 * day`` h) comes before the last row of at least
+    half of the batches (the median batch runs past it).
+
+    Returns:
+        ``(kept, dropped)`` days, each in the order given.
+    """
+    ends = [float(g[schema.TIME].max()) for g in batches if len(g)]
+    if not ends:
+        return tuple(days), ()
+    end = float(np.median(ends))
+    kept = tuple(int(d) for d in days if 24.0 * d < end)
+    return kept, tuple(int(d) for d in days if d not in kept)
+
+
 def prefixes_at(batches: Sequence[pd.DataFrame], origin_h: float) -> list[pd.DataFrame]:
     """Rows with ``time_h <= origin_h`` of each batch that runs past the origin."""
     out = []
@@ -51,22 +73,26 @@ def prefixes_at(batches: Sequence[pd.DataFrame], origin_h: float) -> list[pd.Dat
     return out
 
 
-def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
+def evaluate_sequence(
+    model, batches: Sequence[pd.DataFrame], origin_days: Sequence[int] = ORIGIN_DAYS
+) -> dict:
     """Metrics of the sequence model: one network pass per batch covers every prefix
-    (forecasts decoded by :func:`forecaster.models.decode.decode`, as predict and Monitor)."""
+    (forecasts decoded by :func:`forecaster.models.decode.decode`, as predict and Monitor).
+    The product and the feed are the model's (``model.prep``); no feed: no ``feed`` key."""
     outs = model.step_outputs(batches)
+    product, feed = model.prep.product, model.prep.feed
     y_feed, p_feed = [], []
     by_day: dict[str, tuple[list, list, list, list]] = {
-        str(d): ([], [], [], []) for d in ORIGIN_DAYS
+        str(d): ([], [], [], []) for d in origin_days
     }
     lo, mid, hi = QuantilePick.of(model.net.quantiles)
     cover = []
     for g, o in zip(batches, outs):
-        y = targets.next_feed(g)
+        y = targets.next_feed(g, feed)
         y_feed.append(y)
         p_feed.append(o["feed"])
-        h = targets.harvest_titer(g)
-        for d in ORIGIN_DAYS:
+        h = targets.harvest_titer(g, product)
+        for d in origin_days:
             idx = np.flatnonzero(o["time_h"] <= 24.0 * d)
             if idx.size == 0 or o["time_h"][-1] <= 24.0 * d:
                 continue
@@ -91,23 +117,28 @@ def evaluate_sequence(model, batches: Sequence[pd.DataFrame]) -> dict:
     res["titer"]["pi80_coverage_by_day"] = {
         d: float(c.mean()) if c.size else float("nan") for d, c in zip(by_day, cover)
     }
+    if feed is None:
+        del res["feed"]
     return res
 
 
-def evaluate_rf(rf, batches: Sequence[pd.DataFrame]) -> dict:
+def evaluate_rf(
+    rf, batches: Sequence[pd.DataFrame], origin_days: Sequence[int] = ORIGIN_DAYS
+) -> dict:
     """Same metrics for the RF baseline (the prefix ending at every row of every batch)."""
-    y_feed = np.concatenate([targets.next_feed(g) for g in batches])
-    p_feed = rf.predict_table(pd.concat(batches))["feed_next_mL_h"].to_numpy(dtype=float)
-    res = {
-        "feed": {"r2": r2_score(y_feed, p_feed), "rmse": rmse(y_feed, p_feed)},
-        "titer": {"harvest_mape_by_day": {}, "harvest_r2_by_day": {}},
-    }
-    for d in ORIGIN_DAYS:
+    res: dict = {"titer": {"harvest_mape_by_day": {}, "harvest_r2_by_day": {}}}
+    if rf.feed is not None:
+        y_feed = np.concatenate([targets.next_feed(g, rf.feed) for g in batches])
+        p_feed = rf.predict_table(pd.concat(batches))["feed_next_mL_h"].to_numpy(dtype=float)
+        res["feed"] = {"r2": r2_score(y_feed, p_feed), "rmse": rmse(y_feed, p_feed)}
+    for d in origin_days:
         pre = prefixes_at(batches, 24.0 * d)
         if not pre:
             continue
         full = {str(g[schema.BATCH_ID].iloc[0]): g for g in batches}
-        ys = np.asarray([targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])]) for p in pre])
+        ys = np.asarray(
+            [targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])], rf.product) for p in pre]
+        )
         ps = rf.predict(pre)["harvest_titer_mg_L"].to_numpy(dtype=float)
         res["titer"]["harvest_mape_by_day"][str(d)] = mape(ys, ps)
         res["titer"]["harvest_r2_by_day"][str(d)] = r2_score(ys, ps)

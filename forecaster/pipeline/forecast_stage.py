@@ -54,7 +54,7 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     fault_filter = None if ctx.cfg.data.train_on_faulty else False
     train = ctx.batches("train", faulty=fault_filter)
     val = ctx.batches("val", faulty=fault_filter)
-    model = SequenceForecaster.build(cfg, train)
+    model = SequenceForecaster.build(cfg, train, ctx.process)
     min_len = max(int(cfg.min_prefix_h), 1)
     ds_train = PrefixDataset(
         batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed

@@ -7,6 +7,13 @@ chosen per origin day, never worse out of sample than the best naive rung.
 - the expensive rungs (RF, sequence model), fitted on train elsewhere, are scored on the
   validation batches;
 - the choice per origin day: :func:`forecaster.pipeline.ladder_select.choose`;
+- the forecast target is the process's product (the sequence model's / RF's; CHO titer).
+  A product measured only at harvest leaves the rungs that extrapolate in-run values
+  (``naive_ratio``, ``naive_slope``, ``ridge``) nothing to read: they are skipped with
+  that reason (``ladder.skipped``); ``naive_mean`` always stands, ``ridge_summary`` (ridge
+  on the static inputs, set points and signal summaries up to the origin: the classical
+  batch-PLS predictor) takes their place, and the RF and sequence model forecast from the
+  other signals, static inputs and set points;
 - split-conformal intervals (80 / 90 / 95 %) of every rung and of the choice, calibrated on
   their out-of-sample log residuals per origin day (:mod:`forecaster.models.conformal`).
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -31,6 +39,7 @@ from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key
 from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
 from forecaster.models.ladder.protocol import upto
+from forecaster.models.ladder.summary import RidgeSummary
 from forecaster.pipeline.ladder_select import Choice, Forecasts, choose, combine
 
 Batches = pd.DataFrame | Sequence[pd.DataFrame]
@@ -109,23 +118,40 @@ def fit_ladder(
     seed: int = 0,
     strata: Mapping[str, object] | None = None,
     levels: Sequence[float] = LEVELS,
+    product: str | None = None,
 ) -> LadderResult:
-    """:func:`run_ladder`, also returning the fitted rungs, choices and calibrations."""
-    tr, va, te = _groups(train), _groups(val), _groups(test)
+    """:func:`run_ladder`, also returning the fitted rungs, choices and calibrations.
+
+    ``product``: the column forecast; default the sequence model's (or the RF's) product,
+    else the CHO titer."""
+    product = product or _product_of(sequence, rf)
+    tr, va, te = (_groups(x, product) for x in (train, val, test))
     pool = {**tr, **va}
     if not pool:
-        raise ShortBatchError("the ladder has no training or validation batch with a titer")
+        raise ShortBatchError(f"the ladder has no training or validation batch with a {product}")
     days = [str(int(d)) for d in origin_days]
     folds = kfold_batches(sorted(pool), k, seed, strata)
+    in_run = targets.assayed_in_run(pd.concat(list(pool.values())), product)
+    cheap_rungs = {n: c for n, c in CHEAP_RUNGS.items() if in_run or not c.needs_in_run_product}
+    skipped = {
+        n: f"{product} is measured only at harvest: no in-run values to extrapolate"
+        for n in CHEAP_RUNGS
+        if n not in cheap_rungs
+    }
+    naive_rungs = tuple(n for n in NAIVE_RUNGS if n in cheap_rungs)
+    inputs = _inputs_of(sequence, rf)
+    if not in_run and inputs:  # the batch-PLS style predictor from the other inputs
+        cheap_rungs["ridge_summary"] = partial(RidgeSummary, inputs=inputs)
 
-    oos: dict[str, dict[str, Forecasts]] = {n: {d: Forecasts() for d in days} for n in CHEAP_RUNGS}
+    oos: dict[str, dict[str, Forecasts]] = {n: {d: Forecasts() for d in days} for n in cheap_rungs}
     for f, (tr_ids, va_ids) in enumerate(folds):
         fit_on = [pool[b] for b in tr_ids]
-        for name, cls in CHEAP_RUNGS.items():
-            _collect(oos[name], cls().fit(fit_on), [pool[b] for b in va_ids], va_ids, days, f)
+        for name, cls in cheap_rungs.items():
+            rung = cls(product).fit(fit_on)
+            _collect(oos[name], rung, [pool[b] for b in va_ids], va_ids, days, f, product)
     oos = {n: {d: v.sorted() for d, v in per.items()} for n, per in oos.items()}
 
-    final = {n: cls().fit(list(pool.values())) for n, cls in CHEAP_RUNGS.items()}
+    final = {n: cls(product).fit(list(pool.values())) for n, cls in cheap_rungs.items()}
     rungs = dict(final)
     expensive = {}
     if rf is not None:
@@ -135,12 +161,12 @@ def fit_ladder(
     rungs.update(expensive)
     for name, rung in expensive.items():
         oos[name] = {d: Forecasts() for d in days}
-        _collect(oos[name], rung, list(va.values()), sorted(va), days, -1)
+        _collect(oos[name], rung, list(va.values()), sorted(va), days, -1, product)
 
     tests: dict[str, dict[str, Forecasts]] = {}
     for name, rung in rungs.items():
         tests[name] = {d: Forecasts() for d in days}
-        _collect(tests[name], rung, list(te.values()), sorted(te), days, -1)
+        _collect(tests[name], rung, list(te.values()), sorted(te), days, -1, product)
 
     metrics: dict = {}
     cals: dict[str, ConformalCalibration] = {}
@@ -151,16 +177,16 @@ def fit_ladder(
     choices: dict[str, Choice] = {}
     chosen_oos, chosen_test, notes = {}, {}, []
     for d in days:
-        cheap = {n: oos[n][d] for n in CHEAP_RUNGS}
+        cheap = {n: oos[n][d] for n in cheap_rungs}
         exp_d = {n: oos[n][d] for n in expensive}
         if not any(f.n for f in cheap.values()):
             notes.append(f"day {d}: no batch of train + val runs past this origin")
             continue
-        c = choose(cheap, exp_d, NAIVE_RUNGS, sorted(va))
+        c = choose(cheap, exp_d, naive_rungs, sorted(va))
         choices[d] = c
         chosen_oos[d] = c.oos
         chosen_test[d] = combine({n: tests[n][d] for n in c.weights}, c.weights)
-        if c.rung in NAIVE_RUNGS:
+        if c.rung in naive_rungs:
             notes.append(f"day {d}: no rung beat the naive ones out of sample; {c.rung} is chosen")
     for d in days:
         chosen_oos.setdefault(d, Forecasts())
@@ -178,15 +204,31 @@ def fit_ladder(
         "k": int(k),
         "seed": int(seed),
         "n_batches": {"cv": len(pool), "val": len(va), "test": len(te)},
-        "naive_rungs": list(NAIVE_RUNGS),
+        "naive_rungs": list(naive_rungs),
         "rungs": list(rungs),
+        "product": product,
+        "skipped": skipped,
         "levels": [level_key(lv) for lv in levels],
     }
     return LadderResult(metrics, final, choices, cals, oos)
 
 
-def _groups(data: Batches) -> dict[str, pd.DataFrame]:
-    """``{batch_id: rows sorted by time}`` of the batches with a measured harvest titer."""
+def _product_of(sequence, rf) -> str:
+    """The product the models forecast (CHO titer without a model)."""
+    if sequence is not None:
+        return str(sequence.prep.product)
+    return str(getattr(rf, "product", schema.TITER))
+
+
+def _inputs_of(sequence, rf) -> tuple[str, ...]:
+    """The models' input variables (the summary rung reads them)."""
+    if sequence is not None:
+        return tuple(sequence.prep.variables)
+    return tuple(getattr(rf, "variables", ()))
+
+
+def _groups(data: Batches, product: str = schema.TITER) -> dict[str, pd.DataFrame]:
+    """``{batch_id: rows sorted by time}`` of the batches with a measured harvest product."""
     frames = (
         [g for _, g in data.groupby(schema.BATCH_ID, sort=True)]
         if isinstance(data, pd.DataFrame)
@@ -195,7 +237,8 @@ def _groups(data: Batches) -> dict[str, pd.DataFrame]:
     out = {}
     for g in frames:
         g = g.sort_values(schema.TIME)
-        if np.isfinite(targets.harvest_titer(g)) and targets.harvest_titer(g) > 0:
+        final = targets.harvest_titer(g, product) if product in g else float("nan")
+        if np.isfinite(final) and final > 0:
             out[str(g[schema.BATCH_ID].iloc[0])] = g
     return dict(sorted(out.items()))
 
@@ -207,11 +250,12 @@ def _collect(
     ids: list[str],
     days: list[str],
     fold: int,
+    product: str = schema.TITER,
 ) -> None:
     """Append ``rung``'s forecasts of ``batches`` at each origin day to ``dest[day]``."""
     if not batches:
         return
-    y = np.asarray([targets.harvest_titer(b) for b in batches])
+    y = np.asarray([targets.harvest_titer(b, product) for b in batches])
     origins = [24.0 * int(d) for d in days]
     if hasattr(rung, "predict_origins"):
         at = rung.predict_origins(batches, origins)

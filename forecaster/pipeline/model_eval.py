@@ -12,11 +12,16 @@ from forecaster.data.errors import ConfigError
 from forecaster.models.baseline import RFBaseline
 from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.evaluate import (
+    ORIGIN_DAYS,
     evaluate_rf,
     evaluate_sequence,
     noise_floor_mape,
+    origin_days_within,
     prefixes_at,
 )
+
+#: what the feed metrics say for a process without a feed
+NO_FEED = "no feed to recommend (the process has no feed)"
 
 
 def _groups(table: pd.DataFrame) -> list[pd.DataFrame]:
@@ -31,8 +36,15 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     separately under ``faulty_batches``.
     """
     seq = ctx.trained_forecaster()
+    prep = seq.prep
     fault_filter = None if ctx.cfg.data.train_on_faulty else False
     out: dict = {"feed": {}, "titer": {}, "faulty_batches": {"feed": {}, "titer": {}}}
+    days, dropped = origin_days_within(_groups(ctx.table), ORIGIN_DAYS)
+    if dropped:
+        out["titer"]["origin_days_dropped"] = {
+            "days": list(dropped),
+            "reason": "the batches end before these origins (the median batch ends first)",
+        }
     rf = None
     if ctx.cfg.rf.enabled:
         t0 = time.perf_counter()
@@ -40,7 +52,8 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
             ctx.batches("train", faulty=fault_filter),
             ctx.batches("val", faulty=fault_filter),
         )
-        rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed).fit(train, val)
+        rf = RFBaseline(ctx.cfg.rf, seq.variables, seed=ctx.seed, roles=prep.roles,
+                        product=prep.product, feed=prep.feed).fit(train, val)  # fmt: skip
         ctx.rf_fit_batches = {
             k: sorted(map(str, d[schema.BATCH_ID].unique()))
             for k, d in (("train", train), ("val", val))
@@ -57,16 +70,21 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
         if not batches:
             dest["note"] = f"no {label} test batches"
             continue
-        s = evaluate_sequence(seq, batches)
-        dest["feed"]["sequence"], dest["titer"]["sequence"] = s["feed"], s["titer"]
+        models = {"sequence": evaluate_sequence(seq, batches, days)}
         if rf is not None:
-            r = evaluate_rf(rf, batches)
-            dest["feed"]["rf"], dest["titer"]["rf"] = r["feed"], r["titer"]
+            models["rf"] = evaluate_rf(rf, batches, days)
+        for name, m in models.items():
+            dest["titer"][name] = m["titer"]
+            if "feed" in m:
+                dest["feed"][name] = m["feed"]
         dest["n_batches"] = len(batches)
+    if prep.feed is None:
+        for dest in (out, out["faulty_batches"]):
+            dest["feed"] = {"note": NO_FEED}
     out["titer"]["noise_floor_mape"] = noise_floor_mape(
         ctx.batches("test", faulty=False), batch_info
     )
-    for name, entry in ladder_metrics(ctx, seq, rf, fault_filter).items():
+    for name, entry in ladder_metrics(ctx, seq, rf, fault_filter, days).items():
         if isinstance(out["titer"].get(name), dict):  # rf, sequence: keep their own test
             entry = {k: v for k, v in entry.items() if k != "harvest_mape_by_day"}  # figures
             out["titer"][name].update(entry)
@@ -76,7 +94,7 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     return out
 
 
-def ladder_metrics(ctx: RunContext, seq, rf, fault_filter) -> dict:
+def ladder_metrics(ctx: RunContext, seq, rf, fault_filter, origin_days=ORIGIN_DAYS) -> dict:
     """The forecaster ladder beside the models: every naive rung, the ridge on the assay
     history and the forecast the tool gives (``chosen``), scored on the same test batches,
     with conformal intervals per origin day (``forecaster.pipeline.ladder``).
@@ -93,7 +111,7 @@ def ladder_metrics(ctx: RunContext, seq, rf, fault_filter) -> dict:
     n = train[schema.BATCH_ID].nunique() + val[schema.BATCH_ID].nunique()
     try:
         lad = run_ladder(train, val, ctx.batches("test", faulty=False), sequence=seq, rf=rf,
-                         origin_days=(3, 5, 7, 10), k=min(5, max(2, n // 2)), seed=ctx.seed)  # fmt: skip
+                         origin_days=tuple(origin_days), k=min(5, max(2, n // 2)), seed=ctx.seed)  # fmt: skip
     except ConfigError as err:
         return {"ladder": {"note": f"forecaster ladder skipped: {err}"}}
     return lad
@@ -108,19 +126,24 @@ def _figures(ctx: RunContext, metrics: dict, rf) -> None:
     test = _groups(ctx.batches("test", faulty=False))
     if not test:
         return
-    figs = {"forecast_mape_by_day": mape_by_day_figure(metrics)}
+    prep = seq.prep
+    p_name, p_unit = prep.label(prep.product).lower(), prep.unit(prep.product)
+    figs = {"forecast_mape_by_day": mape_by_day_figure(metrics, p_name)}
     figs["forecast_examples"] = forecast_figure(seq, test[:3], origin_days=(3, 7))
     pre = prefixes_at(test, 24.0 * 7)
     if pre:
         full = {str(g[schema.BATCH_ID].iloc[0]): g for g in test}
         truth7 = np.asarray(
-            [targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])]) for p in pre]
+            [
+                targets.harvest_titer(full[str(p[schema.BATCH_ID].iloc[0])], prep.product)
+                for p in pre
+            ]
         )
         preds = {"sequence": seq.predict(pre)["harvest_titer_mg_L"].to_numpy()}
         if rf is not None:
             preds["rf"] = rf.predict(pre)["harvest_titer_mg_L"].to_numpy()
         figs["forecast_parity_day7"] = parity_figure(
-            truth7, preds, "harvest titer from day 7", "mg/L"
+            truth7, preds, f"harvest {p_name} from day 7", p_unit
         )
     import matplotlib.pyplot as plt
 

@@ -25,6 +25,7 @@ from forecaster.bundle import write_manifest
 from forecaster.data.errors import ConfigError, DataError
 from forecaster.data.features import Preprocessor
 from forecaster.data.io import atomic_write_text
+from forecaster.data.process import default_process
 from forecaster.models.sequence import readable_copy
 from forecaster.pipeline import report as report_mod
 from forecaster.pipeline.anomaly_stage import run_anomaly_stage
@@ -90,9 +91,11 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
         data.table[schema.BATCH_ID].isin(data.splits["train"])
         & ~data.table[schema.BATCH_ID].isin(data.faulty)
     ]
+    process = data.process or default_process()
     prep = Preprocessor.fit(
         fault_free_train,
-        [v for v in schema.VARIABLE_NAMES if v in data.table and data.table[v].notna().any()],
+        [v for v in process.names if v in data.table and data.table[v].notna().any()],
+        process=process,
     )
 
     from torch.utils.tensorboard import SummaryWriter
@@ -110,6 +113,7 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
         trainer_kwargs=trainer_kwargs(cfg.trainer),
         has_labels=data.has_labels,
         sim=data.sim,
+        process=process,
     )
     metrics: dict = {"data": data.summary, "timing": {}}
 

@@ -3,7 +3,8 @@
 Lives here: ``protocol`` (the :class:`HarvestRung` protocol, the spread every point rung
 carries, assay helpers), ``naive`` (``naive_mean``, ``naive_ratio``, ``naive_slope``),
 ``ridge`` (ridge regression on the daily log-titer / log-VCD assay history, one model per
-origin day), ``adapters`` (the RF baseline and the sequence model behind the same interface).
+origin day), ``summary`` (``ridge_summary``: ridge on static inputs, set points and signal
+summaries, for a product measured only at harvest), ``adapters`` (the RF baseline and the sequence model behind the same interface).
 
 A rung is fitted on complete training batches and predicts the harvest titer (p10, p50,
 p90 in mg/L) of each batch from its rows up to the forecast origin (a *prefix*).
@@ -15,6 +16,7 @@ May import: ``forecaster.schema``, ``forecaster.data``, ``forecaster.models``. N
 from forecaster.models.ladder.naive import NaiveMean, NaiveRatio, NaiveSlope
 from forecaster.models.ladder.protocol import HarvestRung, PointRung
 from forecaster.models.ladder.ridge import RidgeHistory
+from forecaster.models.ladder.summary import RidgeSummary
 
 #: rung name -> class of the rungs the ladder fits itself (cheap enough to cross-validate)
 CHEAP_RUNGS = {
@@ -25,6 +27,9 @@ CHEAP_RUNGS = {
 }
 #: names of the naive rungs (always shown; the chosen forecast never does worse)
 NAIVE_RUNGS = ("naive_mean", "naive_ratio", "naive_slope")
+#: rungs fitted instead of those that need in-run product values, when the product is
+#: measured only at harvest (they read the other inputs up to the origin)
+HARVEST_ONLY_RUNGS = {"ridge_summary": RidgeSummary}
 
 
 def rung_from_state_dict(state: dict) -> PointRung:
@@ -34,13 +39,15 @@ def rung_from_state_dict(state: dict) -> PointRung:
         ValueError: ``state["name"]`` is not a cheap rung.
     """
     name = state.get("name")
-    if name not in CHEAP_RUNGS:
-        raise ValueError(f"unknown rung {name!r}; expected one of {sorted(CHEAP_RUNGS)}")
-    return CHEAP_RUNGS[name].from_state_dict(state)
+    known = {**CHEAP_RUNGS, **HARVEST_ONLY_RUNGS}
+    if name not in known:
+        raise ValueError(f"unknown rung {name!r}; expected one of {sorted(known)}")
+    return known[name].from_state_dict(state)
 
 
 __all__ = [
     "CHEAP_RUNGS",
+    "HARVEST_ONLY_RUNGS",
     "NAIVE_RUNGS",
     "HarvestRung",
     "PointRung",
@@ -48,5 +55,6 @@ __all__ = [
     "NaiveRatio",
     "NaiveSlope",
     "RidgeHistory",
+    "RidgeSummary",
     "rung_from_state_dict",
 ]

@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.models.ladder.protocol import MIN_TITER, PointRung, end_h, finals, titer_assays
+from forecaster import schema
+from forecaster.models.ladder.protocol import (
+    MIN_TITER,
+    PointRung,
+    end_h,
+    finals,
+    product_of,
+    titer_assays,
+)
 
 #: window of ``naive_slope`` before the origin (h)
 SLOPE_WINDOW_H = 24.0
@@ -30,13 +38,14 @@ class NaiveMean(PointRung):
     """Mean harvest titer of the training batches (mg/L), the same for every prefix."""
 
     name = "naive_mean"
+    needs_in_run_product = False
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, product: str = schema.TITER) -> None:
+        super().__init__(product)
         self.mean_final: float | None = None
 
     def _fit_core(self, batches: list[pd.DataFrame]) -> None:
-        self.mean_final = float(np.mean(finals(batches)))
+        self.mean_final = float(np.mean(finals(batches, self.product)))
 
     def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
         return np.full(len(prefixes), self.mean_final)
@@ -46,7 +55,7 @@ class NaiveMean(PointRung):
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any]) -> NaiveMean:
-        rung = cls()
+        rung = cls(product_of(state))
         rung.mean_final = float(state["mean_final"])
         return rung
 
@@ -62,17 +71,17 @@ class NaiveRatio(PointRung):
 
     name = "naive_ratio"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, product: str = schema.TITER) -> None:
+        super().__init__(product)
         self.hours = np.zeros(0)
         self.ratios = np.zeros(0)
         self.mean_final: float | None = None
 
     def _fit_core(self, batches: list[pd.DataFrame]) -> None:
-        self.mean_final = float(np.mean(finals(batches)))
+        self.mean_final = float(np.mean(finals(batches, self.product)))
         hours, ratios = [], []
-        for b, final in zip(batches, finals(batches)):
-            t, y = titer_assays(b)
+        for b, final in zip(batches, finals(batches, self.product)):
+            t, y = titer_assays(b, self.product)
             ok = y > 0
             hours.append(np.round(t[ok] / HOUR_BIN_H) * HOUR_BIN_H)
             ratios.append(final / y[ok])
@@ -89,7 +98,7 @@ class NaiveRatio(PointRung):
     def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
         out = np.full(len(prefixes), float(self.mean_final))
         for i, p in enumerate(prefixes):
-            t, y = titer_assays(p)
+            t, y = titer_assays(p, self.product)
             ok = y > 0
             if ok.any() and self.hours.size:
                 out[i] = y[ok][-1] * self.ratio_at(t[ok][-1])
@@ -104,7 +113,7 @@ class NaiveRatio(PointRung):
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any]) -> NaiveRatio:
-        rung = cls()
+        rung = cls(product_of(state))
         rung.mean_final = float(state["mean_final"])
         rung.hours = np.asarray(state["hours"], dtype=float)
         rung.ratios = np.asarray(state["ratios"], dtype=float)
@@ -120,9 +129,9 @@ class NaiveSlope(PointRung):
 
     name = "naive_slope"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.fallback = NaiveRatio()
+    def __init__(self, product: str = schema.TITER) -> None:
+        super().__init__(product)
+        self.fallback = NaiveRatio(product)
 
     def _fit_core(self, batches: list[pd.DataFrame]) -> None:
         self.fallback._fit_core(batches)
@@ -130,7 +139,7 @@ class NaiveSlope(PointRung):
     def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
         out = self.fallback._point(prefixes, harvest_h)
         for i, p in enumerate(prefixes):
-            t, y = titer_assays(p)
+            t, y = titer_assays(p, self.product)
             w = t >= end_h(p) - SLOPE_WINDOW_H - 1e-9
             if np.unique(t[w]).size >= 2:
                 slope, icpt = np.polyfit(t[w], y[w], 1)
@@ -142,6 +151,6 @@ class NaiveSlope(PointRung):
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any]) -> NaiveSlope:
-        rung = cls()
-        rung.fallback = NaiveRatio._from_state(state["fallback"])
+        rung = cls(product_of(state))
+        rung.fallback = NaiveRatio._from_state({"product": rung.product, **state["fallback"]})
         return rung

@@ -48,10 +48,10 @@ class HarvestRung(Protocol):
         ...
 
 
-def titer_assays(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``(t (m,), y (m,))``: the finite titer assays of one batch's rows, by time (h, mg/L)."""
+def titer_assays(rows: pd.DataFrame, product: str = schema.TITER) -> tuple[np.ndarray, np.ndarray]:
+    """``(t (m,), y (m,))``: the finite product assays of one batch's rows, by time (h, its unit)."""
     t = rows[schema.TIME].to_numpy(dtype=float)
-    y = rows[schema.TITER].to_numpy(dtype=float)
+    y = rows[product].to_numpy(dtype=float)
     ok = np.isfinite(y) & np.isfinite(t)
     order = np.argsort(t[ok], kind="stable")
     return t[ok][order], y[ok][order]
@@ -62,9 +62,9 @@ def end_h(rows: pd.DataFrame) -> float:
     return float(np.nanmax(rows[schema.TIME].to_numpy(dtype=float)))
 
 
-def finals(batches: Sequence[pd.DataFrame]) -> np.ndarray:
-    """``(n,)`` measured harvest titer (mg/L) of each complete batch (NaN if never measured)."""
-    return np.asarray([targets.harvest_titer(b) for b in batches], dtype=float)
+def finals(batches: Sequence[pd.DataFrame], product: str = schema.TITER) -> np.ndarray:
+    """``(n,)`` measured harvest product of each complete batch (NaN if never measured)."""
+    return np.asarray([targets.harvest_titer(b, product) for b in batches], dtype=float)
 
 
 def upto(rows: pd.DataFrame, origin_h: float) -> pd.DataFrame:
@@ -73,18 +73,20 @@ def upto(rows: pd.DataFrame, origin_h: float) -> pd.DataFrame:
     return rows.iloc[: int(np.searchsorted(t, origin_h + 1e-9, side="right"))]
 
 
-def check_batches(batches: Sequence[pd.DataFrame], what: str) -> list[pd.DataFrame]:
+def check_batches(
+    batches: Sequence[pd.DataFrame], what: str, product: str = schema.TITER
+) -> list[pd.DataFrame]:
     """Each frame sorted by time, after checking the columns every rung reads.
 
     Raises:
         ShortBatchError: no frames, or an empty one.
-        MissingColumnError: ``time_h`` or ``titer_mg_L`` absent.
+        MissingColumnError: ``time_h`` or the product (``titer_mg_L`` for CHO) absent.
     """
     if len(batches) == 0:
         raise ShortBatchError(f"no {what} to use", expected="at least one batch")
     out = []
     for b in batches:
-        for c in (schema.TIME, schema.TITER):
+        for c in (schema.TIME, product):
             if c not in b.columns:
                 raise MissingColumnError(c, available=b.columns, hint=f"needed by the {what}")
         if len(b) == 0:
@@ -116,11 +118,16 @@ class PointRung:
             prefix when no ``harvest_h`` is given.
         spread: ``{day: (lo, hi)}``, 10 % and 90 % quantiles of ``log(final / forecast)``
             on the training batches at origin ``24 * day`` h.
+        product: the column forecast (the process's product; CHO: ``titer_mg_L``).
     """
 
     name = "point"
+    #: whether the rung reads in-run product values (a product assayed only at harvest
+    #: leaves it nothing to extrapolate)
+    needs_in_run_product = True
 
-    def __init__(self) -> None:
+    def __init__(self, product: str = schema.TITER) -> None:
+        self.product = str(product)
         self.planned_end_h: float | None = None
         self.spread: dict[int, tuple[float, float]] = {}
 
@@ -132,13 +139,13 @@ class PointRung:
             ShortBatchError: no batch, or no batch with a measured harvest titer.
             MissingColumnError: a batch lacks ``time_h`` or ``titer_mg_L``.
         """
-        rows = check_batches(batches, "training batches")
-        y = finals(rows)
+        rows = check_batches(batches, "training batches", self.product)
+        y = finals(rows, self.product)
         rows = [b for b, f in zip(rows, y) if np.isfinite(f) and f > 0]
         if not rows:
             raise ShortBatchError(
-                f"{self.name}: no training batch has a measured harvest titer",
-                column=schema.TITER,
+                f"{self.name}: no training batch has a measured harvest {self.product}",
+                column=self.product,
             )
         self.planned_end_h = float(np.median([end_h(b) for b in rows]))
         self._fit_core(rows)
@@ -146,7 +153,7 @@ class PointRung:
         return self
 
     def _fit_spread(self, rows: list[pd.DataFrame]) -> dict[int, tuple[float, float]]:
-        y, ends = finals(rows), np.asarray([end_h(b) for b in rows])
+        y, ends = finals(rows, self.product), np.asarray([end_h(b) for b in rows])
         out: dict[int, tuple[float, float]] = {}
         for day in range(0, int(np.max(ends) // 24) + 1):
             keep = [i for i, e in enumerate(ends) if e > 24.0 * day]
@@ -182,7 +189,7 @@ class PointRung:
             raise RuntimeError(f"{self.name}: fit the rung first")
         if len(prefixes) == 0:
             return np.zeros((0, 3))
-        rows = check_batches(prefixes, "prefixes")
+        rows = check_batches(prefixes, "prefixes", self.product)
         h = harvest_hours(len(rows), harvest_h, self.planned_end_h)
         p50 = np.maximum(np.asarray(self._point(rows, h), dtype=float), MIN_TITER)
         days = origin_day([end_h(r) for r in rows])
@@ -205,6 +212,7 @@ class PointRung:
             raise RuntimeError(f"{self.name}: fit the rung first")
         return {
             "name": self.name,
+            "product": self.product,
             "planned_end_h": self.planned_end_h,
             "spread": {str(d): list(v) for d, v in self.spread.items()},
             **self._state(),
@@ -225,4 +233,9 @@ class PointRung:
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any]) -> PointRung:
-        return cls()
+        return cls(product_of(state))
+
+
+def product_of(state: Mapping[str, Any]) -> str:
+    """The product of a saved rung (states saved before it was recorded: CHO titer)."""
+    return str(state.get("product", schema.TITER))

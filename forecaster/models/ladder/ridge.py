@@ -19,10 +19,19 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from forecaster import schema
-from forecaster.models.ladder.protocol import PointRung, end_h, finals, origin_day, upto
+from forecaster.models.ladder.protocol import (
+    PointRung,
+    end_h,
+    finals,
+    origin_day,
+    product_of,
+    upto,
+)
 
 #: assays whose daily history is the regression's input
 HISTORY: tuple[str, ...] = (schema.TITER, "vcd_1e6_cells_mL")
+#: cell-mass assays used beside the product (CHO VCD; a microbial dry weight)
+CELL_MASS: tuple[str, ...] = ("vcd_1e6_cells_mL", "biomass_g_L")
 #: penalties tried by ``RidgeCV``
 ALPHAS = tuple(np.logspace(-3, 3, 13))
 #: fewest training batches running past an origin day for that day to get a model
@@ -69,16 +78,16 @@ class RidgeHistory(PointRung):
 
     name = "ridge"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, product: str = schema.TITER) -> None:
+        super().__init__(product)
         self.columns: tuple[str, ...] = ()
         self.models: dict[int, dict[str, Any]] = {}
         self.mean_final: float | None = None
 
     def _fit_core(self, batches: list[pd.DataFrame]) -> None:
-        y = np.log(finals(batches))
+        y = np.log(finals(batches, self.product))
         self.mean_final = float(np.mean(np.exp(y)))
-        self.columns = tuple(c for c in HISTORY if all(c in b.columns for b in batches))
+        self.columns = self._columns(batches)
         ends = np.asarray([end_h(b) for b in batches])
         self.models = {}
         for day in range(1, int(ends.max() // 24) + 1):
@@ -100,6 +109,11 @@ class RidgeHistory(PointRung):
                 "intercept": float(reg.intercept_),
                 "alpha": float(reg.alpha_),
             }
+
+    def _columns(self, batches: list[pd.DataFrame]) -> tuple[str, ...]:
+        """The product and the cell-mass assays present in every training batch."""
+        history = (self.product, *CELL_MASS)
+        return tuple(c for c in history if all(c in b.columns for b in batches))
 
     def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
         return history_features(rows, day, self.columns)
@@ -131,7 +145,7 @@ class RidgeHistory(PointRung):
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any]) -> RidgeHistory:
-        rung = cls()
+        rung = cls(product_of(state))
         rung.columns = tuple(state["columns"])
         rung.mean_final = float(state["mean_final"])
         rung.models = {
