@@ -49,7 +49,11 @@ Controller = Callable[[float, pd.DataFrame], Decision]
 
 
 def simulate_closed_loop(
-    cfg: SimConfig, controller: Controller, n_batches: int | None = None, seed: int | None = None
+    cfg: SimConfig,
+    controller: Controller,
+    n_batches: int | None = None,
+    seed: int | None = None,
+    keep_truth: bool = False,
 ) -> SimResult:
     """Simulate batches whose feeds (and shift times) a controller decides as data arrive.
 
@@ -57,6 +61,7 @@ def simulate_closed_loop(
         cfg: simulator configuration (as for ``simulate``).
         controller: called at every decision time with the table rows up to that time.
         n_batches, seed: override ``cfg`` as in ``simulate``.
+        keep_truth: return the noise-free states too (as in ``simulate``).
 
     Returns:
         SimResult of the closed-loop run (the table's ``feed_rate_mL_h`` and
@@ -88,6 +93,8 @@ def simulate_closed_loop(
             take = ~np.isnan(new) & (planned > t + 1e-9)
             shift = np.where(take, np.maximum(new, t + cfg.sample_interval_h), shift)
         res = simulate(cfg, schedule=FeedSchedule(feed.copy(), shift.copy()))
+    if keep_truth:
+        res = simulate(cfg, schedule=FeedSchedule(feed, shift), keep_truth=True)
     return res
 
 

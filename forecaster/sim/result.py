@@ -58,8 +58,11 @@ class SimResult:
         faults: fault table (``schema.FAULT_TABLE_COLUMNS``), one row per injected fault.
         batches: one row per batch: drawn parameters, policy, fault type, balances and the
             noise-free harvest titer ``harvest_titer_true_mg_L``.
+        truth: only when asked for (``simulate(..., keep_truth=True)``): noise-free states
+            on every row (batch_id, time_h, ``TRUTH_COLUMNS``), for constraint checks.
     """
 
     table: pd.DataFrame
     faults: pd.DataFrame
     batches: pd.DataFrame
+    truth: pd.DataFrame | None = None

@@ -19,6 +19,12 @@ from forecaster.sim.result import Perturbation, SimResult
 from forecaster.sim.schedule import FeedSchedule
 from forecaster.sim.validate import check_config
 
+#: Noise-free states kept by ``keep_truth`` (column -> recorded series).
+TRUTH_COLUMNS = {
+    "glucose_g_L": "glc", "volume_L": "vol", "vcd_1e6_cells_mL": "xv", "titer_mg_L": "titer",
+    "feed_rate_mL_h": "feed", "temperature_setpoint_C": "temp_sp",
+}  # fmt: skip
+
 
 def simulate(
     cfg: SimConfig,
@@ -27,6 +33,7 @@ def simulate(
     progress: bool = False,
     perturb: Perturbation | None = None,
     schedule: FeedSchedule | None = None,
+    keep_truth: bool = False,
 ) -> SimResult:
     """Simulate ``n_batches`` fed-batch runs, vectorised over batches.
 
@@ -40,6 +47,7 @@ def simulate(
         schedule: external feed rates per decision and shift times (closed-loop studies);
             every random draw unchanged. The batch table's ``temperature_shift_h`` is the
             time actually used.
+        keep_truth: also return the noise-free states on every row (``SimResult.truth``).
 
     Returns:
         SimResult with ``table`` (rows: batches x sample times), ``faults``, ``batches``.
@@ -82,7 +90,14 @@ def simulate(
     data[schema.FAULT_TYPE] = long(ftype)
     data.update({f"policy_{name}": long(v) for name, v in traj.policy.items()})
     table = pd.DataFrame(data)
-    return SimResult(table, fault_table(plan, ids), _batches(ids, p, plan, traj, n_rows_b, cfg))
+    truth = None
+    if keep_truth:
+        truth = pd.DataFrame({
+            schema.BATCH_ID: data[schema.BATCH_ID], schema.TIME: data[schema.TIME],
+            **{col: long(traj.rec[name]) for col, name in TRUTH_COLUMNS.items()},
+        })  # fmt: skip
+    batches = _batches(ids, p, plan, traj, n_rows_b, cfg)
+    return SimResult(table, fault_table(plan, ids), batches, truth)
 
 
 def _batches(
