@@ -1,0 +1,108 @@
+"""Rules on a non-CHO process: physical rules follow the process's columns, CHO-only ones
+do not apply, learned ones do, and reasons speak the user's column names and units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.anomaly.config import RulesConfig
+from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
+from forecaster.anomaly.rule_profile import fit_rule_profile
+from forecaster.anomaly.rule_vars import RuleVariables, guess_process
+from forecaster.anomaly.rules import evaluate_rules
+from forecaster.data.process import preset
+from tests.anomaly.conftest import make_batch
+
+MICROBIAL = preset("microbial_fedbatch")
+SAT = MICROBIAL.saturation_mg_L()
+
+
+def microbial_batch(seed: int = 0, do_fault_h: float | None = None) -> pd.DataFrame:
+    """A CHO test batch renamed and converted to the microbial preset's columns; its
+    substrate sits at 0.1 g/L (normal for a substrate-limited microbial feed)."""
+    b = make_batch(f"M{seed:03d}", 96, seed, do_fault_h)
+    daily = b["glucose_g_L"].notna()
+    return pd.DataFrame({
+        "batch_id": b["batch_id"], "time_h": b["time_h"],
+        "do_mg_L": b["do_pct"] * SAT / 100.0,
+        "ph": b["ph"], "ph_setpoint": b["ph_setpoint"],
+        "temperature_C": b["temperature_C"], "temperature_setpoint_C": b["temperature_setpoint_C"],
+        "volume_L": b["volume_L"], "agitation_rpm": b["agitation_rpm"],
+        "airflow_L_min": b["airflow_L_min"],
+        "feed_flow_L_h": b["feed_rate_mL_h"] / 1000.0, "base_flow_L_h": b["base_rate_mL_h"] / 1000.0,
+        "substrate_g_L": np.where(daily, 0.1, np.nan),
+        "biomass_g_L": np.where(daily, 1.0 + 0.1 * b["time_h"], np.nan),
+        "product_g_L": b["titer_mg_L"] / 1000.0,
+    })  # fmt: skip
+
+
+def _names(results) -> dict:
+    return {r.name: r for r in results}
+
+
+def _fired(r) -> bool:
+    return bool(r.flag.any())
+
+
+def test_parts_follow_the_microbial_columns_and_leave_cho_only_checks_out():
+    rv = RuleVariables.resolve(MICROBIAL)
+    assert rv.column("do_pct") == "do_mg_L" and rv.scale["do_pct"] == pytest.approx(100 / SAT)
+    assert rv.column("feed_rate_mL_h") == "feed_flow_L_h" and rv.scale["feed_rate_mL_h"] == 1000
+    assert not {"glucose_g_L", "vcd_1e6_cells_mL", "viability_pct"} & set(rv.columns)
+    assert guess_process(microbial_batch().columns).name == "microbial_fedbatch"
+    with pytest.raises(ValueError, match="not a variable of process"):
+        RuleVariables.resolve(MICROBIAL, {"glucose_g_L": "glucose_g_L"})
+
+
+def test_cho_only_rules_do_not_apply_and_do_floor_speaks_mg_per_L():
+    rv = RuleVariables.resolve(MICROBIAL)
+    cfg = RulesConfig()
+    normal = _names(evaluate_rules(microbial_batch(1), cfg, variables=rv))
+    # substrate at 0.1 g/L is below the CHO starvation level, yet no CHO-only rule runs
+    assert not {"glucose_starvation", "vcd_drop", "viability_drop"} & set(normal)
+    assert {"do_low", "ph_out_of_band", "temperature_off_setpoint", "feed_not_delivered"} <= set(
+        normal
+    )
+    assert not any(_fired(r) for r in normal.values() if r.name != "feed_not_delivered")
+    faulty = _names(evaluate_rules(microbial_batch(2, do_fault_h=40.0), cfg, variables=rv))
+    do = faulty["do_low"]
+    assert _fired(do) and do.variable == "do_mg_L"
+    i = int(np.flatnonzero(do.flag)[5])
+    text = do.describe(i, 42.0)
+    assert "mg/L" in text and "%" not in text
+    floor_mg = cfg.do_floor_pct * SAT / 100.0
+    assert f"{floor_mg:g} mg/L floor" in text
+    with use_vocabulary(Vocabulary(names={"do_mg_L": "Dissolved O2 (mg/L)"})):
+        assert do.describe(i, 42.0).startswith("Dissolved O2 fell to")
+
+
+def test_a_mapping_switches_the_starvation_check_on_for_another_substrate():
+    rv = RuleVariables.resolve(MICROBIAL, {"glucose_g_L": "substrate_g_L"})
+    cfg = RulesConfig(glucose_starvation_g_L=0.2)
+    r = _names(evaluate_rules(microbial_batch(3), cfg, variables=rv))["glucose_starvation"]
+    assert _fired(r) and r.variable == "substrate_g_L"
+    assert "Substrate assay 0.10 g/L" in r.describe(int(np.flatnonzero(r.flag)[0]), 0.0)
+
+
+def test_learned_rules_apply_on_microbial_columns():
+    rv = RuleVariables.resolve(MICROBIAL)
+    cfg = RulesConfig()
+    train = [microbial_batch(s) for s in range(6)]
+    prof = fit_rule_profile(
+        train, cfg, lambda rows, p: evaluate_rules(rows, cfg, None, None, p, rv), rv
+    )
+    assert prof.noise["do_pct"] > 0 and "do_pct" not in prof.stuck_off  # DO has noise
+    assert prof.firing_share.get("stuck_do_pct") == 0.0
+    stuck = microbial_batch(9)
+    stuck.loc[stuck["time_h"].between(50, 60), "do_mg_L"] = float(stuck["do_mg_L"].iloc[50])
+    r = _names(evaluate_rules(stuck, cfg, None, None, prof, rv))["stuck_do_pct"]
+    assert _fired(r) and r.variable == "do_mg_L"
+    assert "mg/L" in r.describe(int(np.flatnonzero(r.flag)[-1]), 50.0)
+    # a noise-free reading (a constant-logged pH) cannot be judged stuck: its rule is off
+    flat = [b.assign(ph=7.0) for b in train]
+    prof2 = fit_rule_profile(
+        flat, cfg, lambda rows, p: evaluate_rules(rows, cfg, None, None, p, rv), rv
+    )
+    assert "ph" in prof2.stuck_off and "stuck_ph" not in prof2.firing_share
