@@ -29,14 +29,15 @@ def design(Z: np.ndarray, quadratic: bool = True) -> np.ndarray:
     return np.hstack([Z, Z**2 - 1.0]) if quadratic else Z
 
 
-def _ridge_loo(T: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+def _ridge_loo(T: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float, float, float]:
     """Ridge with the penalty of least leave-one-out error (closed form through one SVD).
 
     Args:
         T: (rows, terms) model terms; y: (rows,) response.
 
     Returns:
-        (coef (terms,), intercept, chosen penalty, effective degrees of freedom).
+        (coef (terms,), intercept, chosen penalty, effective degrees of freedom, its
+        leave-one-out mean squared error).
     """
     tm, ym = T.mean(0), y.mean()
     U, s, Vt = np.linalg.svd(T - tm, full_matrices=False)
@@ -52,18 +53,24 @@ def _ridge_loo(T: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float, 
             best = (loo, a)
     a = best[1]
     coef = Vt.T @ (s / (s**2 + a) * uy)
-    return coef, float(ym - tm @ coef), float(a), float(np.sum(s**2 / (s**2 + a)))
+    dof = float(np.sum(s**2 / (s**2 + a)))
+    return coef, float(ym - tm @ coef), float(a), dof, float(best[0])
 
 
 class TiterModel:
     """Ridge regression of harvest titer on factors and (optionally) their squares.
+
+    ``quadratic="auto"`` fits the model with and without the squares and keeps the one with
+    the lower leave-one-out error (on 20-40 batches the squares usually cost more in variance
+    than they gain); a linear fit is stored with zero coefficients on the squares, so every
+    model predicts through the same terms.
 
     Example:
         >>> m = TiterModel().fit(X, y)          # X: (batches, factors), y: (batches,)
         >>> m.predict(X[:2])                     # (2,) titer, y's unit
     """
 
-    def __init__(self, quadratic: bool = True) -> None:
+    def __init__(self, quadratic: bool | str = "auto") -> None:
         self.quadratic = quadratic
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
@@ -71,6 +78,7 @@ class TiterModel:
         self.intercept_: float = 0.0
         self.alpha_: float = 0.0
         self.resid_sd_: float = 0.0
+        self.squares_: bool = False
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> TiterModel:
         """Fit on (batches, factors) values and (batches,) titers; returns self."""
@@ -78,8 +86,17 @@ class TiterModel:
         self.mean_ = X.mean(0)
         sd = X.std(0)
         self.scale_ = np.where(sd > 0, sd, 1.0)
-        T = design((X - self.mean_) / self.scale_, self.quadratic)
-        self.coef_, self.intercept_, self.alpha_, dof = _ridge_loo(T, y)
+        Z = (X - self.mean_) / self.scale_
+        T = design(Z, self.quadratic is not False)
+        self.coef_, self.intercept_, self.alpha_, dof, loo = _ridge_loo(T, y)
+        self.squares_ = self.quadratic is not False
+        if self.quadratic == "auto":
+            lin = _ridge_loo(Z, y)
+            if lin[4] <= loo:
+                p = Z.shape[1]
+                self.coef_ = np.concatenate([lin[0], np.zeros(p)])
+                self.intercept_, self.alpha_, dof = lin[1], lin[2], lin[3]
+                self.squares_ = False
         resid = y - T @ self.coef_ - self.intercept_
         self.resid_sd_ = float(np.sqrt(np.sum(resid**2) / max(len(y) - 1 - dof, 1.0)))
         return self
@@ -89,7 +106,7 @@ class TiterModel:
         if self.coef_ is None:
             raise RuntimeError("TiterModel is not fitted; call fit first")
         Z = (np.asarray(X, float) - self.mean_) / self.scale_
-        return design(Z, self.quadratic) @ self.coef_ + self.intercept_
+        return design(Z, self.quadratic is not False) @ self.coef_ + self.intercept_
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """R^2 on (rows, factors) values and (rows,) titers."""
@@ -103,6 +120,7 @@ class TiterModel:
             "kind": "titer_model",
             "format_version": FORMAT_VERSION,
             "quadratic": self.quadratic,
+            "squares": self.squares_,
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
             "coef": self.coef_.tolist(),
@@ -119,7 +137,9 @@ class TiterModel:
                 f"not a titer model of format {FORMAT_VERSION}: kind {state.get('kind')!r}, "
                 f"format {state.get('format_version')!r}"
             )
-        m = cls(bool(state["quadratic"]))
+        q = state["quadratic"]
+        m = cls(q if q == "auto" else bool(q))
+        m.squares_ = bool(state["squares"])
         m.mean_ = np.asarray(state["mean"], float)
         m.scale_ = np.asarray(state["scale"], float)
         m.coef_ = np.asarray(state["coef"], float)

@@ -5,7 +5,8 @@
   on the batches left out of that sample when its values are shuffled among them. A factor
   with no effect scores about 0 (negative by chance), so an interval above 0 is an effect
   the data can tell from none.
-- ``pls_vip``: PLS regression of the standardised titer on the standardised factors; the
+- ``pls_vip``: PLS regression of the standardised titer on the standardised factors (the
+  number of components chosen by 5-fold cross-validation on all batches); the
   variable importance in projection (VIP, Wold) of each factor, as batch-monitoring suites
   report it. By convention VIP > 1 marks an important factor (the mean VIP^2 is 1); here a
   factor is distinct when its interval's lower end exceeds 1.
@@ -33,7 +34,12 @@ def filled(X: pd.DataFrame) -> np.ndarray:
 
 
 def permutation_importance(
-    X: np.ndarray, y: np.ndarray, *, n_boot: int = 100, seed: int = 0, quadratic: bool = True
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_boot: int = 100,
+    seed: int = 0,
+    quadratic: bool | str = "auto",
 ) -> np.ndarray:
     """Out-of-bag permutation importance of each factor, one row per bootstrap sample.
 
@@ -41,7 +47,8 @@ def permutation_importance(
         X: (batches, factors) factor values; y: (batches,) harvest titers.
         n_boot: bootstrap samples of batches.
         seed: seed of the resampling and the shuffles.
-        quadratic: the batch model includes squared terms.
+        quadratic: the batch model's squared terms (True, False or ``"auto"``: by
+            leave-one-out error).
 
     Returns:
         (n_boot, factors) drop in out-of-bag R^2 when the factor is shuffled.
@@ -89,6 +96,35 @@ def vip_scores(X: np.ndarray, y: np.ndarray, n_components: int = 2) -> np.ndarra
     return np.sqrt(X.shape[1] * (wn @ ss) / total)
 
 
+def pls_components(X: np.ndarray, y: np.ndarray, max_components: int = 3, seed: int = 0) -> int:
+    """PLS components by 5-fold cross-validation: the fewest within 2 % of the lowest error.
+
+    Args:
+        X: (batches, factors); y: (batches,).
+
+    Returns:
+        Number of components (1 to ``max_components``).
+    """
+    from sklearn.cross_decomposition import PLSRegression
+
+    n = len(y)
+    folds = np.random.default_rng(seed).permutation(n) % min(5, n)
+    press = []
+    ks = range(1, max(1, min(max_components, X.shape[1], n - n // 5 - 1)) + 1)
+    for k in ks:
+        err = 0.0
+        for f in np.unique(folds):
+            tr, te = folds != f, folds == f
+            sd = X[tr].std(0)
+            sd = np.where(sd > 0, sd, 1.0)
+            pls = PLSRegression(k, scale=False).fit((X[tr] - X[tr].mean(0)) / sd, y[tr])
+            pred = pls.predict((X[te] - X[tr].mean(0)) / sd).ravel()
+            err += float(np.sum((y[te] - pred) ** 2))
+        press.append(err)
+    best = min(press)
+    return next(k for k, e in zip(ks, press) if e <= 1.02 * best)
+
+
 def bootstrap_vip(
     X: np.ndarray, y: np.ndarray, *, n_boot: int = 100, seed: int = 0, n_components: int = 2
 ) -> np.ndarray:
@@ -124,7 +160,7 @@ def rank_factors(
     methods: tuple[str, ...] = METHODS,
     n_boot: int = 100,
     seed: int = 0,
-    quadratic: bool = True,
+    quadratic: bool | str = "auto",
 ) -> pd.DataFrame:
     """Importance of every column of ``X`` for ``y`` by each method (finished batches only).
 
@@ -133,7 +169,7 @@ def rank_factors(
         methods: any of :data:`METHODS`.
         n_boot: bootstrap samples per method.
         seed: one seed for every draw.
-        quadratic: the permutation method's batch model includes squares.
+        quadratic: squares in the permutation method's batch model (True, False, ``"auto"``).
 
     Returns:
         :data:`COLUMNS`, one row per factor per method, ranked within each method.
@@ -147,8 +183,9 @@ def rank_factors(
             draws = permutation_importance(Xv, yv, n_boot=n_boot, seed=seed, quadratic=quadratic)
             point = draws.mean(0)
         elif method == "pls_vip":
-            draws = bootstrap_vip(Xv, yv, n_boot=n_boot, seed=seed)
-            point = vip_scores(Xv, yv)
+            k = pls_components(Xv, yv, seed=seed)
+            draws = bootstrap_vip(Xv, yv, n_boot=n_boot, seed=seed, n_components=k)
+            point = vip_scores(Xv, yv, k)
         else:
             raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
         parts.append(summarise(method, names, draws, point))

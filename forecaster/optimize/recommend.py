@@ -69,7 +69,7 @@ class TiterEnsemble:
         >>> ens.draws(X[:3]).shape                          # (50, 3)
     """
 
-    def __init__(self, n_models: int = 50, seed: int = 0, quadratic: bool = True) -> None:
+    def __init__(self, n_models: int = 50, seed: int = 0, quadratic: bool | str = "auto") -> None:
         self.n_models, self.seed, self.quadratic = n_models, seed, quadratic
         self.models: list[TiterModel] = []
         self.resid_sd_ = 0.0
@@ -94,7 +94,7 @@ class TiterEnsemble:
         """(models, rows) predicted titers."""
         X = np.asarray(X, float)
         Z = (X[None] - self._mean[:, None]) / self._scale[:, None]  # (models, rows, factors)
-        T = np.concatenate([Z, Z**2 - 1.0], axis=2) if self.quadratic else Z
+        T = np.concatenate([Z, Z**2 - 1.0], axis=2) if self.quadratic is not False else Z
         return np.einsum("mrt,mt->mr", T, self._coef) + self._intercept[:, None]
 
     def predict(self, x: np.ndarray) -> Prediction:
