@@ -68,6 +68,15 @@ class ExplainConfig:
     top_k: int = 3
     device: str = "auto"
 
+    def for_process(self, feed: str | None) -> ExplainConfig:
+        """These settings for a process with primary feed ``feed``: without one there is
+        no feed recommendation to explain, so ``feed`` leaves ``targets``."""
+        if feed is not None or "feed" not in self.targets:
+            return self
+        from dataclasses import replace
+
+        return replace(self, targets=[t for t in self.targets if t != "feed"])
+
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"explain.device must be auto, cpu or cuda, got {self.device!r}")

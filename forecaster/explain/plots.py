@@ -11,14 +11,20 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import SymLogNorm  # noqa: E402
 
 from forecaster import schema  # noqa: E402
+from forecaster.data.errors import ConfigError  # noqa: E402
+from forecaster.data.process import known_variable  # noqa: E402
 from forecaster.explain.result import AttributionResult  # noqa: E402
 
 
 def _label(v: str) -> str:
-    if v in schema.BY_NAME:
-        var = schema.BY_NAME[v]
-        return f"{var.label} ({var.unit})"
-    return "time (clock)" if v == schema.TIME else v
+    """``"DO (mg/L)"``: a variable's label and unit from the process presets, else its name."""
+    if v == schema.TIME:
+        return "time (clock)"
+    try:
+        var = known_variable(v)
+    except (ConfigError, KeyError):
+        return v
+    return f"{var.label or v} ({var.unit})"
 
 
 def cell_edges(centres: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from forecaster.data import targets as T
 
 
 class RFModel(Protocol):
-    """What is needed from the RF baseline (``forecaster.models.baseline.RFBaseline``)."""
+    """What is needed from the RF baseline (``forecaster.models.baseline.RFBaseline``);
+    its ``product`` and ``feed`` column names are read when present (CHO names else)."""
 
     models: dict
     feature_names: list[str]
@@ -58,20 +59,31 @@ def rf_impurity_importance(rf: RFModel, target: str) -> pd.Series:
 
 
 def rf_design(
-    rf: RFModel, batches: Sequence[pd.DataFrame], target: str, origins_h: Sequence[float]
+    rf: RFModel,
+    batches: Sequence[pd.DataFrame],
+    target: str,
+    origins_h: Sequence[float],
+    product: str | None = None,
+    feed: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and targets of the prefixes ending at ``origins_h`` of each batch.
 
+    Args:
+        product, feed: the process's product and feed columns (default: the model's
+            ``product``/``feed``, else the CHO ``titer_mg_L``/``feed_rate_mL_h``).
+
     Returns:
-        ``X (N, P)`` and ``y (N,)`` (next feed rate mL/h, or harvest titer mg/L of the
-        complete batch); prefixes whose target is unknown are dropped.
+        ``X (N, P)`` and ``y (N,)`` (next feed rate, or the product at harvest of the
+        complete batch, in the table's units); prefixes whose target is unknown are dropped.
     """
+    product = product or getattr(rf, "product", None) or schema.TITER
+    feed = feed or getattr(rf, "feed", None) or schema.FEED
     prefixes, ys = [], []
     for rows in batches:
         rows = rows.sort_values(schema.TIME).reset_index(drop=True)
         t = rows[schema.TIME].to_numpy(dtype=float)
-        nxt = T.next_feed(rows) if target == "feed" else None
-        harvest = T.harvest_titer(rows) if target == "titer" else None
+        nxt = T.next_feed(rows, feed) if target == "feed" else None
+        harvest = T.harvest_titer(rows, product) if target == "titer" else None
         for o in sorted(origins_h):
             if o > t[-1] + 1e-6:
                 continue

@@ -32,11 +32,17 @@ def markdown_section(
     metrics: dict, tables: dict[str, pd.DataFrame], figs: dict[str, str], cfg: ExplainConfig
 ) -> str:
     """Markdown: per target a method-vs-truth table and the global importance table."""
+    product = metrics.get("product", {}).get("label") or "titer"
+    product = "titer" if product == "Titer" else product
+    feed_text = (
+        f"feed recommendations explained at days {', '.join(_f(d, 'g') for d in cfg.feed_origin_days)}, "
+        if "feed" in cfg.targets
+        else "no feed in the process (feed head not explained); "
+    )
     lines = [
         "## Explanations: what drives the predictions",
         "",
-        f"{metrics.get('n_batches', 0)} normal test batches; feed recommendations explained at days "
-        f"{', '.join(_f(d, 'g') for d in cfg.feed_origin_days)}, harvest titer at days "
+        f"{metrics.get('n_batches', 0)} normal test batches; {feed_text}harvest {product} at days "
         f"{', '.join(_f(d, 'g') for d in cfg.titer_origin_days)}. Baseline of Integrated Gradients and "
         f"ablation: `{cfg.baseline}` ({BASELINE_TEXT[cfg.baseline]}); an attribution is the "
         "part of *prediction minus baseline prediction* (scaled model output) due to a variable. "
@@ -58,7 +64,8 @@ def markdown_section(
         lines += [f"*{metrics['truth_note']}: agreement scores are not computed.*", ""]
     for target, tab in tables.items():
         m = metrics.get(target, {})
-        lines += [f"### {'Feed-rate recommendation' if target == 'feed' else 'Harvest titer'}", ""]
+        head = "Feed-rate recommendation" if target == "feed" else f"Harvest {product}"
+        lines += [f"### {head}", ""]
         truth = m.get("truth")
         if truth:
             lines += [

@@ -69,6 +69,7 @@ def run_explain_stage(ctx: RunContext) -> dict:
     if not cfg.enabled:
         return {"enabled": False}
     model, rf = ctx.trained_forecaster(), ctx.rf
+    cfg = cfg.for_process(feed_of(model.prep))  # no feed in the process: no feed head
     out_dir = ctx.run_dir / "explain"
     out_dir.mkdir(parents=True, exist_ok=True)
     normal = False if ctx.has_labels else None
@@ -118,8 +119,24 @@ def attribution_device(setting: str, accelerator: str) -> torch.device:
     return torch.device("cuda" if use else "cpu")
 
 
+def feed_of(prep) -> str | None:
+    """The process's primary feed as the fitted preprocessing records it (the CHO feed for
+    preprocessing saved before it recorded one)."""
+    return prep.feed if hasattr(prep, "feed") else schema.FEED
+
+
+def product_of(prep) -> tuple[str, str]:
+    """``(column, label)`` of the process's product from the fitted preprocessing."""
+    product = str(getattr(prep, "product", None) or schema.TITER)
+    labels = getattr(prep, "labels", None) or {}
+    return product, str(labels.get(product) or product)
+
+
 def _explain(ctx, cfg, model, rf, test, baseline, out_dir, device) -> dict:
+    product, label = product_of(model.prep)
     metrics: dict = {
+        "product": {"name": product, "label": label},
+        "feed": feed_of(model.prep),
         "n_batches": len(test),
         "baseline": cfg.baseline,
         "device": device.type,
@@ -150,7 +167,9 @@ def _explain(ctx, cfg, model, rf, test, baseline, out_dir, device) -> dict:
                 metrics[target]["day_shares_ig"] = global_day_importance(res).round(4).to_dict()
         if rf is not None:
             t0 = time.perf_counter()
-            imps.update(_rf_importances(rf, target, test, origins_h(cfg, target), cfg, ctx.seed))
+            imps.update(_rf_importances(
+                rf, target, test, origins_h(cfg, target), cfg, ctx.seed, model.prep
+            ))  # fmt: skip
             metrics["seconds"][f"{target}_rf"] = round(time.perf_counter() - t0, 2)
         tables[target] = pd.DataFrame(imps)
         metrics.setdefault(target, {}).update(
@@ -198,10 +217,12 @@ def _explain(ctx, cfg, model, rf, test, baseline, out_dir, device) -> dict:
 
 
 def _rf_importances(
-    rf, target: str, test, origins, cfg: ExplainConfig, seed: int
+    rf, target: str, test, origins, cfg: ExplainConfig, seed: int, prep=None
 ) -> dict[str, pd.Series]:
     out = {"rf_impurity": rf_impurity_importance(rf, target)}
-    X, y = rf_design(rf, test, target, origins)
+    product = product_of(prep)[0] if prep is not None else None
+    feed = feed_of(prep) if prep is not None else None
+    X, y = rf_design(rf, test, target, origins, product, feed)
     out["rf_permutation"] = rf_permutation_importance(
         rf, target, X, y, cfg.rf_permutation_repeats, seed
     )
