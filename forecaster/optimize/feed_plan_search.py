@@ -55,6 +55,7 @@ class Candidates:
     feasible: np.ndarray
     glucose_min_g_L: np.ndarray
     volume_max_L: np.ndarray
+    violation: np.ndarray
 
 
 def simulate_candidates(
@@ -106,12 +107,14 @@ def simulate_candidates(
     glc = rec["glc"][1:] if hours else rec["glc"]
     g_min, g_max = glc.min(axis=0), glc.max(axis=0)
     v_max = rec["vol"].max(axis=0)
-    ok = (
-        (g_min >= cons.glucose_min_g_L + settings.glucose_margin_g_L)
-        & (g_max <= cons.glucose_max_g_L - settings.glucose_margin_g_L)
-        & (v_max <= cons.working_volume_L - settings.volume_margin_L)
+    gm = settings.glucose_margin_g_L
+    bad = (
+        np.maximum(cons.glucose_min_g_L + gm - g_min, 0.0)
+        + np.maximum(g_max - cons.glucose_max_g_L + gm, 0.0)
+        + 10.0 * np.maximum(v_max - cons.working_volume_L + settings.volume_margin_L, 0.0)
     )
-    return Candidates(targets, shifts, knots, feed_knots, rec["titer"][-1], ok, g_min, v_max)
+    titer = rec["titer"][-1]
+    return Candidates(targets, shifts, knots, feed_knots, titer, bad <= 0.0, g_min, v_max, bad)
 
 
 def candidate_grid(
@@ -135,5 +138,6 @@ def best(c: Candidates) -> int:
     """Index of the best candidate: highest titer among feasible ones, else least violation."""
     if c.feasible.any():
         return int(np.argmax(np.where(c.feasible, c.titer_mg_L, -np.inf)))
-    # nothing feasible within the margins: the one furthest from starvation
-    return int(np.argmax(c.glucose_min_g_L))
+    # nothing feasible within the margins: the least violation (g/L of glucose below the
+    # floor, L above the volume limit weighted as 10 g/L per L)
+    return int(np.argmin(c.violation))
