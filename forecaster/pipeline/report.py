@@ -1,10 +1,17 @@
-"""``report.md``: the run's tables and figures for a human reader."""
+"""``report.md``: the run's tables and figures for a human reader.
+
+The product and the feed are named as the user's columns and units (``metrics["process"]``,
+:func:`target_names`; CHO runs: titer in mg/L, feed in mL/h). Origin days are those the
+metrics hold (days past the batches' end are dropped by the evaluation).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
+from forecaster.data.column_map import ColumnMap
 from forecaster.data.io import atomic_write_text
+from forecaster.data.process import Process
 from forecaster.pipeline.context import RunContext
 from forecaster.pipeline.evaluate import LADDER_ORDER, ORIGIN_DAYS
 
@@ -17,8 +24,51 @@ def _num(x, fmt: str = ".3f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+#: how a CHO run names its targets (``metrics["process"]`` of older runs)
+CHO_NAMES = {"product": "titer", "product_unit": "mg/L", "feed": "feed", "feed_unit": "mL/h",
+             "has_feed": True}  # fmt: skip
+
+
+def target_names(process: Process, column_map: ColumnMap | None = None) -> dict:
+    """How the report names the product and the feed: the user's column and unit.
+
+    Returns:
+        ``{"product", "product_unit", "feed", "feed_unit", "has_feed", "product_variable",
+        "feed_variable"}``; a CHO run without a column map gets :data:`CHO_NAMES`.
+    """
+    theirs = {ours: t for t, ours in (column_map.renames() if column_map else {}).items()}
+    units = dict(column_map.units) if column_map else {}
+
+    def named(var: str, default: str) -> tuple[str, str]:
+        unit = units.get(var) or process.variable(var).unit
+        name = theirs.get(var)
+        if name is None:
+            return default, unit
+        return name, unit
+
+    label = process.variable(process.product).label.lower() or process.product
+    product, p_unit = named(process.product, label)
+    out = {"product": product, "product_unit": p_unit, "has_feed": process.feed is not None,
+           "product_variable": process.product, "feed_variable": process.feed}  # fmt: skip
+    if process.feed is not None:
+        out["feed"], out["feed_unit"] = named(process.feed, "feed")
+    else:
+        out["feed"], out["feed_unit"] = "feed", ""
+    return out
+
+
+def _days(t: dict) -> tuple[int, ...]:
+    """Origin days in the metrics (the evaluation drops days past the batches' end)."""
+    for name in ("chosen", "sequence", "rf", "naive_mean"):
+        by_day = t.get(name, {}).get("harvest_mape_by_day")
+        if by_day:
+            return tuple(sorted(int(d) for d in by_day))
+    return ORIGIN_DAYS
+
+
 def ladder_lines(t: dict) -> list[str]:
     """What the tool gives and why: the rung per origin day, conformal coverage by level."""
+    days = _days(t)
     chosen = t.get("chosen", {})
     out: list[str] = []
     if chosen.get("rung_by_day"):
@@ -30,15 +80,22 @@ def ladder_lines(t: dict) -> list[str]:
         cov = chosen.get("coverage", {})
         if cov:
             out += ["", "| chosen: interval coverage (width % of forecast) | "
-                    + " | ".join(f"day {d}" for d in ORIGIN_DAYS) + " |",
-                    "|---|" + "---|" * len(ORIGIN_DAYS)]  # fmt: skip
+                    + " | ".join(f"day {d}" for d in days) + " |",
+                    "|---|" + "---|" * len(days)]  # fmt: skip
             width = chosen.get("width_pct", {})
             for level, by_day in cov.items():
                 cells = [f"{_num(by_day.get(str(d)))} ({_num(width.get(level, {}).get(str(d)), '.0f')})"
-                         for d in ORIGIN_DAYS]  # fmt: skip
+                         for d in days]  # fmt: skip
                 out.append(f"| {level} % | " + " | ".join(cells) + " |")
     elif t.get("ladder", {}).get("note"):
         out += ["", f"- {t['ladder']['note']}"]
+    for rung, why in (t.get("ladder", {}).get("skipped") or {}).items():
+        out.append(f"- {rung} skipped: {why}")
+    dropped = t.get("origin_days_dropped")
+    if dropped:
+        out.append(
+            f"- origin days dropped: {', '.join(map(str, dropped['days']))} ({dropped['reason']})"
+        )
     return out
 
 
@@ -46,44 +103,46 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
     """Forecast tables; links only the figures in ``available`` (names without .png)."""
     available = available if available is not None else set()
     t, f = metrics.get("titer", {}), metrics.get("feed", {})
+    names = {**CHO_NAMES, **(metrics.get("process") or {})}
+    days, has_feed = _days(t), bool(names["has_feed"])
+    product = names["product"]
+    if product != CHO_NAMES["product"] and names["product_unit"] not in product:
+        product = f"{product} ({names['product_unit']})"
     lines = ["## Forecasts (normal test batches, never seen in training)", ""]
-    lines += [
-        "| model | feed R² | feed RMSE (mL/h) | "
-        + " | ".join(f"MAPE day {d}" for d in ORIGIN_DAYS)
-        + " |"
-    ]
-    lines += ["|---|---|---|" + "---|" * len(ORIGIN_DAYS)]
+    if not has_feed:
+        lines += [f"Feed: {f.get('note') or 'no feed to recommend'}.", ""]
+    feed_head = f"| feed R² | feed RMSE ({names['feed_unit']}) " if has_feed else ""
+    lines += [f"| model {feed_head}| " + " | ".join(f"MAPE day {d}" for d in days) + " |"]
+    lines += ["|---|" + ("---|---|" if has_feed else "") + "---|" * len(days)]
     for name in LADDER_ORDER:
         if name not in f and "harvest_mape_by_day" not in t.get(name, {}):
             continue
         m = t.get(name, {}).get("harvest_mape_by_day", {})
+        fm = f.get(name, {})
+        feed_cells = f"| {_num(fm.get('r2'))} | {_num(fm.get('rmse'), '.2f')} " if has_feed else ""
         lines.append(
-            f"| {name} | {_num(f.get(name, {}).get('r2'))} | {_num(f.get(name, {}).get('rmse'), '.2f')} | "
-            + " | ".join(_pct(m.get(str(d))) for d in ORIGIN_DAYS)
-            + " |"
+            f"| {name} {feed_cells}| " + " | ".join(_pct(m.get(str(d))) for d in days) + " |"
         )
     seq = t.get("sequence", {})
     lines += ladder_lines(t)
     lines += [
         "",
-        "- Harvest-titer R² by origin day (sequence): "
-        + ", ".join(
-            f"day {d}: {_num(seq.get('harvest_r2_by_day', {}).get(str(d)))}" for d in ORIGIN_DAYS
-        ),
+        f"- Harvest-{product} R² by origin day (sequence): "
+        + ", ".join(f"day {d}: {_num(seq.get('harvest_r2_by_day', {}).get(str(d)))}" for d in days),
         f"- 80 % interval coverage (sequence, all origin days): {_num(seq.get('pi80_coverage'))}",
-        f"- Assay-noise floor of the harvest-titer MAPE: {_pct(t.get('noise_floor_mape'))} "
+        f"- Assay-noise floor of the harvest-{product} MAPE: {_pct(t.get('noise_floor_mape'))} "
         "(a perfect model still shows this error, because it is scored against a noisy assay)",
         "",
     ]
     fb = metrics.get("faulty_batches", {})
-    if fb.get("feed"):
+    if has_feed and fb.get("feed"):
         lines += ["### Faulty test batches (scored separately)", ""]
         for name in ("sequence", "rf"):
             if name in fb["feed"]:
                 m = fb["titer"].get(name, {}).get("harvest_mape_by_day", {})
                 lines.append(
                     f"- {name}: feed R² {_num(fb['feed'][name].get('r2'))}, harvest MAPE "
-                    + ", ".join(f"day {d} {_pct(m.get(str(d)))}" for d in ORIGIN_DAYS)
+                    + ", ".join(f"day {d} {_pct(m.get(str(d)))}" for d in days)
                 )
         lines.append("")
     figures = (

@@ -116,6 +116,7 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
         process=process,
     )
     metrics: dict = {"data": data.summary, "timing": {}}
+    metrics["process"] = report_mod.target_names(process, cfg.data.column_map)
 
     log(
         f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches"

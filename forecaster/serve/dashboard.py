@@ -118,10 +118,8 @@ def dashboard_figure(
     axes = [fig.add_subplot(gs[i // 2, i % 2]) for i in range(6)]
     fig.suptitle(f"Batch {bid}{started}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
 
-    _twin_panel(axes[0], d, rows, display, ("vcd_1e6_cells_mL", "o-", "VCD", "1e6 cells/mL", "tab:green"),
-                ("viability_pct", "s--", "viability", "%", "tab:gray"), "VCD (left) and viability (right)")  # fmt: skip
-    _twin_panel(axes[1], d, rows, display, ("glucose_g_L", "o-", "glucose", "g/L", "tab:blue"),
-                ("lactate_g_L", "s-", "lactate", "g/L", "tab:brown"), "Glucose (left) and lactate (right)")  # fmt: skip
+    for ax, (left, right, title) in zip(axes[:2], _assay_panels(display, rows)):
+        _twin_panel(ax, d, rows, display, left, right, title)
 
     ax = axes[2]
     _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
@@ -141,16 +139,7 @@ def dashboard_figure(
     ax.set_title("Temperature")
     _legend_below(ax)
 
-    ax = axes[4]
-    sd = np.asarray(steps["time_h"], dtype=float) / 24.0
-    _line(ax, d, _col(rows, schema.FEED), "-", "given", color="k", lw=1, drawstyle="steps-post")
-    ax.plot(sd, steps["feed"], "--", color="tab:red", lw=1, label="recommended")
-    feed_unit = display.unit(schema.FEED) if display is not None else "mL/h"
-    ax.plot(sd[-1:], steps["feed"][-1:], "o", color="tab:red", ms=5,
-            label=f"next: {steps['feed'][-1]:.3g} {feed_unit}")  # fmt: skip
-    ax.set_ylabel(_label(display, schema.FEED, "feed rate", "mL/h"))
-    ax.set_title("Feed: given and recommended")
-    _legend_below(ax)
+    _feed_panel(axes[4], d, rows, steps, display)
 
     _titer_panel(axes[5], rows, steps, quantiles, d, display)
     for ax in axes:
@@ -173,6 +162,54 @@ def dashboard_figure(
     tax.text(0.0, 1.0, "\n".join(lines) if lines else "No alarms.", va="top", ha="left", fontsize=8,
              transform=tax.transAxes, family="monospace")  # fmt: skip
     return fig
+
+
+#: the CHO dashboard's assay panels: (left, right, title); each side
+#: ``(column, style, label, unit, colour)``
+_CHO_PANELS = (
+    (("vcd_1e6_cells_mL", "o-", "VCD", "1e6 cells/mL", "tab:green"),
+     ("viability_pct", "s--", "viability", "%", "tab:gray"), "VCD (left) and viability (right)"),
+    (("glucose_g_L", "o-", "glucose", "g/L", "tab:blue"),
+     ("lactate_g_L", "s-", "lactate", "g/L", "tab:brown"), "Glucose (left) and lactate (right)"),
+)  # fmt: skip
+
+
+def _assay_panels(display, rows: pd.DataFrame) -> tuple:
+    """The two assay panels: CHO's, or the process's own assays (the product aside), paired."""
+    process = getattr(display, "process", None)
+    if process is None or process.name.startswith("cho_fedbatch"):
+        return _CHO_PANELS
+    names = [v for v in process.with_role("offline") if v != process.product and v in rows]
+    names += [v for v in process.with_role("online") if v in rows and v not in names]
+    colors = ("tab:green", "tab:gray", "tab:blue", "tab:brown")
+    spec = [(v, "o-" if k % 2 == 0 else "s--", process.variable(v).label or v,
+             process.variable(v).unit, colors[k]) for k, v in enumerate(names[:4])]  # fmt: skip
+    while len(spec) < 4:
+        spec.append(("", "-", "", "", "tab:gray"))
+    return tuple(
+        (spec[2 * i], spec[2 * i + 1], f"{spec[2 * i][2]} (left) and {spec[2 * i + 1][2]} (right)")
+        for i in range(2)
+    )
+
+
+def _feed_panel(ax, d, rows: pd.DataFrame, steps: dict, display) -> None:
+    """Given and recommended feed; a process without a feed says so instead."""
+    process = getattr(display, "process", None)
+    feed = process.feed if process is not None else schema.FEED
+    if feed is None:
+        ax.text(0.5, 0.5, "no feed to recommend", transform=ax.transAxes, ha="center",
+                va="center", color="gray")  # fmt: skip
+        ax.set_title("Feed")
+        return
+    sd = np.asarray(steps["time_h"], dtype=float) / 24.0
+    _line(ax, d, _col(rows, feed), "-", "given", color="k", lw=1, drawstyle="steps-post")
+    ax.plot(sd, steps["feed"], "--", color="tab:red", lw=1, label="recommended")
+    feed_unit = display.unit(feed) if display is not None else "mL/h"
+    ax.plot(sd[-1:], steps["feed"][-1:], "o", color="tab:red", ms=5,
+            label=f"next: {steps['feed'][-1]:.3g} {feed_unit}")  # fmt: skip
+    ax.set_ylabel(_label(display, feed, "feed rate", "mL/h"))
+    ax.set_title("Feed: given and recommended")
+    _legend_below(ax)
 
 
 def _titer_panel(
@@ -206,7 +243,8 @@ def _titer_panel(
     _line(ax, d, _col(rows, product), "ko", "measured", ms=3.5, zorder=6)
     ax.axvline(d[-1], color="gray", lw=0.8, ls="--")
     ax.set_ylabel(_label(display, product, "titer", "mg/L"))
-    ax.set_title("Titer: measured, fitted and forecast")
+    name = "Titer" if display is None or product == schema.TITER else display.column(product)
+    ax.set_title(f"{name}: measured, fitted and forecast")
     _legend_below(ax)
 
 

@@ -11,6 +11,7 @@ from the run's process definition and column map:
   unit annotation and ``<unit>`` the unit of their column, both reduced to letters, digits
   and ``_`` (``Titer (g/L)`` -> ``harvest_Titer_g_L``; ``%`` -> ``pct``);
 - the feed is ``feed_next_<unit>`` in the unit of their feed column (``feed_next_L_day``);
+  a process without a feed has a ``feed_next`` column saying ``no feed to recommend``;
 - values are converted from the canonical unit into theirs (:func:`forecaster.data.units.to_unit`);
 - top variables and attributions name their columns;
 - when their time column held dates/times, ``last_time`` (predictions), ``start_time``,
@@ -37,6 +38,11 @@ from forecaster.data.column_map import ColumnMap
 from forecaster.data.io import TIME_ORIGIN
 from forecaster.data.process import Process, default_process
 from forecaster.data.units import canonical_unit, to_unit
+
+#: what the feed column says for a process without a feed (instead of numbers)
+NO_FEED = "no feed to recommend"
+#: its column in ``predictions.csv`` then
+NO_FEED_COLUMN = "feed_next"
 
 _ANNOTATION = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*$")
 
@@ -127,6 +133,8 @@ class OutputNames:
         }
         if self.process.feed is not None:
             out["feed_next_mL_h"] = f"feed_next_{slug(self.unit(self.process.feed))}"
+        else:
+            out["feed_next_mL_h"] = NO_FEED_COLUMN
         return out
 
     def vocabulary(self, batch_id: str | None = None) -> Vocabulary:
@@ -153,6 +161,8 @@ class OutputNames:
                                 "harvest_titer_mg_L": self.product,
                                 "harvest_titer_p10_mg_L": self.product,
                                 "harvest_titer_p90_mg_L": self.product})  # fmt: skip
+        if self.process.feed is None and "feed_next_mL_h" in out.columns:
+            out["feed_next_mL_h"] = NO_FEED
         if "top_variables" in out.columns:
             out["top_variables"] = [self._names(s) for s in out["top_variables"]]
         out = self._times(out, {"last_time_h": "last_time"})

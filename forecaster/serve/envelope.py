@@ -9,7 +9,9 @@ a common grid of that axis::
 Alignment axes (one value per row of a batch, see :func:`aligned`):
 
 - ``time``: hours since inoculation (``time_h``).
-- ``cumfeed``: feed volume given so far (mL), the feed rate held from each row to the next.
+- ``cumfeed``: feed volume given so far (mL for CHO), the feed rate held from each row to
+  the next; ``feed`` names the process's feed (default the CHO feed rate; a process
+  without one cannot align on it).
 - ``ivcd``: integral of viable cell density (1e6 cells x day / mL), the VCD assays joined
   linearly between samples (trapezoids), held at the first sample before it.
 
@@ -42,7 +44,7 @@ EXCURSION_COLUMNS = [schema.BATCH_ID, "variable", "side", "start_x", "end_x", "s
 _VCD = "vcd_1e6_cells_mL"
 
 
-def aligned(rows: pd.DataFrame, align: str = "time") -> np.ndarray:
+def aligned(rows: pd.DataFrame, align: str = "time", feed: str | None = schema.FEED) -> np.ndarray:
     """The aligned axis of one batch's rows (sorted by time), one value per row.
 
     Args:
@@ -60,7 +62,9 @@ def aligned(rows: pd.DataFrame, align: str = "time") -> np.ndarray:
     t = rows[schema.TIME].to_numpy(dtype=float)
     if align == "time":
         return t
-    col = schema.FEED if align == "cumfeed" else _VCD
+    if align == "cumfeed" and feed is None:
+        raise DataError("aligning on cumfeed needs a feed; the process has none")
+    col = feed if align == "cumfeed" else _VCD
     if col not in rows.columns:
         raise DataError(f"aligning on {align} needs the column {col}")
     v = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
@@ -77,11 +81,11 @@ def aligned(rows: pd.DataFrame, align: str = "time") -> np.ndarray:
 
 
 def _series(
-    rows: pd.DataFrame, variable: str, align: str
+    rows: pd.DataFrame, variable: str, align: str, feed: str | None = schema.FEED
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(aligned x, time_h, value) at the rows where ``variable`` has a value."""
     rows = rows.sort_values(schema.TIME, kind="stable")
-    x = aligned(rows, align)
+    x = aligned(rows, align, feed)
     t = rows[schema.TIME].to_numpy(dtype=float)
     y = pd.to_numeric(rows[variable], errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(y) & np.isfinite(x)
@@ -103,6 +107,7 @@ def envelope(
     *,
     n_grid: int = 200,
     min_batches: int = 2,
+    feed: str | None = schema.FEED,
 ) -> pd.DataFrame:
     """The golden-batch envelope of one variable.
 
@@ -114,6 +119,7 @@ def envelope(
         k: half-width of the band in standard deviations.
         n_grid: points of the common grid (evenly spaced over the good batches' range).
         min_batches: fewest good batches with a value at a grid point for it to be kept.
+        feed: the process's feed column (``cumfeed``); None: the process has none.
 
     Returns:
         One row per kept grid point: ``x`` (the aligned axis, named in ``attrs["x_label"]``),
@@ -131,7 +137,9 @@ def envelope(
     missing = [b for b in good_ids if str(b) not in groups]
     if missing:
         raise DataError(f"good batches not in the table: {', '.join(map(str, missing[:5]))}")
-    series = [s for s in (_series(groups[str(b)], variable, align) for b in good_ids) if s[0].size]
+    series = [
+        s for s in (_series(groups[str(b)], variable, align, feed) for b in good_ids) if s[0].size
+    ]
     if len(series) < max(min_batches, 1):
         raise DataError(
             f"an envelope needs at least {min_batches} good batches with {variable} values; "
@@ -164,6 +172,7 @@ def excursions(
     batch_ids: list[str],
     variable: str,
     align: str = "time",
+    feed: str | None = schema.FEED,
 ) -> pd.DataFrame:
     """Where and when each batch leaves an envelope.
 
@@ -193,7 +202,7 @@ def excursions(
     for b in batch_ids:
         if str(b) not in groups:
             raise DataError(f"batch {b} is not in the table")
-        x, t, y = _series(groups[str(b)], variable, align)
+        x, t, y = _series(groups[str(b)], variable, align, feed)
         inside = (x >= ex[0]) & (x <= ex[-1])
         x, t, y = x[inside], t[inside], y[inside]
         if not x.size:

@@ -246,14 +246,24 @@ class Monitor:
             names[c] = col
         for col in rows.columns:
             c = self._renames.get(col, col)
-            if c in schema.BY_NAME and c not in names:
+            if c in self.run.process.names and c not in names:
                 names[c] = col
         return names
+
+    def _bounds_of(self, name: str) -> tuple[float, float]:
+        """Valid range of a variable: the model's fitted one, else the run's process's."""
+        prep = self.model.prep
+        if name in prep.variables:
+            return prep.bounds(name)
+        if name in self.run.process.names:
+            v = self.run.process.variable(name)
+            return v.lo, v.hi
+        return -np.inf, np.inf
 
     def _bounds(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(names)
         if key not in self._bounds_cache:
-            self._bounds_cache[key] = physical_bounds(names)
+            self._bounds_cache[key] = physical_bounds(names, self._bounds_of)
         return self._bounds_cache[key]
 
     def _hours(self, values: pd.Series, st: _BatchState, bid: str, first_row: int) -> np.ndarray:

@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecaster.data.errors import DataError
+from forecaster.serve.display import NO_FEED
 
 TABLES = ("predictions", "trajectories", "alarms", "attributions", "problems")
 #: The manifest: which files predict wrote into the folder (and that the folder is its own).
@@ -337,10 +338,21 @@ def report_markdown(res, run_dir, figures: dict[str, str], tables=None) -> str:
     """
     tables = tables or user_tables(res)
     disp = getattr(res, "display", None)
-    product, feed_unit = "titer", "mL/h"
+    product, short, feed_text = (
+        "titer",
+        "titer",
+        "Feed: the recommended rate for the next step, in mL/h.",
+    )
     if disp is not None and disp.column(disp.product) != disp.product:  # the user's words
-        product = disp.column(disp.product) + f" ({disp.unit(disp.product)})"
-        feed_unit = disp.unit(disp.process.feed) if disp.process.feed else feed_unit
+        name, unit = disp.column(disp.product), disp.unit(disp.product)
+        product = name if unit and unit in name else f"{name} ({unit})"
+        short = name
+    if disp is not None and disp.process.feed is None:
+        feed_text = f"Feed: {NO_FEED}."
+    elif disp is not None and disp.column(disp.product) != disp.product:
+        feed_text = (
+            f"Feed: the recommended rate for the next step, in {disp.unit(disp.process.feed)}."
+        )
     alarm_cols = ["batch_id", "detector", "rule", "start_h", "start_time", "end_h", "reason"]
     alarms = tables["alarms"][[c for c in alarm_cols if c in tables["alarms"].columns]]
     n_pred, n_skip = len(res.predictions), len(res.problems)
@@ -354,12 +366,12 @@ def report_markdown(res, run_dir, figures: dict[str, str], tables=None) -> str:
         f"- batches predicted: {n_pred}; skipped with a problem: {n_skip}; alarms: {len(res.alarms)}",
         "",
         "Files: [predictions.csv](predictions.csv) (one row per batch), "
-        "[trajectories.csv](trajectories.csv) (daily titer forecast with its 80 % band), "
+        f"[trajectories.csv](trajectories.csv) (daily {short} forecast with its 80 % band), "
         "[alarms.csv](alarms.csv), [attributions.csv](attributions.csv) (top variables behind "
-        "the harvest-titer forecast), [problems.csv](problems.csv).",
+        f"the harvest {short} forecast), [problems.csv](problems.csv).",
         "",
         f"Harvest {product}: median forecast with its 80 % interval (10th to 90th "
-        f"percentile). Feed: the recommended rate for the next step, in {feed_unit}.",
+        f"percentile). {feed_text}",
         "",
         "## Forecasts",
         "",
