@@ -62,10 +62,12 @@ class RuleVariables:
             no column and its rules do not apply.
         scale: ``{part: factor}``: part value (part unit) = factor x column value (only
             where it is not 1).
+        units: ``{part: the column's unit}`` where ``scale`` converts it.
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def cho(cls) -> RuleVariables:
@@ -105,15 +107,15 @@ class RuleVariables:
                     f"{process.name} (it has {list(by_name)})"
                 )
             cols[part] = column
-        columns, scale = {}, {}
+        columns, scale, units = {}, {}, {}
         for part, column in cols.items():
             f = _factor(part, by_name[column], process)
             if f is None:  # a unit the part cannot be read in: the part does not apply
                 continue
             columns[part] = column
             if abs(f - 1.0) > 1e-12:
-                scale[part] = f
-        return cls(columns, scale)
+                scale[part], units[part] = f, by_name[column].unit
+        return cls(columns, scale, units)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -92,7 +92,11 @@ def evaluate_rules(
         out += consistency_rules(rows, cfg, consistency)
     out = [r for r in out if r.name not in prof.off]
     for r in out:
-        r.variable = rv.column(r.variable)
+        part = r.variable
+        if part in rv.scale and r.threshold_unit == _part_unit(part):  # say it as logged
+            r.threshold = rv.part_to_column(part, r.threshold)
+            r.threshold_unit = f" {rv.units[part]}"
+        r.variable = rv.column(part)
     return out
 
 

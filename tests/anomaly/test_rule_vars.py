@@ -106,3 +106,32 @@ def test_learned_rules_apply_on_microbial_columns():
         flat, cfg, lambda rows, p: evaluate_rules(rows, cfg, None, None, p, rv), rv
     )
     assert "ph" in prof2.stuck_off and "stuck_ph" not in prof2.firing_share
+
+
+def test_detector_on_a_microbial_table_alarms_in_its_columns(tmp_path):
+    from forecaster.anomaly.config import AnomalyConfig, AutoencoderConfig
+    from forecaster.anomaly.detector import AnomalyDetector
+    from forecaster.anomaly.fit import fit_detector
+    from forecaster.data.features import Preprocessor
+    from tests.anomaly.conftest import FAST_TRAINER
+
+    train = {f"M{s:03d}": microbial_batch(s) for s in range(6)}
+    val = {f"M{s:03d}": microbial_batch(s) for s in range(6, 9)}
+    names = [v for v in MICROBIAL.names if v in train["M000"]]
+    prep = Preprocessor.fit(pd.concat(train.values()), names, process=MICROBIAL)
+    cfg = AnomalyConfig(
+        autoencoder=AutoencoderConfig(window_h=4, hidden_size=8, latent_size=2, max_epochs=1)
+    )
+    det, info = fit_detector(
+        train, val, cfg, prep, seed=0, trainer_kwargs=dict(FAST_TRAINER), process=MICROBIAL
+    )
+    assert info["rule_variables"]["do_pct"] == "do_mg_L"
+    assert "glucose_starvation" not in det.profile.firing_share  # CHO-only: not applied
+    det.save(tmp_path / "anomaly")
+    det = AnomalyDetector.load(tmp_path)
+    assert det.variables is not None and det.variables.column("do_pct") == "do_mg_L"
+    faulty = microbial_batch(20, do_fault_h=40.0)
+    with use_vocabulary(Vocabulary(names={"do_mg_L": "DO probe (mg/L)"}, process=MICROBIAL)):
+        events = [e for e in det.detect(faulty) if e.rule == "do_low"]
+    assert events and events[0].top_variables[0][0] == "do_mg_L"
+    assert "DO probe fell to" in events[0].reason and "%" not in events[0].reason
