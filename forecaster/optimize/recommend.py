@@ -112,7 +112,7 @@ def recommend(
     current: Mapping[str, float] | None = None,
     objective: str = "mean",
     quantile: float = 0.1,
-    n_trials: int = 150,
+    n_trials: int = 100,
     n_models: int = 40,
     n_next: int = 0,
     seed: int = 0,

@@ -62,7 +62,7 @@ def build_parser(prog: str = "forecaster optimize"):
     p.add_argument("--quantile", type=float, default=0.1, help="quantile of --objective lower")
     p.add_argument("--n_next", type=int, default=0, help="also suggest this many next batches")
     p.add_argument("--n_boot", type=int, default=100, help="bootstrap samples of batches")
-    p.add_argument("--n_trials", type=int, default=150, help="Optuna TPE trials")
+    p.add_argument("--n_trials", type=int, default=100, help="Optuna TPE trials")
     p.add_argument("--early_day", type=float, default=2.0, help="day of the early observations")
     p.add_argument("--feed_plans", type=bool, default=True, help="plan feeds of running batches")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "forecaster optimize") -
                         n_trials=args.n_trials, n_next=args.n_next, seed=args.seed)  # fmt: skip
         plans, plan_note = _feed_plans(table, bf, process, args.feed_plans)
         files = _write(out, bf, kf, rec, plans, plan_note, names, args, time.perf_counter() - t0)
+    if kf.r2_loo < 0.1:
+        print(f"warning: the factors explain little of the titer spread out of sample "
+              f"(leave-one-out R2 {kf.r2_loo:.2f}); treat the recipe as a direction to test",
+              file=sys.stderr)  # fmt: skip
     print(f"key factors of {kf.n_batches} batches, recommended recipe "
           f"({rec.current.mean:,.0f} -> {rec.recommended.mean:,.0f} {bf.product_unit}), "
           f"{len(files)} files in {time.perf_counter() - t0:.1f} s -> {out}", file=sys.stderr)  # fmt: skip
@@ -244,13 +248,15 @@ def _write(out: Path, bf, kf, rec, plans, plan_note, names: _Names, args, second
     for col in ("current", "recommended", "lower_bound", "upper_bound"):
         recipe[col] = [float(f"{names.to_theirs(f, bf, [v])[0]:.6g}")
                        for f, v in zip(recipe["factor"], recipe[col])]  # fmt: skip
-    product = names.display.column(bf.product)
+    theirs = names.display.column(bf.product)
+    product = theirs if theirs != bf.product else bf.product_label
     unit = names.display.unit(bf.product)
     conv = lambda v: float(names.display.convert(bf.product, [v])[0])  # noqa: E731
     pred = {k: {"mean": conv(p.mean), "lo80": conv(p.lo), "hi80": conv(p.hi)}
             for k, p in (("current", rec.current), ("recommended", rec.recommended))}  # fmt: skip
     summary = {
-        "format_version": FORMAT_VERSION, "product": product, "product_unit": unit,
+        "format_version": FORMAT_VERSION, "product": product, "product_column": theirs,
+        "product_unit": unit,
         "n_batches": kf.n_batches, "n_running": int(bf.y.isna().sum()),
         "methods": sorted(set(kt["method"])), "model_r2_loo": kf.r2_loo,
         "objective": rec.objective, "quantile": rec.quantile, "predicted_titer": pred,

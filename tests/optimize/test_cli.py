@@ -43,7 +43,8 @@ def test_optimize_writes_every_output(batches_csv, tmp_path, capsys):
     assert (recipe["recommended"] >= recipe["lower_bound"] - 1e-9).all()
     assert (recipe["recommended"] <= recipe["upper_bound"] + 1e-9).all()
     s = json.loads((out / "optimize.json").read_text())
-    assert s["n_batches"] == 12 and s["product"] == "titer_mg_L" and s["product_unit"] == "mg/L"
+    assert s["n_batches"] == 12 and s["product"] == "Titer" and s["product_unit"] == "mg/L"
+    assert s["product_column"] == "titer_mg_L"
     assert set(s["predicted_titer"]) == {"current", "recommended"}
     assert "Key factors" in (out / "report.md").read_text()
     # a second run into its own folder needs no --overwrite
