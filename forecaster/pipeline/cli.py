@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from forecaster.cli import cli_main
-from forecaster.pipeline.evaluate import LADDER_ORDER, ORIGIN_DAYS
+from forecaster.pipeline.evaluate import LADDER_ORDER
+from forecaster.pipeline.report import origin_days_of
 
 
 def results_table(metrics: dict) -> str:
@@ -18,15 +19,20 @@ def results_table(metrics: dict) -> str:
             return "n/a"
         return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
 
-    head = f"{'model':<12}{'feed R2':>7}" + "".join(f"{'MAPE d' + str(d):>10}" for d in ORIGIN_DAYS)
-    rows.append(head)
+    days = origin_days_of(t)
+    feed_col = "note" not in f  # a process without a feed has no feed metrics
+    w = 14 if "ridge_summary" in t else 12
+    head = f"{'model':<{w}}" + (f"{'feed R2':>7}" if feed_col else "")
+    rows.append(head + "".join(f"{'MAPE d' + str(d):>10}" for d in days))
     for name in LADDER_ORDER:
         if name in f or isinstance(t.get(name), dict) and "harvest_mape_by_day" in t[name]:
             m = t.get(name, {}).get("harvest_mape_by_day", {})
+            feed = f"{fmt(f.get(name, {}).get('r2')):>7}" if feed_col else ""
             rows.append(
-                f"{name:<12}{fmt(f.get(name, {}).get('r2')):>7}"
-                + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in ORIGIN_DAYS)
+                f"{name:<{w}}{feed}" + "".join(f"{fmt(m.get(str(d)), True):>10}" for d in days)
             )
+    if not feed_col:
+        rows.append(f"feed: {f['note']}")
     picked = t.get("chosen", {}).get("rung_by_day")
     if picked:
         rows.append(

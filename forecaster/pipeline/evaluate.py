@@ -22,7 +22,8 @@ from forecaster.models.decode import QuantilePick
 
 ORIGIN_DAYS = (3, 5, 7, 10)
 #: rows of the results tables: the forecast the tool gives, the models, the naive rungs
-LADDER_ORDER = ("chosen", "sequence", "rf", "ridge", "naive_ratio", "naive_slope", "naive_mean")
+LADDER_ORDER = ("chosen", "sequence", "rf", "ridge", "ridge_summary", "naive_ratio", "naive_slope",
+                "naive_mean")  # fmt: skip
 
 
 def r2_score(y: np.ndarray, p: np.ndarray) -> float:

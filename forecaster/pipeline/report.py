@@ -57,7 +57,7 @@ def target_names(process: Process, column_map: ColumnMap | None = None) -> dict:
     return out
 
 
-def _days(t: dict) -> tuple[int, ...]:
+def origin_days_of(t: dict) -> tuple[int, ...]:
     """Origin days in the metrics (the evaluation drops days past the batches' end)."""
     for name in ("chosen", "sequence", "rf", "naive_mean"):
         by_day = t.get(name, {}).get("harvest_mape_by_day")
@@ -68,7 +68,7 @@ def _days(t: dict) -> tuple[int, ...]:
 
 def ladder_lines(t: dict) -> list[str]:
     """What the tool gives and why: the rung per origin day, conformal coverage by level."""
-    days = _days(t)
+    days = origin_days_of(t)
     chosen = t.get("chosen", {})
     out: list[str] = []
     if chosen.get("rung_by_day"):
@@ -104,7 +104,7 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
     available = available if available is not None else set()
     t, f = metrics.get("titer", {}), metrics.get("feed", {})
     names = {**CHO_NAMES, **(metrics.get("process") or {})}
-    days, has_feed = _days(t), bool(names["has_feed"])
+    days, has_feed = origin_days_of(t), bool(names["has_feed"])
     product = names["product"]
     if product != CHO_NAMES["product"] and names["product_unit"] not in product:
         product = f"{product} ({names['product_unit']})"
