@@ -136,7 +136,7 @@ def _explain(ctx, cfg, model, rf, test, baseline, out_dir, device) -> dict:
     product, label = product_of(model.prep)
     metrics: dict = {
         "product": {"name": product, "label": label},
-        "feed": feed_of(model.prep),
+        "feed_column": feed_of(model.prep),
         "n_batches": len(test),
         "baseline": cfg.baseline,
         "device": device.type,
