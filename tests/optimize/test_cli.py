@@ -95,3 +95,27 @@ def test_foreign_folder_is_refused(batches_csv, tmp_path, capsys):
     code, err = _run(["--input", str(batches_csv), "--out", str(out), *FAST], capsys)
     assert code == 2 and "--overwrite" in err
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_running_batches_get_feed_plans(tiny_sim, tmp_path, capsys, monkeypatch):
+    import forecaster.optimize.feed_plan as feed_plan
+
+    seen = {}
+
+    def fake_plan_feeds(table, process=None, **_):  # the planner's own tests cover planning
+        seen["batches"] = sorted(table["batch_id"].astype(str).unique())
+        return pd.DataFrame({"batch_id": seen["batches"], "time_h": 72.0, "feed_rate_mL_h": 1.0})
+
+    monkeypatch.setattr(feed_plan, "plan_feeds", fake_plan_feeds)
+    t = tiny_sim.table
+    running = t[(t["batch_id"] == "B0000") & (t["time_h"] <= 72)].assign(batch_id="R1")
+    path = tmp_path / "mixed.csv"
+    pd.concat([t, running]).to_csv(path, index=False)
+    out = tmp_path / "opt"
+    argv = ["--input", str(path), "--out", str(out), "--n_boot", "10", "--n_trials", "10"]
+    code, err = _run(argv, capsys)
+    assert code == 0, err
+    assert seen["batches"] == ["R1"]
+    assert pd.read_csv(out / "feed_plans.csv")["batch_id"].tolist() == ["R1"]
+    s = json.loads((out / "optimize.json").read_text())
+    assert s["n_running"] == 1 and s["n_batches"] == 12
