@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from forecaster.data.process import Process, default_process
+from forecaster.data.errors import ConfigError
+from forecaster.data.process import Process, ProcessVariable, default_process
 
 #: format of ``Preprocessor.state_dict`` (1: no roles / ranges / product / feed)
 PREP_FORMAT = 2
@@ -37,6 +38,28 @@ def upgrade_prep_state(state: Mapping) -> dict:
         out["units"] = described(cho, out["variables"], "unit")
         out["labels"] = described(cho, out["variables"], "label")
     out["format_version"] = PREP_FORMAT
+    return out
+
+
+class UnknownVariableError(ConfigError, KeyError):
+    """An input that the process does not declare (also a KeyError, as schema lookups)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return ConfigError.__str__(self)
+
+
+def declared(process: Process, variables: Sequence[str]) -> dict[str, ProcessVariable]:
+    """Each input's definition in ``process``.
+
+    Raises:
+        UnknownVariableError: an input the process lacks, naming the closest one.
+    """
+    out = {}
+    for v in variables:
+        try:
+            out[v] = process.variable(v)
+        except ConfigError as err:
+            raise UnknownVariableError(str(err)) from None
     return out
 
 

@@ -73,6 +73,12 @@ def product_aliases(names: Sequence[str], product: str) -> list[str]:
     return list(dict.fromkeys(product if v == schema.TITER else v for v in names))
 
 
+def feed_aliases(names: Sequence[str], feed: str | None) -> list[str]:
+    """Config lists naming the CHO feed rate (the default ``exclude_inputs``) mean the
+    process's feed (the recommendation target stays out of the inputs)."""
+    return list(dict.fromkeys(feed if v == schema.FEED and feed else v for v in names))
+
+
 def titer_anchor(prep: Preprocessor, scales: TargetScales) -> tuple[int, float, float] | None:
     """Map the last-measured-product feature onto the harvest target scale (log only).
 
@@ -173,12 +179,13 @@ class SequenceForecaster:
         """Fit preprocessing and target scales on ``train`` and create an untrained net.
 
         ``process`` (default CHO) names the product, the feed and the inputs' roles; the
-        config's ``titer_mg_L`` in ``log_inputs`` / ``history_inputs`` means its product.
+        config's ``titer_mg_L`` in ``log_inputs`` / ``history_inputs`` means its product,
+        and ``feed_rate_mL_h`` in ``exclude_inputs`` its feed.
         """
         process = process or default_process()
         prep = Preprocessor.fit(
             train,
-            input_variables(train, cfg.exclude_inputs, process),
+            input_variables(train, feed_aliases(cfg.exclude_inputs, process.feed), process),
             product_aliases(cfg.log_inputs, process.product),
             history_variables=product_aliases(cfg.history_inputs, process.product),
             history_lags=cfg.history_lags,
