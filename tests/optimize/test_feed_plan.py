@@ -82,3 +82,12 @@ def test_oracle_beats_the_default_recipe_without_violations():
     assert s["oracle_mean_gain_pct"] > 0.0
     assert s["oracle_violation_hours"] == 0 and s["default_violation_hours"] == 0
     assert max(timings["oracle"]) < 10.0
+
+
+def test_history_needs_the_day_zero_row(sim):
+    _, res = sim
+    rows = _rows(res, "B0001", 72.0)
+    with pytest.raises(DataError, match="batch 'B0001': the first row is at 1.0 h; expected 0 h"):
+        history_from_rows(rows[rows[schema.TIME] > 0], "B0001")
+    hist = history_from_rows(rows, "B0001")
+    assert hist.now_h == 72 and hist.feed_mL_h.shape == (72,) and len(hist.assays) == 4
