@@ -92,7 +92,7 @@ def recipe_figure(recipe: pd.DataFrame, current, recommended, product: str, unit
             for r in recipe.itertuples()]  # fmt: skip
     b.set_yticks(y, text, fontsize=8)
     b.set_xticks([0, 1], ["lower bound", "upper bound"])
-    b.legend(loc="lower right", fontsize=8)
-    b.set_title("recipe within the bounds", fontsize=10)
+    b.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    b.set_title("recipe within the bounds", fontsize=10, pad=22)
     fig.tight_layout()
     return fig

@@ -95,9 +95,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "forecaster optimize") -
         if bf.y.notna().sum() == 0:
             raise DataError("no finished batch with a product assay (a batch is finished when "
                             "it lasts 90 % of the longest one)", file=args.input)  # fmt: skip
-        kf = key_factors(bf, n_boot=args.n_boot, seed=args.seed)
         bounds = {k: tuple(names.to_ours(k, bf, v)) for k, v in _pairs(args.bounds, 2, bf).items()}
         current = {k: names.to_ours(k, bf, [v])[0] for k, v in _pairs(args.current, 1, bf).items()}
+        kf = key_factors(bf, n_boot=args.n_boot, seed=args.seed)
         rec = recommend(bf, controllable=list(bounds) or None, bounds=bounds, current=current,
                         objective=args.objective, quantile=args.quantile,
                         n_trials=args.n_trials, n_next=args.n_next, seed=args.seed)  # fmt: skip
@@ -192,7 +192,12 @@ def _pairs(path: str, n: int, bf) -> dict[str, list[float]]:
             raise DataError("expected a mapping of factor -> value(s)", file=path)
         rows = [(k, *(v if isinstance(v, list) else [v])) for k, v in data.items()]
     else:
-        df = pd.read_csv(p)
+        try:
+            df = pd.read_csv(p)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise DataError(
+                f"not a CSV table ({' '.join(str(e).split())[:120]})", file=path
+            ) from None
         cols = ["factor", "lower", "upper"] if n == 2 else ["factor", "value"]
         missing = [c for c in cols if c not in df.columns]
         if missing:
