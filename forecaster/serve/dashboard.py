@@ -122,9 +122,10 @@ def dashboard_figure(
         _twin_panel(ax, d, rows, display, left, right, title)
 
     ax = axes[2]
-    _line(ax, d, _col(rows, "do_pct"), "-", "DO", color="tab:cyan", lw=1)
-    _line(ax, d, _col(rows, "do_setpoint_pct"), ":", "DO set point", color="tab:cyan", lw=1)
-    ax.set_ylabel(_label(display, "do_pct", "DO", "% air sat."), color="tab:cyan")
+    do, do_sp, do_unit = _do_columns(display)
+    _line(ax, d, _col(rows, do), "-", "DO", color="tab:cyan", lw=1)
+    _line(ax, d, _col(rows, do_sp), ":", "DO set point", color="tab:cyan", lw=1)
+    ax.set_ylabel(_label(display, do, "DO", do_unit), color="tab:cyan")
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "ph"), "-", "pH", color="tab:purple", lw=1)
     _line(ax2, d, _col(rows, "ph_setpoint"), ":", "pH set point", color="tab:purple", lw=1)
@@ -179,8 +180,9 @@ def _assay_panels(display, rows: pd.DataFrame) -> tuple:
     process = getattr(display, "process", None)
     if process is None or process.name.startswith("cho_fedbatch"):
         return _CHO_PANELS
+    shown = {_do_columns(display)[0], "ph", "temperature_C"}  # on panels of their own
     names = [v for v in process.with_role("offline") if v != process.product and v in rows]
-    names += [v for v in process.with_role("online") if v in rows and v not in names]
+    names += [v for v in process.with_role("online") if v in rows and v not in shown]
     colors = ("tab:green", "tab:gray", "tab:blue", "tab:brown")
     spec = [(v, "o-" if k % 2 == 0 else "s--", process.variable(v).label or v,
              process.variable(v).unit, colors[k]) for k, v in enumerate(names[:4])]  # fmt: skip
@@ -190,6 +192,18 @@ def _assay_panels(display, rows: pd.DataFrame) -> tuple:
         (spec[2 * i], spec[2 * i + 1], f"{spec[2 * i][2]} (left) and {spec[2 * i + 1][2]} (right)")
         for i in range(2)
     )
+
+
+def _do_columns(display) -> tuple[str, str, str]:
+    """DO column, its set point and the unit label: CHO's, or the process's DO reading."""
+    process = getattr(display, "process", None)
+    if process is None or process.name.startswith("cho_fedbatch"):
+        return "do_pct", "do_setpoint_pct", "% air sat."
+    do = [v for v in process.variables if v.dissolved_oxygen and v.role == "online"]
+    sp = [v.name for v in process.variables if v.dissolved_oxygen and v.role == "setpoint"]
+    if not do:
+        return "", "", ""
+    return do[0].name, sp[0] if sp else "", do[0].unit
 
 
 def _feed_panel(ax, d, rows: pd.DataFrame, steps: dict, display) -> None:
