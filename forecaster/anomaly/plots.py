@@ -20,6 +20,9 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from forecaster import schema  # noqa: E402
 from forecaster.anomaly.events import AlarmEvent  # noqa: E402
+from forecaster.anomaly.rule_vars import RuleVariables, guess_process  # noqa: E402
+from forecaster.data.errors import ConfigError  # noqa: E402
+from forecaster.data.process import known_variable  # noqa: E402
 
 #: One panel per quantity (its set point drawn with it): (columns, y-label with units).
 PANELS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -45,6 +48,32 @@ def detector_color(name: str) -> str:
     return DETECTOR_COLORS.get(name) or _SPARE[zlib.crc32(name.encode()) % len(_SPARE)]
 
 
+def _role(c: str) -> str:
+    try:
+        return known_variable(c).role
+    except (ConfigError, KeyError):
+        return "online"
+
+
+def _panels(rows: pd.DataFrame, rv: RuleVariables | None) -> list[tuple[tuple[str, ...], str]]:
+    """The ``PANELS`` whose quantity the batch has, in its own columns and units."""
+    if rv is None:
+        rv = RuleVariables.resolve(guess_process(rows.columns))
+    out = []
+    for cols, ylabel in PANELS:
+        mine = tuple(rv.column(c) for c in cols if c in rv.columns)
+        if not mine or mine[0] not in rows:
+            continue
+        if mine[0] != cols[0]:  # another process's column: its own label and unit
+            try:
+                v = known_variable(mine[0])
+                ylabel = f"{v.label} ({v.unit})"
+            except (ConfigError, KeyError):
+                ylabel = mine[0]
+        out.append((mine, ylabel))
+    return out
+
+
 def _legend_outside(ax, **kw) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=True, **kw)
 
@@ -55,6 +84,7 @@ def batch_figure(
     events: list[AlarmEvent],
     faults: pd.DataFrame,
     thresholds: dict[str, float],
+    variables: RuleVariables | None = None,
 ):
     """Figure of one test batch.
 
@@ -63,12 +93,14 @@ def batch_figure(
         hist: per-row arrays from ``AlarmStream.history()`` (``autoencoder_score``...).
         events: this batch's alarms; faults: this batch's rows of the fault table.
         thresholds: detector -> score threshold (same units as its score).
+        variables: which of the batch's columns plays DO, pH, temperature... (None: the
+            process preset that covers most of the columns).
 
     Returns:
         A matplotlib figure (close it after saving).
     """
     t = rows[schema.TIME].to_numpy(float)
-    panels = [p for p in PANELS if p[0][0] in rows]
+    panels = _panels(rows, variables)
     n = len(panels) + 1
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.45 * n + 0.6), sharex=True, layout="constrained")
     axes = np.atleast_1d(axes)
@@ -80,7 +112,7 @@ def batch_figure(
             ok = np.isfinite(y)
             if "setpoint" in c:
                 ax.plot(t[ok], y[ok], "--", color="0.3", lw=0.9, label="set point")
-            elif schema.variable(c).role == "offline":
+            elif _role(c) == "offline":
                 ax.plot(t[ok], y[ok], "o-", color="tab:blue", ms=3, lw=0.8, label="assay")
             else:
                 ax.plot(t[ok], y[ok], "-", color="tab:blue", lw=1, label="reading")

@@ -165,7 +165,8 @@ def describe_variable(
         s = f"{label} {verb} to {shown}{u} {when} against a {ref_shown}{u} setpoint"
     else:
         s = f"{label} {verb} to {shown}{u} {when} where about {ref_shown}{u} was expected"
-        if var in HIGHER_IS_BETTER and xi > ref:
+        better = var in HIGHER_IS_BETTER or (voc.process is not None and var == voc.process.product)
+        if better and xi > ref:
             s += ", better than expected (an unusually good batch rather than a fault, unless other signals say otherwise)"
     agit = raw.get("agitation_rpm")
     if var == "do_pct" and agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:

@@ -96,8 +96,9 @@ def save_batch_figures(
             else ctx.faults
         )
         fig = batch_figure(
-            test[bid], ev.histories[bid], [e for e in ev.events if e.batch_id == bid], faults, thr
-        )
+            test[bid], ev.histories[bid], [e for e in ev.events if e.batch_id == bid], faults, thr,
+            det.variables,
+        )  # fmt: skip
         path = fdir / f"anomaly_{bid}.png"
         fig.savefig(path, dpi=80)
         plt.close(fig)

@@ -135,3 +135,28 @@ def test_detector_on_a_microbial_table_alarms_in_its_columns(tmp_path):
         events = [e for e in det.detect(faulty) if e.rule == "do_low"]
     assert events and events[0].top_variables[0][0] == "do_mg_L"
     assert "DO probe fell to" in events[0].reason and "%" not in events[0].reason
+
+
+def test_batch_figure_draws_the_microbial_columns():
+    import matplotlib.pyplot as plt
+
+    from forecaster.anomaly.plots import _panels, batch_figure
+
+    rows = microbial_batch(4)
+    panels = dict(_panels(rows, None))
+    assert ("do_mg_L",) in panels and panels[("do_mg_L",)] == "DO (mg/L)"
+    assert ("ph", "ph_setpoint") in panels and not any("glucose_g_L" in c for c in panels)
+    fig = batch_figure(rows, {}, [], rows.iloc[:0], {})
+    assert len(fig.axes) >= len(panels) + 1
+    plt.close(fig)
+
+
+def test_more_product_than_expected_is_good_news_for_any_process():
+    from forecaster.anomaly.reasons import describe_variable
+
+    raw = {"time_h": np.array([0.0, 24.0]), "product_g_L": np.array([1.0, 5.0])}
+    text = describe_variable("product_g_L", raw, 1, 24.0, expected=3.0,
+                             vocab=Vocabulary(process=MICROBIAL))  # fmt: skip
+    assert text.startswith("Product rose to 5 g/L") and "better than expected" in text
+    plain = describe_variable("product_g_L", raw, 1, 24.0, expected=3.0)
+    assert "better than expected" not in plain
