@@ -5,9 +5,13 @@ Roles (each in its own module):
 - scorers (:mod:`~forecaster.anomaly.scorer` protocol, :mod:`~forecaster.anomaly.registry`):
   the autoencoder (:class:`~forecaster.anomaly.scores.AEScorer`), the PCA monitor
   (:class:`~forecaster.anomaly.pca.PCAScorer`) and any registered one;
-- calibration: :mod:`~forecaster.anomaly.threshold`;
+- calibration: :mod:`~forecaster.anomaly.threshold`, out of fold with few training batches
+  (:mod:`~forecaster.anomaly.oof`);
 - rules: :mod:`~forecaster.anomaly.rules`, :mod:`~forecaster.anomaly.consistency`,
-  :mod:`~forecaster.anomaly.mass_balance`;
+  :mod:`~forecaster.anomaly.mass_balance`; which column of the process each rule reads
+  (:mod:`~forecaster.anomaly.rule_vars`), what they learn on normal batches
+  (:mod:`~forecaster.anomaly.rule_profile`), their reasons in the user's words
+  (:mod:`~forecaster.anomaly.rule_text`);
 - detector: :class:`~forecaster.anomaly.detector.AnomalyDetector` (save/load, ``detect``,
   ``stream``), alarms via :mod:`~forecaster.anomaly.stream` and
   :mod:`~forecaster.anomaly.events`;

@@ -2,11 +2,18 @@
 
 ``fit_detector(train, val, cfg, prep, seed)`` builds the feature layout on the fault-free
 training batches, fits every enabled scorer of ``cfg`` (the autoencoder, the PCA monitor,
-any registered one) on them, calibrates each scorer's threshold on the fault-free
-validation batches with its own ``threshold`` settings, and fits the rule set's
-controller-consistency model, agitation maximum and rule profile (noise, ranges, and the
-rules switched off for firing on more than ``auto_off_share`` of the training batches).
-A calibration that looks contaminated by unlabelled faults raises a ``UserWarning``.
+any registered one) on them, calibrates each scorer's threshold with its own ``threshold``
+settings, and fits the rule set's controller-consistency model, agitation maximum and rule
+profile (noise, ranges, and the rules switched off for firing on more than
+``auto_off_share`` of the training batches). The rules read the columns of the process
+(:mod:`~forecaster.anomaly.rule_vars`).
+
+Thresholds (``cfg.calibration``, :mod:`~forecaster.anomaly.oof`): with fewer than
+``auto_below_batches`` training batches they are set *out of fold* on the training batches,
+each scored by a scorer fitted without it, and the validation batches measure the false-alarm
+rate on normal batches that set nothing; otherwise they are set on the validation batches.
+The rules' firing shares are counted the same way. A calibration that looks contaminated by
+unlabelled faults raises a ``UserWarning``.
 
 Example::
 
