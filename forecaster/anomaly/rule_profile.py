@@ -14,9 +14,11 @@ what is normal for this process:
 - **firing share**: every rule is run over every training batch, events counted the way
   detection raises them; a rule that fires on more than ``auto_off_share`` of these
   batches is switched off (unless named in ``force_on``) and reported with the figure. With
-  few batches one firing is a large share by chance (1 of 6 is 17 %), so the share must
-  also be significantly above ``auto_off_share`` (one-sided binomial test at
-  ``AUTO_OFF_ALPHA``): 2 of 6, 10 of 100 or every batch switch a rule off, 1 of 6 does not.
+  so few batches that a single firing is above ``auto_off_share`` (fewer than 20 at 5 %),
+  one firing is a large share by chance (1 of 6 is 17 %), so the share must also be
+  significantly above it (one-sided binomial test at ``AUTO_OFF_ALPHA``): 2 of 6 or every
+  batch switch a rule off, 1 of 6 does not. With more batches the share itself decides:
+  2 of 20 or 6 of 100 switch a rule off, 1 of 20 does not.
 
 Every value is a plain float or string, stored in ``model.pt`` and ``thresholds.json``.
 """
@@ -158,7 +160,7 @@ def fit_rule_profile(
     n = max(len(batches), 1)
     p.firing_share = {k: round(v / n, 4) for k, v in sorted(fired.items())}
     for name, share in p.firing_share.items():
-        if share > cfg.auto_off_share and fires_too_often(fired[name], n, cfg.auto_off_share):
+        if switch_off(fired[name], n, cfg.auto_off_share):
             (p.forced_on if name in cfg.force_on else p.off)[name] = share
     if len(heldout):
         held = count_firing(list(heldout), cfg, lambda b, prof: [
@@ -241,6 +243,14 @@ def count_firing(
             ):
                 fired[r.name] += 1
     return fired
+
+
+def switch_off(k: int, n: int, share: float) -> bool:
+    """Whether a rule that fired on ``k`` of ``n`` normal batches is switched off: its share
+    is above ``share`` and, where one firing alone is above ``share``, significantly so."""
+    if k / max(n, 1) <= share:
+        return False
+    return n * share >= 1.0 or fires_too_often(k, n, share)
 
 
 def fires_too_often(k: int, n: int, share: float, alpha: float = AUTO_OFF_ALPHA) -> bool:

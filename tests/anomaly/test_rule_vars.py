@@ -160,3 +160,11 @@ def test_more_product_than_expected_is_good_news_for_any_process():
     assert text.startswith("Product rose to 5 g/L") and "better than expected" in text
     plain = describe_variable("product_g_L", raw, 1, 24.0, expected=3.0)
     assert "better than expected" not in plain
+
+
+def test_with_enough_batches_the_firing_share_itself_switches_a_rule_off():
+    from forecaster.anomaly.rule_profile import switch_off
+
+    assert not switch_off(1, 6, 0.05) and switch_off(2, 6, 0.05)  # few batches: significance
+    assert switch_off(2, 20, 0.05) and not switch_off(1, 20, 0.05)
+    assert switch_off(6, 100, 0.05) and not switch_off(5, 100, 0.05)
