@@ -67,6 +67,8 @@ class Preprocessor:
         product: the process's product (the forecasting target; need not be an input).
         feed: the process's primary feed, or None for a process without one.
         units, labels: unit and short human name of each input, the product and the feed.
+        product_in_run: whether the product was assayed during the training runs (False:
+            measured only at harvest; the daily curve then carries no forecast before it).
     """
 
     variables: list[str]
@@ -84,6 +86,7 @@ class Preprocessor:
     feed: str | None = schema.FEED
     units: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    product_in_run: bool = True
 
     def __post_init__(self) -> None:
         named = [*self.variables, self.product, *([self.feed] if self.feed else [])]
@@ -367,6 +370,7 @@ class Preprocessor:
             "feed": None if self.feed is None else str(self.feed),
             "units": dict(self.units),
             "labels": dict(self.labels),
+            "product_in_run": bool(self.product_in_run),
         }
 
     @classmethod
@@ -389,4 +393,5 @@ class Preprocessor:
             feed=None if state["feed"] is None else str(state["feed"]),
             units={str(k): str(u) for k, u in state["units"].items()},
             labels={str(k): str(u) for k, u in state["labels"].items()},
+            product_in_run=bool(state.get("product_in_run", True)),
         )

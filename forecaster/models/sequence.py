@@ -191,6 +191,7 @@ class SequenceForecaster:
             history_lags=cfg.history_lags,
             process=process,
         )
+        prep.product_in_run = targets.assayed_in_run(train, process.product)
         scales = TargetScales.fit(train, cfg.titer_log, process.product, process.feed)
         anchor = titer_anchor(prep, scales) if cfg.anchor_titer else None
         ends = train.groupby(schema.BATCH_ID)[schema.TIME].max()

@@ -232,6 +232,8 @@ def _titer_panel(
     """Measured titer, the reported daily curve (as ``trajectories.csv``) and the harvest."""
     pick = QuantilePick.of(quantiles)
     days, tr, fitted = daily_trajectory(steps["time_h"], np.asarray(steps["trajectory"]), pick)
+    if not steps.get("product_in_run", True):  # measured only at harvest: no daily curve
+        days, tr, fitted = days[-1:], tr[-1:], fitted[-1:]
     if days.size:
         ahead = ~fitted
         band = ahead.copy()  # from the last day behind, so the band starts at the curve

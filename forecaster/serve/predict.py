@@ -215,6 +215,8 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
     rows = [g.sort_values(schema.TIME, kind="stable") for g in groups]
     ids = [str(g[schema.BATCH_ID].iloc[0]) for g in rows]
     steps = model.step_outputs(rows)  # decoded: unscaled, clipped at 0
+    if not model.prep.product_in_run:  # dashboards: no daily curve before the harvest
+        steps = [{**o, "product_in_run": False} for o in steps]
     seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     events = {}
@@ -237,6 +239,9 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
         pred.append((b, float(o["time_h"][-1]), len(g), float(o["feed"][-1]), float(h[mid]), float(h[lo]),
                      float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
         days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)
+        if not model.prep.product_in_run:  # measured only at harvest: no daily curve
+            last = days == days.max() if days.size else np.zeros(0, dtype=bool)
+            days, tr, fitted = days[last], tr[last], fitted[last]
         traj.append(pd.DataFrame({schema.BATCH_ID: b, "day": days, "titer_p10_mg_L": tr[:, 0],
                                   "titer_mg_L": tr[:, 1], "titer_p90_mg_L": tr[:, 2],
                                   "fitted": fitted}))  # fmt: skip

@@ -109,6 +109,8 @@ def test_microbial_product_at_harvest_only_without_feed(harvest):
     assert (pred["feed_next"] == "no feed to recommend").all()
     assert "harvest_Penicillin_g_L" in pred.columns and pred["harvest_Penicillin_g_L"].gt(0).all()
     assert "no feed to recommend" in (out / "report.md").read_text()
+    traj = pd.read_csv(out / "trajectories.csv")  # no daily curve: only the harvest day
+    assert "Penicillin_g_L" in traj.columns and traj.groupby("batch_id").size().eq(1).all()
     report = (run_dir / "report.md").read_text()
     assert "no feed to recommend" in report and "feed R²" not in report
     assert "ridge skipped" in report and "origin days dropped: 10" in report
