@@ -80,11 +80,16 @@ def _label(display, var: str, text: str, unit: str) -> str:
 def _twin_panel(ax, d, rows, display, left: tuple, right: tuple, title: str) -> None:
     """Two quantities of different scale on one panel: ``left`` on the left axis, ``right`` on
     a twin axis; each ``(column, style, label, unit, colour)``."""
-    for axis, (col, style, label, unit, color) in ((ax, left), (ax.twinx(), right)):
+    sides = [(ax, left)] + ([(ax.twinx(), right)] if right[0] else [])  # a process with
+    for axis, (col, style, label, unit, color) in sides:  # fewer signals leaves sides empty
+        if not col:
+            ax.text(0.5, 0.5, "no further signals", transform=ax.transAxes, ha="center",
+                    va="center", color="gray")  # fmt: skip
+            continue
         _line(axis, d, _col(rows, col), style, label, color=color, ms=3)
         axis.set_ylabel(_label(display, col, label, unit), color=color)
-        if axis is not ax:
-            _legend_below(ax, axis)
+    if left[0]:
+        _legend_below(*[a for a, _ in sides])
     ax.set_title(title)
 
 
@@ -125,12 +130,15 @@ def dashboard_figure(
     do, do_sp, do_unit = _do_columns(display)
     _line(ax, d, _col(rows, do), "-", "DO", color="tab:cyan", lw=1)
     _line(ax, d, _col(rows, do_sp), ":", "DO set point", color="tab:cyan", lw=1)
-    ax.set_ylabel(_label(display, do, "DO", do_unit), color="tab:cyan")
+    if do:
+        ax.set_ylabel(_label(display, do, "DO", do_unit), color="tab:cyan")
+    else:
+        ax.set_yticks([])
     ax2 = ax.twinx()
     _line(ax2, d, _col(rows, "ph"), "-", "pH", color="tab:purple", lw=1)
     _line(ax2, d, _col(rows, "ph_setpoint"), ":", "pH set point", color="tab:purple", lw=1)
     ax2.set_ylabel(_label(display, "ph", "pH", "-"), color="tab:purple")
-    ax.set_title("DO (left) and pH (right)")
+    ax.set_title("DO (left) and pH (right)" if do else "pH")
     _legend_below(ax, ax2)
 
     ax = axes[3]
@@ -188,10 +196,15 @@ def _assay_panels(display, rows: pd.DataFrame) -> tuple:
              process.variable(v).unit, colors[k]) for k, v in enumerate(names[:4])]  # fmt: skip
     while len(spec) < 4:
         spec.append(("", "-", "", "", "tab:gray"))
-    return tuple(
-        (spec[2 * i], spec[2 * i + 1], f"{spec[2 * i][2]} (left) and {spec[2 * i + 1][2]} (right)")
-        for i in range(2)
-    )
+    return tuple((spec[2 * i], spec[2 * i + 1], _pair_title(spec[2 * i], spec[2 * i + 1]))
+                 for i in range(2))  # fmt: skip
+
+
+def _pair_title(left: tuple, right: tuple) -> str:
+    """Title of a twin-axis panel ('X (left) and Y (right)'; one side: its name only)."""
+    if left[0] and right[0]:
+        return f"{left[2]} (left) and {right[2]} (right)"
+    return left[2] or right[2]
 
 
 def _do_columns(display) -> tuple[str, str, str]:
