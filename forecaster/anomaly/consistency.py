@@ -38,6 +38,8 @@ import pandas as pd
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf
+from forecaster.anomaly.rule_text import PartText
+from forecaster.anomaly.rule_vars import RuleVariables
 
 PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
 #: Cascade output (0-2: agitation + sparge, each 0-1 of the good range) within this of its
@@ -287,8 +289,12 @@ def _window_mean(x: np.ndarray, w: int) -> np.ndarray:
     return (c[1:] - c[np.arange(len(x)) + 1 - n]) / n
 
 
-def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list[RuleResult]:
-    """The checks as :class:`RuleResult` (reason sentences included) on one batch's rows."""
+def consistency_rules(
+    rows: Rows, cfg: RulesConfig, m: ConsistencyModel, rv: RuleVariables | None = None
+) -> list[RuleResult]:
+    """The checks as :class:`RuleResult` (reason sentences included) on one batch's rows
+    (rule parts; ``rv`` says which process column each is, for the reasons)."""
+    rv = rv or RuleVariables.cho()
     t = np.asarray(rows["time_h"], dtype=float)
     agit, flow = col(rows, "agitation_rpm"), col(rows, "airflow_L_min")
     w = max(2, int(round(cfg.cusum_window_h)))
@@ -310,10 +316,12 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
                 i: int, start: float, ph=ex[0], imp=ex[1], base=ex[2], co2=ex[3], sp=sp,
                 mr=mean_r, stat=stat, lim=lim,
             ) -> str:  # fmt: skip
+                p, b, c = (PartText(x, rv) for x in ("ph", "base_rate_mL_h", "co2_flow_mL_min"))
                 return (
-                    f"pH reading {ph[i]:.2f} at {t[i]:.0f} h against a {sp[i]:.2f} setpoint, "
-                    f"while the pH controller's outputs (base {base[i]:.2g} mL/h, CO2 "
-                    f"{co2[i]:.2g} mL/min) imply about {imp[i]:.2f}; over the last {w} h the "
+                    f"{p.label} reading {ph[i]:.2f} at {p.voc.at(t[i])} against a {sp[i]:.2f} "
+                    f"setpoint, while the pH controller's outputs ({b.label.lower()} "
+                    f"{b.with_unit(base[i], '.2g')}, {c.label} {c.with_unit(co2[i], '.2g')}) "
+                    f"imply about {imp[i]:.2f}; over the last {w} h the "
                     f"reading ran {mr[i]:+.3f} pH from what they imply on average (normal "
                     f"sd {m.ph_sigma:.3f}; CUSUM {stat[i]:.0f} against {lim:.0f}) since "
                     f"{start:.0f} h: the pH probe drifts or an actuator does not do what it is told"
@@ -323,10 +331,12 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
             mean_w = _window_mean(ex[2], w)
 
             def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w, stat=stat, lim=lim) -> str:
+                d = PartText("do_pct", rv)
                 return (
-                    f"DO reading {do[i]:.0f} % at {t[i]:.0f} h against a {sp[i]:.0f} % setpoint "
-                    f"has run {mw[i]:+.1f} % from it on average over the last {w} h (normal sd "
-                    f"{m.do_sigma:.1f} %; CUSUM {stat[i]:.0f} against {lim:.0f}) since "
+                    f"{d.label} reading {d.with_unit(do[i], d.level_fmt)} at {d.voc.at(t[i])} against a "
+                    f"{d.with_unit(sp[i], d.level_fmt)} setpoint has run {d.delta(mw[i]):+.2g}{d.unit} from "
+                    f"it on average over the last {w} h (normal sd {d.delta_with_unit(m.do_sigma, '.2g')}; "
+                    f"CUSUM {stat[i]:.0f} against {lim:.0f}) since "
                     f"{start:.0f} h: probe drift, or oxygen supply short of demand"
                 )
         elif name == "oxygen_demand_rise":
@@ -334,10 +344,11 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
             unit = f" of the cascade range in {cfg.demand_window_h:g} h"
 
             def why(i: int, start: float, rise=stat) -> str:
+                a, f = PartText("agitation_rpm", rv), PartText("airflow_L_min", rv)
                 return (
                     f"The DO cascade rose by {rise[i]:.2f} of its range in "
-                    f"{cfg.demand_window_h:g} h to agitation {agit[i]:.0f} rpm and sparge "  # type: ignore[index]
-                    f"{flow[i]:.3g} L/min at {t[i]:.0f} h, faster than in any good batch: oxygen "  # type: ignore[index]
+                    f"{cfg.demand_window_h:g} h to {a.label.lower()} {a.with_unit(agit[i], '.0f')} and "  # type: ignore[index]
+                    f"{f.label.lower()} {f.with_unit(flow[i], '.3g')} at {a.voc.at(t[i])}, faster than in any good batch: oxygen "  # type: ignore[index]
                     "demand is outgrowing the cells (contamination?) or oxygen transfer is failing"
                 )
         else:
@@ -345,8 +356,10 @@ def consistency_rules(rows: Rows, cfg: RulesConfig, m: ConsistencyModel) -> list
             unit = " mL/h"
 
             def why(i: int, start: float, base=ex[0], lim=lim) -> str:
+                b = PartText("base_rate_mL_h", rv)
                 return (
-                    f"Base addition {base[i]:.2f} mL/h at {t[i]:.0f} h is above {lim:.2f} mL/h "
+                    f"{b.label} {b.with_unit(base[i], '.3g')} at {b.voc.at(t[i])} is above "
+                    f"{b.with_unit(lim, '.3g')} "
                     f"({cfg.consistency_margin:g} x the highest rate of the good batches): acid "
                     "production is unusually high or the base is not reaching the vessel"
                 )

@@ -47,6 +47,11 @@ class PartText:
         except (ConfigError, KeyError):
             return ""
 
+    @property
+    def level_fmt(self) -> str:
+        """Format of a DO-like level: whole numbers in %, three digits in other units."""
+        return ".0f" if self.unit.strip() == "%" else ".3g"
+
     def shown(self, x: float) -> float:
         """A value in the part's unit -> the user's unit of the column."""
         if not np.isfinite(x):

@@ -89,7 +89,7 @@ def evaluate_rules(
     if fr is not None:
         out.append(fr)
     if consistency is not None and cfg.consistency:
-        out += consistency_rules(rows, cfg, consistency)
+        out += consistency_rules(rows, cfg, consistency, rv)
     out = [r for r in out if r.name not in prof.off]
     for r in out:
         part = r.variable
@@ -111,11 +111,13 @@ def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None,
     def do_reason(i: int, start: float) -> str:
         d, a = PartText("do_pct", rv), PartText("agitation_rpm", rv)
         if do[i] <= PHYSICAL_LIMITS["do_pct"][0]:  # pinned at 0 %: no frozen probe, no oxygen
-            s = f"{d.label} at {d.with_unit(max(do[i], 0.0), '.2g')} (oxygen-limited: the culture takes up the oxygen as fast as it arrives) at {d.voc.at(t[i])}"
+            s = f"{d.label} at {d.with_unit(max(do[i], 0.0), d.level_fmt)} (oxygen-limited: the culture takes up the oxygen as fast as it arrives) at {d.voc.at(t[i])}"
         else:
-            s = f"{d.label} fell to {d.with_unit(do[i], '.2g')} at {d.voc.at(t[i])}"
+            s = f"{d.label} fell to {d.with_unit(do[i], d.level_fmt)} at {d.voc.at(t[i])}"
         s += (
-            f" against a {d.with_unit(do_ref[i], '.2g')} setpoint" if np.isfinite(do_ref[i]) else ""
+            f" against a {d.with_unit(do_ref[i], d.level_fmt)} setpoint"
+            if np.isfinite(do_ref[i])
+            else ""
         )
         s += f" (below the {d.with_unit(floor, 'g')} floor since {start:.0f} h)"
         if agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:
