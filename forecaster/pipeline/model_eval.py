@@ -43,7 +43,7 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     if dropped:
         out["titer"]["origin_days_dropped"] = {
             "days": list(dropped),
-            "reason": "the batches end before these origins (the median batch ends first)",
+            "reason": "the median batch ends before these origins",
         }
     rf = None
     if ctx.cfg.rf.enabled:

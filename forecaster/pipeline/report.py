@@ -109,6 +109,10 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
     if product != CHO_NAMES["product"] and names["product_unit"] not in product:
         product = f"{product} ({names['product_unit']})"
     lines = ["## Forecasts (normal test batches, never seen in training)", ""]
+    if names["product"] != CHO_NAMES["product"]:
+        feed = f"{names['feed']} ({names['feed_unit']})" if has_feed else "none"
+        lines += [f"Product: harvest {product}; feed: {feed}. MAPE of the harvest forecast by "
+                  "the day it was made.", ""]  # fmt: skip
     if not has_feed:
         lines += [f"Feed: {f.get('note') or 'no feed to recommend'}.", ""]
     feed_head = f"| feed R² | feed RMSE ({names['feed_unit']}) " if has_feed else ""
