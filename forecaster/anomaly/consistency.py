@@ -319,7 +319,7 @@ def consistency_rules(
                 p, b, c = (PartText(x, rv) for x in ("ph", "base_rate_mL_h", "co2_flow_mL_min"))
                 return (
                     f"{p.label} reading {ph[i]:.2f} at {p.voc.at(t[i])} against a {sp[i]:.2f} "
-                    f"setpoint, while the pH controller's outputs ({b.label.lower()} "
+                    f"setpoint, while the pH controller's outputs ({b.label_lc} "
                     f"{b.with_unit(base[i], '.2g')}, {c.label} {c.with_unit(co2[i], '.2g')}) "
                     f"imply about {imp[i]:.2f}; over the last {w} h the "
                     f"reading ran {mr[i]:+.3f} pH from what they imply on average (normal "
@@ -347,8 +347,8 @@ def consistency_rules(
                 a, f = PartText("agitation_rpm", rv), PartText("airflow_L_min", rv)
                 return (
                     f"The DO cascade rose by {rise[i]:.2f} of its range in "
-                    f"{cfg.demand_window_h:g} h to {a.label.lower()} {a.with_unit(agit[i], '.0f')} and "  # type: ignore[index]
-                    f"{f.label.lower()} {f.with_unit(flow[i], '.3g')} at {a.voc.at(t[i])}, faster than in any good batch: oxygen "  # type: ignore[index]
+                    f"{cfg.demand_window_h:g} h to {a.label_lc} {a.with_unit(agit[i], '.0f')} and "  # type: ignore[index]
+                    f"{f.label_lc} {f.with_unit(flow[i], '.3g')} at {a.voc.at(t[i])}, faster than in any good batch: oxygen "  # type: ignore[index]
                     "demand is outgrowing the cells (contamination?) or oxygen transfer is failing"
                 )
         else:

@@ -40,6 +40,13 @@ class PartText:
             return self.column
 
     @property
+    def label_lc(self) -> str:
+        """The label inside a sentence: first letter lower case unless it starts an acronym
+        (``"air/O2 sparge"``, ``"CO2 sparge"``, ``"DO"``)."""
+        s = self.label
+        return s if len(s) > 1 and s[1].isupper() else s[:1].lower() + s[1:]
+
+    @property
     def unit(self) -> str:
         """The unit as it follows a number (``" %"``, ``" mg/L"``, ``""`` for pH)."""
         try:

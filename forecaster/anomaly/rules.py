@@ -121,7 +121,7 @@ def _do_low(rows, t: np.ndarray, cfg: RulesConfig, agitation_max: float | None,
         )
         s += f" (below the {d.with_unit(floor, 'g')} floor since {start:.0f} h)"
         if agit is not None and agitation_max and agit[i] >= 0.98 * agitation_max:
-            s += f" while {a.label.lower()} was at its maximum ({a.with_unit(agit[i], '.0f')})"
+            s += f" while {a.label_lc} was at its maximum ({a.with_unit(agit[i], '.0f')})"
         return s
 
     flag, severity = do < floor, sev(floor - do, floor) + 1.0
