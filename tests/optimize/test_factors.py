@@ -50,3 +50,28 @@ def test_running_batch_has_no_harvest_and_constant_factor_is_dropped(tiny_sim):
 def test_missing_product_column_is_a_data_error(tiny_sim):
     with pytest.raises(DataError, match="titer_mg_L"):
         extract_factors(tiny_sim.table.drop(columns=["titer_mg_L"]))
+
+
+def test_another_process_gets_its_own_factors():
+    import pandas as pd
+
+    from forecaster.data.process import preset
+
+    rows = []
+    for b in range(4):
+        for t in range(0, 97, 12):
+            assay = t % 24 == 0
+            rows.append({
+                "batch_id": f"F{b}", "time_h": float(t), "temperature_setpoint_C": 30.0 + b,
+                "ph_setpoint": 6.8, "feed_substrate_g_L": 400.0 + 10 * b,
+                "feed_flow_L_h": 0.5 if t >= 24 * (1 + b % 2) else 0.0,
+                "biomass_g_L": 1.0 + b + t / 10 if assay else np.nan,
+                "product_g_L": t / 10 + b if assay else np.nan,
+            })  # fmt: skip
+    bf = extract_factors(pd.DataFrame(rows), preset("microbial_fedbatch"))
+    assert bf.product == "product_g_L" and bf.product_unit == "g/L"
+    np.testing.assert_allclose(bf.X["temperature_setpoint_C"], [30, 31, 32, 33])
+    np.testing.assert_allclose(bf.X["feed_flow_L_h_start_day"], [1, 2, 1, 2])
+    assert bf.factor("biomass_g_L_initial").kind == "recipe"  # the inoculum
+    np.testing.assert_allclose(bf.y, [9.6, 10.6, 11.6, 12.6])
+    assert "ph_setpoint" in bf.dropped  # one value in every batch
