@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,12 @@ def _oof_calibration(name, section, spec, x_tr, x_va, ids, folds, seed, kwargs, 
         lambda: scorer_class(name).from_config(section, spec), x_tr, x_va, ids, folds, seed,
         {"trainer_kwargs": kwargs, "log_dir": None},
     )  # fmt: skip
-    cal = calibrate([series[b] for b in ids], section.threshold, excluded)
+    cal = calibrate([series[b] for b in ids], section.threshold)
+    if excluded:  # validation batches with faults: not in the held-out measurement
+        msg = (f"{len(excluded)} validation batches with labelled faults were excluded from "
+               "the held-out false-alarm measurement")  # fmt: skip
+        warnings.warn(msg, stacklevel=3)
+        cal.excluded_batches, cal.note = list(excluded), "; ".join(filter(None, (cal.note, msg)))
     cal = check_contamination(
         cal, [series[b][1] for b in ids], {b: series[b][1] for b in ids}, name
     )
