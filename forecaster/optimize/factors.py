@@ -93,6 +93,7 @@ def extract_factors(
     process: Process | None = None,
     *,
     early_day: float = 2.0,
+    lot_columns: tuple[str, ...] | list[str] = (),
     start_window_h: float = 12.0,
     finished_fraction: float = 0.9,
     change_tolerance: float = 0.05,
@@ -103,6 +104,9 @@ def extract_factors(
         table: long batch table (``batch_id``, ``time_h`` and process variables).
         process: the process definition (None: the CHO preset).
         early_day: day of the early-culture observations.
+        lot_columns: further columns known at the start, one value per batch (media lot,
+            seed train): a numeric one is a start factor, a text one gives one 0/1 start
+            factor per value (``Media lot = L12``).
         start_window_h: an assay up to this hour counts as taken at the start.
         finished_fraction: a batch at least this fraction of the longest one is finished.
         change_tolerance: a set point that moves by more than this (its unit) changes.
@@ -111,7 +115,8 @@ def extract_factors(
         :class:`BatchFactors`; constant factors are dropped (listed in ``dropped``).
 
     Raises:
-        DataError: no ``batch_id``/``time_h`` column, or no product column.
+        DataError: no ``batch_id``/``time_h`` column, no product column, or a lot column
+            that is missing or holds two values in one batch.
     """
     process = process or default_process()
     for col in (schema.BATCH_ID, schema.TIME, process.product):
@@ -149,6 +154,8 @@ def extract_factors(
         first = _assay_at(t, v.name, 0.0, start_window_h)
         add(Factor(f"{v.name}_initial", f"{v.label or v.name} at start", v.unit, kind, v.name),
             first)  # fmt: skip
+    for col in lot_columns:
+        _lot(t, groups, col, add)
     lo, hi = early_day * 24.0 - start_window_h, early_day * 24.0 + start_window_h
     for v in offline:
         day = f"{early_day:g}"
@@ -191,6 +198,25 @@ def _setpoint(groups, name: str, label: str, unit: str, tol: float, add) -> None
 
     days = groups[[schema.TIME, name]].apply(change_day)
     add(Factor(f"{name}_change_day", f"{label} change", "day", "recipe", name), days)
+
+
+def _lot(t: pd.DataFrame, groups, col: str, add) -> None:
+    """A per-batch column known at the start: its value, or one 0/1 factor per text value."""
+    if col not in t.columns:
+        raise DataError("no such lot column in the batch table", column=col)
+    values = t[col].where(t[col].notna())
+    if (values.groupby(t[schema.BATCH_ID]).nunique() > 1).any():
+        bad = values.groupby(t[schema.BATCH_ID]).nunique()
+        raise DataError("a lot column must hold one value per batch", column=col,
+                        batch=str(bad[bad > 1].index[0]))  # fmt: skip
+    first = values.groupby(t[schema.BATCH_ID], sort=False).first()
+    num = pd.to_numeric(first, errors="coerce")
+    if num.notna().sum() == first.notna().sum():
+        add(Factor(col, col, "", "start", col), num)
+        return
+    for level in sorted(first.dropna().astype(str).unique()):
+        add(Factor(f"{col}={level}", f"{col} = {level}", "0/1", "start", col),
+            (first.astype(str) == level).astype(float))  # fmt: skip
 
 
 def _assay_at(t: pd.DataFrame, name: str, lo_h: float, hi_h: float) -> pd.Series:

@@ -64,6 +64,8 @@ def build_parser(prog: str = "forecaster optimize"):
     p.add_argument("--n_boot", type=int, default=100, help="bootstrap samples of batches")
     p.add_argument("--n_trials", type=int, default=100, help="Optuna TPE trials")
     p.add_argument("--early_day", type=float, default=2.0, help="day of the early observations")
+    p.add_argument("--lot_columns", type=str, default="",
+                   help="comma-separated columns with one value per batch (media lot, seed train)")  # fmt: skip
     p.add_argument("--feed_plans", type=bool, default=True, help="plan feeds of running batches")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
@@ -91,7 +93,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "forecaster optimize") -
         set_threads(args.threads)
         process, cmap, table = _read(args.run, args.input)
         names = _Names(process, cmap)
-        bf = extract_factors(table, process, early_day=args.early_day)
+        lots = [c.strip() for c in args.lot_columns.split(",") if c.strip()]
+        bf = extract_factors(table, process, early_day=args.early_day, lot_columns=lots)
         if bf.y.notna().sum() == 0:
             raise DataError("no finished batch with a product assay (a batch is finished when "
                             "it lasts 90 % of the longest one)", file=args.input)  # fmt: skip
@@ -147,6 +150,8 @@ class _Names:
         self.process = process
 
     def label(self, f) -> str:
+        if f.source not in self.process.names:  # a lot column: already the user's name
+            return f.label
         var = self.process.variable(f.source)
         theirs, ours = self.display.column(f.source), var.label or var.name
         if theirs == f.source or not f.label.startswith(ours):  # not renamed: the process label

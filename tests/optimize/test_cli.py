@@ -119,3 +119,21 @@ def test_running_batches_get_feed_plans(tiny_sim, tmp_path, capsys, monkeypatch)
     assert pd.read_csv(out / "feed_plans.csv")["batch_id"].tolist() == ["R1"]
     s = json.loads((out / "optimize.json").read_text())
     assert s["n_running"] == 1 and s["n_batches"] == 12
+
+
+def test_media_lot_column_becomes_start_factors(tiny_sim, tmp_path, capsys):
+    t = tiny_sim.table.copy()
+    lots = {b: ("L1" if i % 2 else "L2") for i, b in enumerate(sorted(t["batch_id"].unique()))}
+    t["Media lot"] = t["batch_id"].map(lots)
+    path = tmp_path / "lots.csv"
+    t.to_csv(path, index=False)
+    out = tmp_path / "opt"
+    code, err = _run(["--input", str(path), "--out", str(out), "--lot_columns", "Media lot", *FAST],
+                     capsys)  # fmt: skip
+    assert code == 0, err
+    kf = pd.read_csv(out / "key_factors.csv")
+    assert {"Media lot=L1", "Media lot=L2"} <= set(kf["factor"])
+    assert set(kf.loc[kf["factor"].str.startswith("Media lot"), "kind"]) == {"start"}
+    code, err = _run(["--input", str(path), "--out", str(out), "--lot_columns", "Lot", *FAST],
+                     capsys)  # fmt: skip
+    assert code == 2 and "Lot" in err
