@@ -168,3 +168,17 @@ def test_with_enough_batches_the_firing_share_itself_switches_a_rule_off():
     assert not switch_off(1, 6, 0.05) and switch_off(2, 6, 0.05)  # few batches: significance
     assert switch_off(2, 20, 0.05) and not switch_off(1, 20, 0.05)
     assert switch_off(6, 100, 0.05) and not switch_off(5, 100, 0.05)
+
+
+def test_cho_rules_through_the_resolved_parts_are_the_rules_as_first_written():
+    cfg = RulesConfig()
+    rv = RuleVariables.resolve()  # the CHO preset: every part is its own column
+    for rows in (make_batch("A", 96, 3), make_batch("B", 96, 4, do_fault_h=40.0)):
+        old, new = (
+            _names(evaluate_rules(rows, cfg)),
+            _names(evaluate_rules(rows, cfg, variables=rv)),
+        )
+        assert old.keys() == new.keys()
+        for k in old:
+            np.testing.assert_array_equal(old[k].flag, new[k].flag)
+            assert old[k].threshold == new[k].threshold and old[k].variable == new[k].variable
