@@ -109,7 +109,9 @@ OFFLINE: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.role == "offline
 #: Dense columns (one value every row): everything that is not an offline assay.
 DENSE: tuple[str, ...] = ONLINE + CONTROLS + SETPOINTS + STATIC
 
-#: Prediction targets.
+#: Prediction targets of the CHO preset. Models and outputs read a run's product and feed
+#: from its process definition / fitted preprocessing (``Preprocessor.product`` / ``.feed``);
+#: these names are the defaults of CHO runs and of states saved before they were recorded.
 TITER = "titer_mg_L"
 FEED = "feed_rate_mL_h"
 TARGETS: tuple[str, ...] = (FEED, TITER)
