@@ -53,6 +53,7 @@ _DEFINITIONS = (
     "pH_value = [acidity] = pH",
     "revolutions_per_minute = 1 / minute = rpm",
     "revolutions_per_second = 1 / second = rps",
+    "osmole = mole = Osm",
 )
 
 
