@@ -55,7 +55,11 @@ def forecast_losses(
 
 
 class ForecastModule(L.LightningModule):
-    """Trains a :class:`ForecastNet` (injected) on the three heads jointly."""
+    """Trains a :class:`ForecastNet` (injected) on the three heads jointly.
+
+    ``val_history`` holds the validation loss after each epoch (plain floats, sanity check
+    excluded) for :func:`forecaster.models.training_length.undertrained`.
+    """
 
     def __init__(
         self, net: ForecastNet, cfg: ForecastConfig, max_epochs: int, seed: int = 0
@@ -65,6 +69,7 @@ class ForecastModule(L.LightningModule):
         self.cfg = cfg
         self.max_epochs = max_epochs
         self.seed = seed
+        self.val_history: list[float] = []
         self.register_buffer(
             "q", torch.tensor(list(cfg.quantiles), dtype=torch.float32), persistent=False
         )
@@ -126,6 +131,13 @@ class ForecastModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        value = self.trainer.callback_metrics.get("val/loss")
+        if value is not None:
+            self.val_history.append(float(value))
 
     def configure_optimizers(self):
         return torch.optim.AdamW(

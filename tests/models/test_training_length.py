@@ -38,7 +38,7 @@ def test_budget_raises_the_limit_on_small_data_and_leaves_large_data_alone():
 def test_undertrained_when_the_curve_still_falls_at_the_limit():
     falling = [1.0 / (1 + 0.3 * e) for e in range(20)]
     msg = undertrained(falling, max_epochs=20, stopped_early=False)
-    assert msg is not None and "20 epochs" in msg and "trainer.min_steps" in msg
+    assert msg is not None and "20 epochs" in msg and "model.min_steps" in msg
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,14 @@ def test_undertrained_when_the_curve_still_falls_at_the_limit():
 )
 def test_no_warning_when_converged_or_stopped_early(curve, max_epochs, early):
     assert undertrained(curve, max_epochs=max_epochs, stopped_early=early) is None
+
+
+def test_default_budget_lengthens_small_data_and_leaves_the_default_run_alone():
+    from forecaster.models.forecast_config import ForecastConfig
+
+    cfg = ForecastConfig()
+    # 17 training batches at batch_size 16: 2 steps an epoch, 20 epochs = 40 steps before.
+    small = resolve_epochs(20, cfg.min_steps, steps_per_epoch(17, 16), patience=12)
+    assert small * steps_per_epoch(17, 16) >= cfg.min_steps
+    # configs/default.yaml: 800 batches (about 640 training), batch_size 16, 80 epochs.
+    assert resolve_epochs(80, cfg.min_steps, steps_per_epoch(640, 16), patience=12) == 80
