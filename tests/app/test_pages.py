@@ -101,13 +101,6 @@ def test_compare_page_overlays_batches_on_the_envelope(app):
     assert "cumulative feed (mL)" in fig["layout"]["xaxis"]["title"]["text"]
 
 
-def test_key_factors_page_is_an_honest_placeholder(app):
-    at = app("views/key_factors.py")
-    assert not at.exception
-    assert "arrives with the optimisation work" in texts(at)
-    assert not at.dataframe and not at.get("plotly_chart")
-
-
 def test_no_run_offers_a_demo_run_with_live_output(app, tmp_path, monkeypatch):
     from forecaster.serve.app import widgets
 

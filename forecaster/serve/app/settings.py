@@ -2,7 +2,8 @@
 
 The app reads run folders under ``runs`` (and writes new ones there when it trains), reads
 data files under ``data`` (and saves uploads into ``data/uploads/``) and reads training
-configs under ``configs``; nothing else on disk.
+configs under ``configs`` and the outputs of ``forecaster optimize`` under ``results`` (and
+under ``runs``); nothing else on disk.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ class AppSettings:
             folder).
         configs: folder of training configs (``configs``).
         run: run folder name preselected (default: the newest).
+        results: folder searched for ``forecaster optimize`` output folders (``results``).
     """
 
     runs: Path = Path("checkpoints")
     data: Path = Path("data")
     configs: Path = Path("configs")
     run: str | None = None
+    results: Path = Path("results")
 
     @property
     def data_dir(self) -> Path:
@@ -54,7 +57,7 @@ class AppSettings:
     def from_argv(cls, argv: Sequence[str]) -> AppSettings:
         """Settings from the app's own arguments (those after ``--`` of ``streamlit run``)."""
         ns, _ = build_parser().parse_known_args(list(argv))
-        return cls(Path(ns.runs), Path(ns.data), Path(ns.configs), ns.run)
+        return cls(Path(ns.runs), Path(ns.data), Path(ns.configs), ns.run, Path(ns.results))
 
 
 def build_parser(prog: str = "forecaster app") -> argparse.ArgumentParser:
@@ -65,5 +68,8 @@ def build_parser(prog: str = "forecaster app") -> argparse.ArgumentParser:
     p.add_argument("--runs", default="checkpoints", help="folder of run folders [checkpoints]")
     p.add_argument("--data", default="data", help="folder of data files, or one data file [data]")
     p.add_argument("--configs", default="configs", help="folder of training configs [configs]")
+    p.add_argument(
+        "--results", default="results", help="folder of forecaster optimize outputs [results]"
+    )
     p.add_argument("--run", default=None, help="run folder name to open first [the newest]")
     return p
