@@ -57,10 +57,18 @@ class TrainerConfig:
     ``lightning.Trainer``. ``threads``: torch CPU threads (0 = one per core). The default
     is 1: the recurrent nets here are small, and on a 2-core machine where anything else
     runs, 2 threads measured 4-15x slower than 1 (thread contention), barely faster idle.
+
+    Training length of the forecaster: ``min_steps`` optimiser steps at least (0 = none);
+    the epoch limit is raised to ``ceil(min_steps / steps per epoch) + patience`` when
+    ``max_epochs`` gives fewer, so 17 batches train as long as 500 do
+    (:mod:`forecaster.models.training_length`). Early stopping on the validation batches
+    (``patience`` epochs) may end training sooner, never before ``min_steps``. The run
+    warns when training stopped at its limit while the validation loss was still falling.
     """
 
     max_epochs: int = 40
     patience: int = 8
+    min_steps: int = 0
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"
@@ -117,6 +125,7 @@ COMMON_KEYS = {
     "sim.n_batches": "",
     "model.cell": "",
     "trainer.max_epochs": "most epochs of the forecaster (early stopping may end sooner)",
+    "trainer.min_steps": "least optimiser steps of the forecaster (raises the epoch limit on small data)",
     "trainer.accelerator": "cpu, gpu or auto",
     "trainer.devices": "devices to train on (auto: all of the accelerator)",
     "trainer.threads": "torch CPU threads (0 = one per core)",

@@ -18,8 +18,22 @@ from torch.utils.data import DataLoader
 from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_arrays, collate
 from forecaster.models.forecast import ForecastModule
 from forecaster.models.sequence import SequenceForecaster
+from forecaster.models.training_length import resolve_epochs, steps_per_epoch, undertrained
 from forecaster.pipeline.context import RunContext
 from forecaster.trainer import make_trainer
+
+
+class ValLossHistory(Callback):
+    """Validation loss after every epoch, as plain floats (for the undertrained check)."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        v = trainer.callback_metrics.get("val/loss")
+        self.losses.append(float(v) if v is not None else float("nan"))
 
 
 class FigureCallback(Callback):
@@ -77,12 +91,12 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     ckpt = ModelCheckpoint(
         dirpath=out_dir, filename="best", monitor="val/loss", mode="min", save_last=True
     )
-    callbacks = [
-        ckpt,
-        EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience),
-        FigureCallback(model, val),
-    ]
-    module = ForecastModule(model.net.train(), cfg, max_epochs=tcfg.max_epochs, seed=ctx.seed)
+    per_epoch = steps_per_epoch(len(ds_train), cfg.batch_size, tcfg.limit_train_batches)
+    max_epochs = resolve_epochs(tcfg.max_epochs, tcfg.min_steps, per_epoch, tcfg.patience)
+    stopper = EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience)
+    history = ValLossHistory()
+    callbacks = [ckpt, stopper, history, FigureCallback(model, val)]
+    module = ForecastModule(model.net.train(), cfg, max_epochs=max_epochs, seed=ctx.seed)
     limits = {
         k: v
         for k, v in (
@@ -95,8 +109,9 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         ctx.trainer_kwargs,
         log_dir=ctx.run_dir / "tb",
         stage="forecast",
-        max_epochs=tcfg.max_epochs,
+        max_epochs=max_epochs,
         callbacks=callbacks,
+        **({"min_steps": tcfg.min_steps} if tcfg.min_steps > 0 else {}),
         gradient_clip_val=tcfg.gradient_clip_val,
         **limits,
     )
@@ -113,8 +128,15 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
     )
     model.net.cpu().eval()
+    warning = undertrained(history.losses, max_epochs, stopped_early=stopper.stopped_epoch > 0)
     info = {
         "epochs": int(trainer.current_epoch),
+        "epoch_limit": int(max_epochs),
+        "steps": int(trainer.global_step),
+        "steps_per_epoch": int(per_epoch),
+        "stopped_early": bool(stopper.stopped_epoch > 0),
+        "val_loss_by_epoch": [round(v, 6) for v in history.losses],
+        "warning": warning,
         "best_val_loss": float(ckpt.best_model_score)
         if ckpt.best_model_score is not None
         else None,

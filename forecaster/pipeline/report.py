@@ -182,6 +182,13 @@ def variability_section(sim) -> list[str]:
     return lines
 
 
+def _stop_reason(info: dict) -> str:
+    """Why the forecaster's training ended, in words."""
+    if info.get("stopped_early"):
+        return "early stopping on the validation batches"
+    return f"epoch limit {info.get('epoch_limit', info.get('epochs'))}"
+
+
 def write_report(ctx: RunContext, metrics: dict) -> None:
     d = metrics.get("data", {})
     head = [
@@ -191,13 +198,17 @@ def write_report(ctx: RunContext, metrics: dict) -> None:
         f"({d.get('n_faulty_batches')} with faults); split train/val/test "
         f"{d.get('n_train_batches')}/{d.get('n_val_batches')}/{d.get('n_test_batches')} batches, seed {ctx.seed}.",
         f"- Forecaster: {ctx.cfg.model.cell.upper()} {ctx.cfg.model.num_layers}x{ctx.cfg.model.hidden_size}, "
-        f"{metrics.get('forecast_training', {}).get('epochs')} epochs, trained on "
+        f"{metrics.get('forecast_training', {}).get('epochs')} epochs "
+        f"({metrics.get('forecast_training', {}).get('steps')} optimiser steps, "
+        f"{_stop_reason(metrics.get('forecast_training', {}))}), trained on "
         f"{'all' if ctx.cfg.data.train_on_faulty else 'fault-free'} training batches.",
         f"- Total time: {_num(metrics.get('timing', {}).get('train_s'), '.0f')} s.",
         "",
     ]
     if d.get("warning"):
         head[-1:-1] = [f"- **Warning:** {d['warning']}."]
+    if metrics.get("forecast_training", {}).get("warning"):
+        head[-1:-1] = [f"- **Warning:** {metrics['forecast_training']['warning']}."]
     if ctx.sim is not None:
         head += variability_section(ctx.sim)
     figs = {p.stem for p in ctx.figure_dir().glob("*.png")}

@@ -130,6 +130,8 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     metrics["timing"]["forecast_train_s"] = info["seconds"]
     fit_batches = {"sequence": info.pop("fit_batches")}
     metrics["forecast_training"] = info
+    if info.get("warning"):
+        log(f"warning: {info['warning']}")
 
     log("[3/6] RandomForest baseline and evaluation on test batches")
     t_rf = time.perf_counter()
