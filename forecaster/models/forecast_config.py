@@ -34,11 +34,6 @@ class ForecastConfig:
         batch_size: batches (runs) per minibatch.
         min_prefix_h: shortest prefix (hours of data) used in training.
         loss_feed, loss_harvest, loss_trajectory: loss weights of the three heads.
-        min_steps: optimiser-step budget: the epoch limit is raised so that training gets at
-            least this many steps (see ``training_length.resolve_epochs``; 0 = the configured
-            epoch limit as is). 1500 gives 17 training batches at ``batch_size`` 16 (two minibatches an
-            epoch) up to 762 epochs, ended sooner by early stopping; 800 batches (40 steps an
-            epoch over 80 epochs) are unchanged.
     """
 
     cell: str = "gru"
@@ -62,4 +57,3 @@ class ForecastConfig:
     loss_feed: float = 1.0
     loss_harvest: float = 1.0
     loss_trajectory: float = 0.5
-    min_steps: int = 1500

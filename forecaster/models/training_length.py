@@ -43,7 +43,7 @@ def resolve_epochs(max_epochs: int, min_steps: int, steps_per_epoch: int, patien
 
     Args:
         max_epochs: the configured limit (``trainer.max_epochs``); never lowered.
-        min_steps: optimiser-step budget (``model.min_steps``; 0 = the limit is
+        min_steps: optimiser-step budget (``trainer.min_steps``; 0 = the limit is
             ``max_epochs`` as configured).
         steps_per_epoch: optimiser steps per epoch on this data (:func:`steps_per_epoch`).
         patience: early-stopping patience (epochs), added so early stopping can still act
@@ -95,5 +95,5 @@ def undertrained(
     return (
         f"the forecaster stopped at its limit of {max_epochs} epochs while its validation "
         f"loss was still falling ({100 * gain:.1f} % lower over the last {w} epochs): it is "
-        "probably undertrained; raise model.min_steps (optimiser steps) or trainer.max_epochs"
+        "probably undertrained; raise trainer.min_steps (optimiser steps) or trainer.max_epochs"
     )

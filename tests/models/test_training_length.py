@@ -38,7 +38,7 @@ def test_budget_raises_the_limit_on_small_data_and_leaves_large_data_alone():
 def test_undertrained_when_the_curve_still_falls_at_the_limit():
     falling = [1.0 / (1 + 0.3 * e) for e in range(20)]
     msg = undertrained(falling, max_epochs=20, stopped_early=False)
-    assert msg is not None and "20 epochs" in msg and "model.min_steps" in msg
+    assert msg is not None and "20 epochs" in msg and "trainer.min_steps" in msg
 
 
 @pytest.mark.parametrize(
@@ -57,11 +57,9 @@ def test_no_warning_when_converged_or_stopped_early(curve, max_epochs, early):
 
 
 def test_default_budget_lengthens_small_data_and_leaves_the_default_run_alone():
-    from forecaster.models.forecast_config import ForecastConfig
-
-    cfg = ForecastConfig()
+    budget = 1500  # the trainer.min_steps proposed as the default
     # 17 training batches at batch_size 16: 2 steps an epoch, 20 epochs = 40 steps before.
-    small = resolve_epochs(20, cfg.min_steps, steps_per_epoch(17, 16), patience=12)
-    assert small * steps_per_epoch(17, 16) >= cfg.min_steps
+    small = resolve_epochs(20, budget, steps_per_epoch(17, 16), patience=12)
+    assert small * steps_per_epoch(17, 16) >= budget
     # configs/default.yaml: 800 batches (about 640 training), batch_size 16, 80 epochs.
-    assert resolve_epochs(80, cfg.min_steps, steps_per_epoch(640, 16), patience=12) == 80
+    assert resolve_epochs(80, budget, steps_per_epoch(640, 16), patience=12) == 80
