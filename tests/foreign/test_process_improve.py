@@ -38,14 +38,16 @@ def test_export_is_shaped_like_a_historian_file(tmp_path):
     assert "Temperature (degC)" in table and "DO (%)" in table and "Feed" not in "".join(table)
     # the titer only on the last row of each batch; initial conditions constant per batch
     titer = table.groupby("Batch")["Titer (g/L)"]
-    assert (titer.count() == 1).all() and table.groupby("Batch").tail(1)["Titer (g/L)"].notna().all()
+    assert (titer.count() == 1).all() and table.groupby("Batch").tail(1)[
+        "Titer (g/L)"
+    ].notna().all()
     assert (table.groupby("Batch")["Seed age (h)"].nunique() == 1).all()
 
 
 def test_config_reads_the_export_into_its_process(tmp_path):
     from forecaster.data.io import load_table
-    from forecaster.pipeline.config import load_config_file
     from forecaster.data.process_config import build_process
+    from forecaster.pipeline.config import load_config_file
 
     cfg, _ = load_config_file(CONFIG)
     process = build_process(cfg.data.process)
