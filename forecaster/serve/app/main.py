@@ -60,4 +60,9 @@ if not runs and page.title != "Train":  # the Train page offers it itself
              "trains every model with the quick-start config (a few minutes on a laptop).")  # fmt: skip
     widgets.job_panel(cfg.configs / DEMO_CONFIG, label="Make a demo run", key="demo")
     st.divider()
-page.run()
+try:
+    page.run()
+except widgets.USER_ERRORS as err:  # a page that missed one: still one line
+    widgets.show_error(err)
+except Exception as err:  # noqa: BLE001 - a page never shows a traceback
+    widgets.show_unexpected(err, page.title)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import streamlit as st
 
-from forecaster.cli import error_line
+from forecaster.cli import debug_mode, error_line
 from forecaster.data.errors import DataError
 from forecaster.serve.app import state
 from forecaster.serve.app.jobs import TrainJob, train_command
@@ -19,6 +20,18 @@ USER_ERRORS = (DataError, FileNotFoundError, IsADirectoryError, NotADirectoryErr
 def show_error(err: BaseException) -> None:
     """The command line's one-line message, in a red box (never a traceback)."""
     st.error(f"error: {error_line(err)}")
+
+
+def show_unexpected(err: Exception, page: str) -> None:
+    """An unexpected failure of a page as one line; the traceback goes to the server log only.
+
+    ``FORECASTER_DEBUG=1`` re-raises instead (Streamlit then shows the traceback).
+    """
+    if debug_mode():
+        raise err
+    logging.getLogger("forecaster.app").exception("the %s page failed", page)
+    st.error(f"error: the {page} page failed ({type(err).__name__}: {error_line(err)}); "
+             "the server log has the details")  # fmt: skip
 
 
 def run_or_stop():
