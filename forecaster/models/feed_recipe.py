@@ -33,6 +33,7 @@ from forecaster.data.folds import kfold_batches
 __all__ = ["FeedRecipe", "feed_follows_recipe"]
 
 BATCH, TIME = "batch_id", "time_h"
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,22 @@ class FeedRecipe:
     def next_value(self, time_h: float) -> float:
         """The recipe's feed at ``time_h`` (h since inoculation; held at the ends)."""
         return float(np.interp(time_h, self.grid_h, self.profile))
+
+    def to_dict(self) -> dict:
+        """Plain values with a format version (``forecast/feed_recipe.json`` of a run)."""
+        return {"kind": "feed_recipe", "format_version": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeedRecipe:
+        """Inverse of :meth:`to_dict`; raises ValueError on another kind or version."""
+        if data.get("kind") != "feed_recipe" or data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"not a feed-recipe file of format {FORMAT_VERSION} "
+                f"(kind {data.get('kind')!r}, format {data.get('format_version')!r})"
+            )
+        d = {k: data[k] for k in ("is_recipe", "r2_recipe", "r2_state", "margin", "n_batches")}
+        return cls(**d, grid_h=tuple(map(float, data["grid_h"])),
+                   profile=tuple(map(float, data["profile"])))  # fmt: skip
 
     def summary(self) -> dict:
         """Plain values for ``metrics.json`` (no schedule arrays)."""

@@ -81,6 +81,8 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
     if prep.feed is None:
         for dest in (out, out["faulty_batches"]):
             dest["feed"] = {"note": NO_FEED}
+    else:
+        out["feed"]["recipe"] = _feed_recipe(ctx, prep, fault_filter)
     out["titer"]["noise_floor_mape"] = noise_floor_mape(
         ctx.batches("test", faulty=False), batch_info
     )
@@ -92,6 +94,24 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
             out["titer"][name] = entry
     _figures(ctx, out, rf)
     return out
+
+
+def _feed_recipe(ctx: RunContext, prep, fault_filter) -> dict:
+    """Does the feed follow a recipe? Cross-validated on the training and validation batches;
+    the verdict and its median schedule go to ``forecast/feed_recipe.json`` (predict then
+    recommends the recipe's next value)."""
+    import json
+
+    from forecaster.data.io import atomic_write_text
+    from forecaster.models.feed_recipe import feed_follows_recipe
+
+    fit = pd.concat([ctx.batches("train", faulty=fault_filter),
+                     ctx.batches("val", faulty=fault_filter)], ignore_index=True)  # fmt: skip
+    state = [v for v in prep.variables if v != prep.feed]
+    verdict = feed_follows_recipe(fit, prep.feed, state, seed=ctx.seed)
+    path = ctx.run_dir / "forecast" / "feed_recipe.json"
+    atomic_write_text(path, json.dumps(verdict.to_dict(), indent=1))
+    return {**verdict.summary(), "sentence": verdict.sentence(prep.label(prep.feed))}
 
 
 def ladder_metrics(ctx: RunContext, seq, rf, fault_filter, origin_days=ORIGIN_DAYS) -> dict:

@@ -115,6 +115,8 @@ def forecast_section(metrics: dict, available: set[str] | None = None) -> str:
                   "the day it was made.", ""]  # fmt: skip
     if not has_feed:
         lines += [f"Feed: {f.get('note') or 'no feed to recommend'}.", ""]
+    elif (f.get("recipe") or {}).get("sentence"):
+        lines += [f"Feed: {f['recipe']['sentence']}.", ""]
     feed_head = f"| feed R² | feed RMSE ({names['feed_unit']}) " if has_feed else ""
     lines += [f"| model {feed_head}| " + " | ".join(f"MAPE day {d}" for d in days) + " |"]
     lines += ["|---|" + ("---|---|" if has_feed else "") + "---|" * len(days)]

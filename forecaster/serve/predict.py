@@ -233,10 +233,16 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
             tops[r.batch_id] = r.top(top_k)
     seconds["attributions_s"] = seconds.get("attributions_s", 0.0) + time.perf_counter() - t
     pred, traj, alarm_rows, attr = [], [], [], []
+    recipe = getattr(run, "feed_recipe", None)
     for b, g, o in zip(ids, rows, steps):
         h = o["harvest"][-1]
         top = tops.get(b, [])
-        pred.append((b, float(o["time_h"][-1]), len(g), float(o["feed"][-1]), float(h[mid]), float(h[lo]),
+        feed_next = float(o["feed"][-1])
+        if recipe is not None:  # the feed follows a schedule: recommend its next value
+            t_last = o["time_h"]
+            dt = float(np.median(np.diff(t_last))) if len(t_last) > 1 else 1.0
+            feed_next = recipe.next_value(float(t_last[-1]) + dt)
+        pred.append((b, float(o["time_h"][-1]), len(g), feed_next, float(h[mid]), float(h[lo]),
                      float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
         days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)
         if not model.prep.product_in_run:  # measured only at harvest: no daily curve

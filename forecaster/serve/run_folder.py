@@ -38,6 +38,8 @@ class LoadedRun:
         detector: the anomaly detector, or None if the run was trained without one.
         baseline: (F,) or (hours, F) attribution baseline saved by the explain stage, or None.
         process: the run's process definition (``process.json``; older folders: CHO).
+        feed_recipe: the feed's schedule when training found the feed follows a recipe
+            (``forecast/feed_recipe.json``): the recommendation is its next value.
     """
 
     run_dir: Path
@@ -48,6 +50,7 @@ class LoadedRun:
     detector: object | None = None
     baseline: np.ndarray | None = None
     process: Process = field(default_factory=default_process)
+    feed_recipe: object | None = None  # FeedRecipe when the feed follows a schedule
 
     @property
     def required(self) -> list[str]:
@@ -106,7 +109,24 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
                 file=str(run_dir / "anomaly"),
             ) from None
     baseline = _load_baseline(run_dir, model)
-    return LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline, process)
+    run = LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline, process)
+    run.feed_recipe = _load_feed_recipe(run_dir)
+    return run
+
+
+def _load_feed_recipe(run_dir: Path):
+    """``forecast/feed_recipe.json`` when the run found that its feed follows a recipe (the
+    recommendation is then the recipe's next value); None otherwise or for older folders."""
+    from forecaster.models.feed_recipe import FeedRecipe
+
+    path = run_dir / "forecast" / "feed_recipe.json"
+    if not path.exists():
+        return None
+    try:
+        recipe = FeedRecipe.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(f"{path}: {err}") from None
+    return recipe if recipe.is_recipe else None
 
 
 def _load_process(run_dir: Path) -> Process:
