@@ -26,6 +26,9 @@ MIN_ROWS = 6
 def check_columns(run, table: pd.DataFrame, source: str) -> None:
     """Table-level checks: every variable the models use is present and not entirely empty.
 
+    An offline variable (an assay, or a product measured only at harvest) may be empty: a
+    running batch has no assay yet.
+
     Raises:
         MissingColumnError: with the closest column name and how to train without it.
         EmptyColumnError: a used column holds no value at all.
@@ -42,7 +45,7 @@ def check_columns(run, table: pd.DataFrame, source: str) -> None:
                 hint=f"the run's models use {v}; add the column, map one to it in data.column_map, "
                 f"or retrain without it (model.exclude_inputs: [{v}] and anomaly.autoencoder.exclude: [{v}])",
             )
-        if is_blank(table[v]).all():
+        if _role(run, v) != "offline" and is_blank(table[v]).all():
             raise EmptyColumnError("the column has no values", file=source, column=theirs)
 
 
