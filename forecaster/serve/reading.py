@@ -26,8 +26,8 @@ MIN_ROWS = 6
 def check_columns(run, table: pd.DataFrame, source: str) -> None:
     """Table-level checks: every variable the models use is present and not entirely empty.
 
-    An offline variable (an assay, or a product measured only at harvest) may be empty: a
-    running batch has no assay yet.
+    The process's product may be empty: a product measured only at harvest has no value
+    in a running batch.
 
     Raises:
         MissingColumnError: with the closest column name and how to train without it.
@@ -45,7 +45,8 @@ def check_columns(run, table: pd.DataFrame, source: str) -> None:
                 hint=f"the run's models use {v}; add the column, map one to it in data.column_map, "
                 f"or retrain without it (model.exclude_inputs: [{v}] and anomaly.autoencoder.exclude: [{v}])",
             )
-        if _role(run, v) != "offline" and is_blank(table[v]).all():
+        product = getattr(getattr(run, "process", None), "product", None)
+        if v != product and is_blank(table[v]).all():
             raise EmptyColumnError("the column has no values", file=source, column=theirs)
 
 
