@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from forecaster.serve.app import state, widgets
+from forecaster.serve.app import mapping_panel, state, widgets
 from forecaster.serve.outputs import problem_line
 
 cfg = state.settings()
@@ -58,6 +58,10 @@ st.caption(
     f"Preview: the first {len(head)} rows as they are in the file ({head.shape[1]} columns)."
 )
 st.dataframe(head, height=260)
+
+with st.expander("Column map assistant: map this file's columns and save a run config",
+                 expanded=state.list_runs(cfg.runs) == [] or "cm_preset" in st.session_state):  # fmt: skip
+    mapping_panel.assistant(path, head)
 
 run = widgets.run_or_stop()
 try:
