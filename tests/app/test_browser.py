@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import RUNNING
+from tests.app.test_key_factors import write_outputs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -41,7 +42,12 @@ PAGES = {
         "golden envelope",
         "Where each batch leaves the envelope",
     ),
-    "key_factors": ("Key factors and optimisation", "arrives with the optimisation work"),
+    "key_factors": (
+        "Key factors and optimisation",
+        "What drives harvest Titer",
+        "Recommended recipe",
+        "Feed plans of the running batches",
+    ),
 }
 
 
@@ -67,9 +73,11 @@ def server(browser_tools, app_dirs, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "app.log"
     cmd = [sys.executable, "-m", "forecaster", "app", "--runs", str(app_dirs.runs), "--data",
-           str(app_dirs.data_file), "--configs", str(app_dirs.configs), "--port", str(port)]  # fmt: skip
+           str(app_dirs.data_file), "--configs", str(Path(app_dirs.configs).resolve()), "--port", str(port)]  # fmt: skip
+    home = tmp_path_factory.mktemp("home")  # the app's default results folder: home/results
+    write_outputs(home / "results" / "optimize")
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=home)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -129,7 +137,12 @@ def test_every_page_renders_without_an_exception(browser, server, path, tmp_path
         assert text in body, f"{text!r} not on /{path}"
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
     assert "Traceback" not in body
-    if path in ("batch", "compare", "train"):  # plotly drew (its code loads after the text)
+    if path in (
+        "batch",
+        "compare",
+        "train",
+        "key_factors",
+    ):  # plotly drew (its code loads after the text)
         end = time.time() + 30
         while not browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot") and time.time() < end:
             time.sleep(0.3)
@@ -138,6 +151,25 @@ def test_every_page_renders_without_an_exception(browser, server, path, tmp_path
     shot = tmp_path / f"{path or 'data'}.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
+    if os.environ.get("FORECASTER_KEEP_SCREENSHOTS") == "1":
+        KEEP.mkdir(exist_ok=True)
+        shutil.copy(shot, KEEP / shot.name)
+
+
+def test_the_column_map_assistant_in_the_browser(browser, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    _settled(browser, PAGES[""])
+    summary = next(e for e in browser.find_elements(By.TAG_NAME, "summary")
+                   if "Column map assistant" in e.text)  # fmt: skip
+    summary.click()
+    body = _settled(browser, ("Batch-id column", "reads with this map: 4 batches"))
+    assert "reads with this map: 4 batches" in body and "Save run config" in body
+    browser.execute_script("arguments[0].scrollIntoView();", summary)
+    time.sleep(0.5)
+    shot = tmp_path / "data_assistant.png"
+    browser.save_screenshot(str(shot))
     if os.environ.get("FORECASTER_KEEP_SCREENSHOTS") == "1":
         KEEP.mkdir(exist_ok=True)
         shutil.copy(shot, KEEP / shot.name)

@@ -42,14 +42,15 @@ c[1].metric("running batches", s.get("n_running", 0))
 c[2].metric(
     "batch model R² (leave-one-out)", f"{r2:.2f}" if isinstance(r2, (int, float)) else "n/a"
 )
-c[3].metric("methods", ", ".join(METHOD_LABELS.get(m, m).split(" (")[0] for m in s["methods"]))
+c[3].metric("factors ranked", out.key_factors["factor"].nunique())
 if isinstance(r2, (int, float)) and r2 < 0.1:
     st.warning(f"The factors explain little of the {product} spread (R² {r2:.2f}): the ranking beyond the "
                "first few factors and the recommended recipe are weak evidence. Test the direction; "
                "do not bank the predicted gain.")  # fmt: skip
 
 st.subheader(f"What drives harvest {product}")
-st.caption("Importance of each factor with its 90 % bootstrap interval; dotted: no effect. "
+st.caption(f"Importance of each factor by {' and '.join(METHOD_LABELS.get(m, m) for m in s['methods'])}, "
+           "with its 90 % bootstrap interval; dotted: no effect. "
            "A bar whose interval crosses the dotted line cannot be told from no effect.")  # fmt: skip
 st.plotly_chart(importance_figure(out.key_factors))
 with st.expander("Importance table"):
