@@ -24,6 +24,9 @@ __all__ = ["TrainJob", "train_command"]
 
 #: train.py's stage lines: ``[3/6] RandomForest baseline ...``
 _STAGE = re.compile(r"^\s*\[(\d+)/(\d+)\]")
+#: Lightning's progress-bar line: ``Epoch 3/19: 50%|... train_loss=0.412, val_loss=0.5]``
+_EPOCH = re.compile(r"Epoch (\d+)(?:/(\d+))?\b")
+_LOSS = re.compile(r"\b(\w*loss\w*)=(-?[\d.]+(?:e[-+]?\d+)?)")
 #: lines kept in memory (the oldest are dropped)
 MAX_LINES = 2000
 
@@ -94,6 +97,20 @@ class TrainJob:
             if m:
                 return min(max(int(m.group(1)) - 1, 0) / max(int(m.group(2)), 1), 1.0)
         return 0.0
+
+    @property
+    def epoch(self) -> tuple[int, int | None, dict[str, float]] | None:
+        """(epoch from 1, epochs in all or None, losses shown) of the last epoch line.
+
+        Read from Lightning's progress-bar lines (``trainer.enable_progress_bar: true``);
+        None when the output has none.
+        """
+        for line in reversed(self.lines[-200:]):
+            m = _EPOCH.search(line)
+            if m:
+                total = int(m.group(2)) + 1 if m.group(2) else None
+                return int(m.group(1)) + 1, total, {k: float(v) for k, v in _LOSS.findall(line)}
+        return None
 
     @property
     def seconds(self) -> float:

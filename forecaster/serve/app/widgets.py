@@ -96,6 +96,15 @@ def _job_view(job: TrainJob, key: str) -> None:
         with st.status(f"Training ({job.seconds:.0f} s): `{cmd}`", expanded=True):
             st.progress(job.progress, text=next((x for x in reversed(job.lines) if x.startswith("[")),
                                                 "starting ..."))  # fmt: skip
+            ep = job.epoch
+            if ep is not None:
+                n, total, losses = ep
+                text = (
+                    f"epoch {n}"
+                    + (f" of {total}" if total else "")
+                    + "".join(f" · {k} {v:.4g}" for k, v in losses.items())
+                )
+                st.progress(min(n / total, 1.0) if total else 0.0, text=text)
             st.code("\n".join(job.lines[-12:]) or "starting ...", language=None)
             if st.button("Stop training", key=f"{key}_stop"):
                 job.stop()
