@@ -50,3 +50,20 @@ def test_train_page_launches_a_tiny_run_that_joins_the_run_list(app, app_dirs, t
     assert (runs / "from_page" / "manifest.json").is_file()
     at.run()
     assert "from_page" in at.sidebar.selectbox[0].options
+
+
+def test_ladder_choice_and_interval_tables_from_metrics():
+    from forecaster.serve.app import tables
+
+    metrics = {"titer": {
+        "chosen": {"rung_by_day": {"5": "ridge", "3": "naive_ratio"}, "harvest_mape_by_day": {"3": 0.12, "5": 0.08},
+                   "coverage": {"80": {"3": 0.75, "5": 0.8}}, "width_pct": {"80": {"3": 40.0, "5": 30.0}}},
+        "rf": {"coverage": {"80": {"3": None}}, "width_pct": {"80": {"3": None}}},
+        "ladder": {"rungs": ["ridge"]},
+    }}  # fmt: skip
+    chosen = tables.chosen_table(metrics)
+    assert list(chosen["chosen model"]) == ["naive_ratio", "ridge"]
+    assert list(chosen["MAPE (%)"]) == pytest.approx([12.0, 8.0])
+    iv = tables.interval_table(metrics, "80")
+    assert list(iv["model"]) == ["chosen"]  # rf has no value: left out
+    assert iv.loc[0, "coverage day 3"] == 0.75 and iv.loc[0, "width day 5 (%)"] == 30.0

@@ -57,6 +57,38 @@ def coverage_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def interval_table(metrics: dict, level: str = "80") -> pd.DataFrame:
+    """Conformal intervals of every model at ``level`` %: coverage and width by origin day.
+
+    Returns:
+        One row per model with any value: ``coverage day d`` (fraction, nominal level/100)
+        and ``width day d`` (% of the harvest titer) for each origin day.
+    """
+    rows = []
+    for m, v in _models(metrics.get("titer") or {}, "coverage").items():
+        cov = (v.get("coverage") or {}).get(level) or {}
+        wid = (v.get("width_pct") or {}).get(level) or {}
+        days = sorted(set(cov) | set(wid), key=float)
+        if not any(cov.get(d) is not None or wid.get(d) is not None for d in days):
+            continue
+        row = {"model": m}
+        for d in days:
+            row[f"coverage day {d}"] = cov.get(d)
+            row[f"width day {d} (%)"] = wid.get(d)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chosen_table(metrics: dict) -> pd.DataFrame:
+    """The ladder's choice per origin day (``titer.chosen.rung_by_day``) and its MAPE (%)."""
+    chosen = (metrics.get("titer") or {}).get("chosen") or {}
+    rungs = chosen.get("rung_by_day") or {}
+    mape = chosen.get("harvest_mape_by_day") or {}
+    days = sorted(rungs, key=float)
+    return pd.DataFrame({"origin day": [float(d) for d in days], "chosen model": [rungs[d] for d in days],
+                         "MAPE (%)": [_pct(mape.get(d)) for d in days]})  # fmt: skip
+
+
 def anomaly_table(metrics: dict) -> pd.DataFrame:
     """One row per anomaly detector (autoencoder, rules, pca, combined, ...)."""
     rows = []

@@ -81,8 +81,19 @@ if not faulty.empty:
     with st.expander("The same on the faulty test batches"):
         st.dataframe(faulty, hide_index=True)
 
+chosen = tables.chosen_table(metrics)
+if not chosen.empty:
+    st.markdown("**The model ladder's choice by origin day** (against the naive baselines above):")
+    st.dataframe(chosen, hide_index=True)
+
 st.subheader("80 % interval coverage")
 st.dataframe(tables.coverage_table(metrics), hide_index=True)
+for level in ("80", "90", "95"):
+    iv = tables.interval_table(metrics, level)
+    if not iv.empty:
+        st.markdown(f"**Conformal {level} % intervals**: coverage (nominal {int(level) / 100:.2f}) "
+                    "and width (% of the harvest titer) by origin day")  # fmt: skip
+        st.dataframe(iv, hide_index=True)
 
 st.subheader("Anomaly detection")
 an = tables.anomaly_table(metrics)
