@@ -15,11 +15,25 @@ Library package (imports data/, sim/ and models; never pipeline/ or serve/):
 
 from forecaster.optimize.batch_model import TiterModel
 from forecaster.optimize.factors import BatchFactors, Factor, extract_factors
+from forecaster.optimize.feed_plan import (
+    FeedConstraints,
+    FeedPlan,
+    FeedPlanner,
+    MechanisticPlanner,
+    Recipe,
+    plan_feeds,
+)
 from forecaster.optimize.importance import METHODS, rank_factors
 from forecaster.optimize.key_factors import KeyFactors, key_factors
 from forecaster.optimize.recommend import Prediction, Recommendation, TiterEnsemble, recommend
 
 __all__ = [
+    "FeedConstraints",
+    "FeedPlan",
+    "FeedPlanner",
+    "MechanisticPlanner",
+    "Recipe",
+    "plan_feeds",
     "METHODS",
     "BatchFactors",
     "Factor",
