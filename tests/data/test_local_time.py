@@ -1,0 +1,42 @@
+"""Local timestamps without an offset: DST repeat resolved by order, gap refused."""
+
+import pandas as pd
+import pytest
+
+from forecaster.data.errors import DataError
+from forecaster.data.local_time import localize
+
+
+def _hours(utc: pd.Series) -> list[float]:
+    return ((utc - utc.iloc[0]).dt.total_seconds() / 3600).tolist()
+
+
+def test_autumn_repeat_is_resolved_by_row_order():
+    # Europe/Berlin 2026-10-25: 02:00-03:00 happens twice; hourly rows.
+    wall = ["2026-10-25 01:30", "2026-10-25 02:30", "2026-10-25 02:30", "2026-10-25 03:30"]
+    utc = localize(pd.Series(wall), pd.Series(["B1"] * 4), "Europe/Berlin")
+    assert _hours(utc) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_spring_gap_is_refused_with_batch_and_row():
+    # 2026-03-29 02:00-03:00 does not exist in Berlin.
+    wall = ["2026-03-29 01:30", "2026-03-29 02:30", "2026-03-29 03:30"]
+    with pytest.raises(DataError, match=r"batch B2, row 1: .*does not exist in Europe/Berlin"):
+        localize(pd.Series(wall), pd.Series(["B2"] * 3), "Europe/Berlin")
+
+
+def test_spring_rows_across_the_change_gain_no_hour():
+    wall = ["2026-03-29 01:00", "2026-03-29 03:00", "2026-03-29 04:00"]
+    utc = localize(pd.Series(wall), pd.Series(["B3"] * 3), "Europe/Berlin")
+    assert _hours(utc) == [0.0, 1.0, 2.0]
+
+
+def test_unknown_zone_is_a_data_error():
+    with pytest.raises(DataError, match="time_zone"):
+        localize(pd.Series(["2026-01-01 00:00"]), pd.Series(["B"]), "Mars/Olympus")
+
+
+def test_a_duplicate_before_the_repeat_does_not_shift_it():
+    wall = ["2026-10-25 00:30", "2026-10-25 00:30", "2026-10-25 02:30", "2026-10-25 02:30"]
+    utc = localize(pd.Series(wall), pd.Series(["B4"] * 4), "Europe/Berlin")
+    assert _hours(utc) == [0.0, 0.0, 2.0, 3.0]  # 00:30 and 02:30 are both summer time
