@@ -91,6 +91,7 @@ def _app(argv: list[str], prog: str) -> int:
         )
     ours = ["--runs", args.runs, "--data", args.data, "--configs", args.configs]
     ours += ["--run", args.run] if args.run else []
+    ours += ["--results", args.results] if getattr(args, "results", None) else []
     cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.address", "127.0.0.1",
            "--server.port", str(args.port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal", "--", *ours]  # fmt: skip

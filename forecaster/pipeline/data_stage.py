@@ -15,6 +15,7 @@ from forecaster.data.io import atomic_write_text, load_table
 from forecaster.data.process import Process
 from forecaster.data.process_config import build_process
 from forecaster.data.splits import split_batches
+from forecaster.data.time_grid import detect_cadence
 
 
 @dataclass
@@ -135,6 +136,8 @@ def load_data(cfg, run_dir: Path) -> RunData:
         summary[f"n_{k}_faulty_batches"] = len([b for b in v if b in faulty])
     check_split_sizes(cfg, splits, faulty, source)
     atomic_write_text(run_dir / "process.json", json.dumps(process.to_dict(), indent=1))
+    cadence = detect_cadence(table, assays=process.with_role("offline"))
+    atomic_write_text(run_dir / "cadence.json", json.dumps(cadence.to_dict(), indent=1))
     cmap = cfg.data.column_map.to_dict()
     atomic_write_text(run_dir / "column_map.json", json.dumps(cmap, indent=1))
     n_test_normal = len([b for b in splits["test"] if b not in faulty])

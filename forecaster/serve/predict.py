@@ -35,6 +35,7 @@ from forecaster import schema
 from forecaster.anomaly.reasons import use_vocabulary
 from forecaster.data.errors import DataError
 from forecaster.models.decode import QuantilePick, daily_trajectory
+from forecaster.serve.cadence import on_trained_grid
 from forecaster.serve.display import OutputNames
 from forecaster.serve.reading import MIN_ROWS, check_columns, read_for_run, validate_for_run
 from forecaster.serve.run_folder import LoadedRun, load_run
@@ -136,6 +137,7 @@ def predict_table(
     else:
         source = source or "table"
         report = validate_for_run(run, table, source, strict=strict)
+    report.table = on_trained_grid(run, report.table)
     seconds = {"read_validate_s": time.perf_counter() - t0}
     display = OutputNames.for_table(run.process, run.column_map, report.table.attrs)
     groups = [g for _, g in report.table.groupby(schema.BATCH_ID, sort=False)]

@@ -51,6 +51,7 @@ class LoadedRun:
     baseline: np.ndarray | None = None
     process: Process = field(default_factory=default_process)
     feed_recipe: object | None = None  # FeedRecipe when the feed follows a schedule
+    cadence: object | None = None  # Cadence the run was trained on (cadence.json)
 
     @property
     def required(self) -> list[str]:
@@ -111,7 +112,21 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
     baseline = _load_baseline(run_dir, model)
     run = LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline, process)
     run.feed_recipe = _load_feed_recipe(run_dir)
+    run.cadence = _load_cadence(run_dir)
     return run
+
+
+def _load_cadence(run_dir: Path):
+    """``cadence.json``: the row and assay spacing the run was trained on (None: older run)."""
+    from forecaster.data.time_grid import Cadence
+
+    path = run_dir / "cadence.json"
+    if not path.exists():
+        return None
+    try:
+        return Cadence.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(f"{path}: {err}") from None
 
 
 def _load_feed_recipe(run_dir: Path):
