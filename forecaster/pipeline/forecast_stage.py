@@ -34,6 +34,13 @@ class ValLossHistory(Callback):
             return
         v = trainer.callback_metrics.get("val/loss")
         self.losses.append(float(v) if v is not None else float("nan"))
+        if trainer.progress_bar_callback is None and trainer.is_global_zero:
+            # one line per epoch when no progress bar draws it (the app's Train page reads it)
+            t = trainer.callback_metrics.get("train/loss")
+            parts = [f"{k}={float(x):.4g}" for k, x in (("train_loss", t), ("val_loss", v))
+                     if x is not None]  # fmt: skip
+            print(f"Epoch {trainer.current_epoch}/{trainer.max_epochs - 1} " + " ".join(parts),
+                  flush=True)  # fmt: skip
 
 
 class FigureCallback(Callback):
