@@ -45,12 +45,26 @@ def titer_by_day(
 ) -> np.ndarray:
     """(n_days,) product assay taken within ``tol_h`` of day d*24 h, d = 1..n_days."""
     t = rows[schema.TIME].to_numpy(dtype=float)
-    y = rows[product].to_numpy(dtype=float)
+    return daily_assay(t, rows[product].to_numpy(dtype=float), n_days, tol_h)
+
+
+def daily_assay(t: np.ndarray, y: np.ndarray, n_days: int, tol_h: float = 1.0) -> np.ndarray:
+    """``(n_days,)`` assay within ``tol_h`` of day d * 24 h, d = 1..n_days (NaN if none).
+
+    Args:
+        t: ``(T,)`` sample times (h), sorted.
+        y: ``(T,)`` values of any assay column (NaN between samples).
+    """
     ok = np.isfinite(y)
     t, y = t[ok], y[ok]
     out = np.full(n_days, np.nan)
     if t.size == 0:
         return out
+    days = np.arange(1, n_days + 1) * 24.0
+    j = np.clip(np.searchsorted(t, days), 0, t.size - 1)
+    for k in (j, np.clip(j - 1, 0, t.size - 1)):
+        out = np.where(np.isnan(out) & (np.abs(t[k] - days) <= tol_h), y[k], out)
+    return out
     days = np.arange(1, n_days + 1) * 24.0
     j = np.clip(np.searchsorted(t, days), 0, t.size - 1)
     for k in (j, np.clip(j - 1, 0, t.size - 1)):

@@ -13,6 +13,7 @@ import pytest
 from forecaster import schema
 from forecaster.data import targets
 from forecaster.data.errors import MissingColumnError, ShortBatchError
+from forecaster.data.targets import daily_assay
 from forecaster.models.ladder import (
     CHEAP_RUNGS,
     HarvestRung,
@@ -22,7 +23,6 @@ from forecaster.models.ladder import (
     RidgeHistory,
     rung_from_state_dict,
 )
-from forecaster.models.ladder.ridge import daily_assay
 from tests.synthetic import synthetic_table
 
 # three training batches, assays every 24 h, harvest at 72 h

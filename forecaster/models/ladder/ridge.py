@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from forecaster import schema
+from forecaster.data.targets import daily_assay
 from forecaster.models.ladder.protocol import (
     PointRung,
     end_h,
@@ -37,24 +38,6 @@ ALPHAS = tuple(np.logspace(-3, 3, 13))
 #: fewest training batches running past an origin day for that day to get a model
 MIN_BATCHES = 3
 _FLOOR = 1e-3
-
-
-def daily_assay(t: np.ndarray, y: np.ndarray, n_days: int, tol_h: float = 1.0) -> np.ndarray:
-    """``(n_days,)`` assay within ``tol_h`` of day d * 24 h, d = 1..n_days (NaN if none).
-
-    The rule of :func:`forecaster.data.targets.titer_by_day` on plain arrays (``t (T,)`` h
-    sorted, ``y (T,)``), for any assay column; a test holds the two equal.
-    """
-    ok = np.isfinite(y)
-    t, y = t[ok], y[ok]
-    out = np.full(n_days, np.nan)
-    if t.size == 0:
-        return out
-    days = np.arange(1, n_days + 1) * 24.0
-    j = np.clip(np.searchsorted(t, days), 0, t.size - 1)
-    for k in (j, np.clip(j - 1, 0, t.size - 1)):
-        out = np.where(np.isnan(out) & (np.abs(t[k] - days) <= tol_h), y[k], out)
-    return out
 
 
 def history_features(rows: pd.DataFrame, day: int, columns: tuple[str, ...]) -> np.ndarray:
