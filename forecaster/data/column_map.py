@@ -6,6 +6,7 @@ Example (YAML in a config, stored as ``column_map.json`` in the run folder)::
       batch_id: Run
       time: Timestamp
       time_unit: timestamp          # or h, min, s, d
+      time_zone: Europe/Berlin      # local times without an offset (daylight saving resolved)
       columns: {"Glucose (mmol/L)": glucose_g_L, "VCD": vcd_1e6_cells_mL}
       units: {glucose_g_L: mmol/L, vcd_1e6_cells_mL: cells/mL}
 
@@ -22,6 +23,7 @@ from typing import Any
 from forecaster import schema
 from forecaster.data import units
 from forecaster.data.errors import ConfigError, DataError, UnknownUnitError, combine, suggest
+from forecaster.data.local_time import zone_problem
 from forecaster.data.process import Process, all_preset_names
 
 #: Canonical columns a user's column may be mapped to (without a process definition: any
@@ -46,6 +48,10 @@ class ColumnMap:
         time: their time column.
         time_unit: unit of their time column (``h``, ``min``, ``s``, ``d``) or
             ``timestamp`` (dates/times; converted to hours since each batch's first row).
+        time_zone: IANA zone (``Europe/Berlin``) of timestamps written without an offset:
+            they are local wall-clock times, an hour repeated or skipped by daylight saving
+            is resolved per batch. None: such timestamps are taken as UTC. Timestamps with
+            an offset ignore it.
     """
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -53,16 +59,20 @@ class ColumnMap:
     batch_id: str = schema.BATCH_ID
     time: str = schema.TIME
     time_unit: str = "h"
+    time_zone: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (JSON / YAML safe)."""
-        return {
+        """Plain values (JSON / YAML safe); ``time_zone`` only when set."""
+        out = {
             "columns": dict(self.columns),
             "units": dict(self.units),
             "batch_id": self.batch_id,
             "time": self.time,
             "time_unit": self.time_unit,
         }
+        if self.time_zone is not None:
+            out["time_zone"] = self.time_zone
+        return out
 
     @classmethod
     def from_dict(
@@ -110,6 +120,16 @@ class ColumnMap:
         targets = _targets(process)
         names = targets[len(schema.KEYS) :]
         out: list[DataError] = []
+        if self.time_zone is not None:
+            bad_zone = zone_problem(self.time_zone)
+            if bad_zone is None and not units.is_timestamp(self.time_unit):
+                bad_zone = ConfigError(
+                    f"column map: time_zone {self.time_zone!r} is set but time_unit is "
+                    f"{self.time_unit!r}; a zone applies to dates/times",
+                    fix="set data.column_map.time_unit: timestamp, or remove time_zone",
+                )
+            if bad_zone is not None:
+                out.append(bad_zone)
         for theirs, target in self.columns.items():
             if target not in targets:
                 close = suggest(target, targets)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
-from forecaster.data import units
+from forecaster.data import local_time, units
 from forecaster.data.column_map import ColumnMap
 from forecaster.data.errors import (
     ConfigError,
@@ -42,7 +42,13 @@ from forecaster.data.errors import (
 from forecaster.data.process import Process, all_preset_names, default_process
 from forecaster.data.raw import read_raw
 from forecaster.data.resample import resample
-from forecaster.data.validate import ValidationReport, is_blank, to_float, validate_table
+from forecaster.data.validate import (
+    ValidationReport,
+    is_blank,
+    row_numbering,
+    to_float,
+    validate_table,  # fmt: skip
+)
 
 #: ``table.attrs`` key of a table read from timestamps: ``{"starts": {batch_id: first
 #: timestamp as read}, "format": strftime format or None}`` (outputs give dates/times back).
@@ -132,12 +138,22 @@ def load_table(
                                         min_rows=min_rows, strict=strict, **kw)  # fmt: skip
                 report = ValidationReport(second.table, first.problems + second.problems)
     except DataError as err:
+        if _wall_clock_as_utc(table, cmap):
+            local_time.suggest_time_zone(err)
         if not problems:
             raise
         raise combine([*problems, err], what="problems in the file", file=src) from None
     if problems:
         raise combine(problems, what="problems in the file and its column map", file=src)
+    for p in report.problems if _wall_clock_as_utc(table, cmap) else []:
+        local_time.suggest_time_zone(p)
     return report
+
+
+def _wall_clock_as_utc(table: pd.DataFrame, cmap: ColumnMap) -> bool:
+    """Whether the time column held dates/times without an offset and no zone was given."""
+    starts = (table.attrs.get(TIME_ORIGIN) or {}).get("starts") or {}
+    return cmap.time_zone is None and any(s.tzinfo is None for s in starts.values())
 
 
 def _read(
@@ -238,8 +254,20 @@ def _convert(
         out[col] = _numeric(out[col], col, unit, src, process)
     time = out[schema.TIME]
     if units.is_timestamp(cmap.time_unit) or pd.api.types.is_datetime64_any_dtype(time.dtype):
-        out[schema.TIME] = _timestamps(time, out[schema.BATCH_ID])
-        out.attrs[TIME_ORIGIN] = _time_origins(time, out[schema.BATCH_ID], out[schema.TIME])
+        utc = None
+        if cmap.time_zone is not None:
+            try:
+                utc = local_time.to_utc(time, out[schema.BATCH_ID], cmap.time_zone)
+            except DataError as err:  # a wall time in the spring gap: point at the user's row
+                kind, offset = row_numbering(src)
+                err.rows, err.row_kind = tuple(r + offset for r in err.rows), kind
+                err.file, err.column = src, cmap.source_name(schema.TIME)
+                raise
+        out[schema.TIME] = _timestamps(time if utc is None else utc, out[schema.BATCH_ID], time)
+        origins = _time_origins(time, out[schema.BATCH_ID], out[schema.TIME])
+        if utc is not None:  # each start in the zone, so outputs give their wall times back
+            origins["starts"] = local_time.starts(utc, out[schema.BATCH_ID], cmap.time_zone)
+        out.attrs[TIME_ORIGIN] = origins
     else:
         out[schema.TIME] = _numeric(out[schema.TIME], schema.TIME, cmap.time_unit, src)
     return out
@@ -261,10 +289,11 @@ def _numeric(
     return _keep_text(num, values, bad)
 
 
-def _timestamps(values: pd.Series, batch: pd.Series) -> pd.Series:
-    """Dates/times -> hours since each batch's first row; unparseable cells keep their text."""
+def _timestamps(values: pd.Series, batch: pd.Series, cells: pd.Series) -> pd.Series:
+    """Dates/times -> hours since each batch's first row; unparseable cells keep their text
+    (``cells``: the column as read; ``values``: it, or its UTC timestamps)."""
     hours = units.timestamps_to_hours(values, batch.to_numpy())
-    return _keep_text(hours, values, np.isnan(hours) & ~is_blank(values))
+    return _keep_text(hours, cells, np.isnan(hours) & ~is_blank(cells))
 
 
 def _time_origins(values: pd.Series, batch: pd.Series, hours: pd.Series) -> dict[str, Any]:

@@ -6,16 +6,107 @@ back) and skips one in spring. :func:`localize` reads such a column in a named t
 order within each batch (the first occurrence is summer time, the one after it winter time),
 so ``time 137 appears twice`` is no longer reported; a wall time inside the skipped hour is
 refused with a message naming the batch, row and the gap, instead of silently adding an hour.
+
+:func:`to_utc` is what the reader uses (``data.column_map.time_zone``): only naive date/time
+columns are read in the zone; timestamps with an offset, and numbers (Unix seconds), are
+absolute already. :func:`zone_problem` checks a zone name; :func:`suggest_time_zone` adds the
+setting to a "time appears twice" message when no zone was given.
 """
 
 from __future__ import annotations
 
+import warnings
+import zoneinfo
+
 import numpy as np
 import pandas as pd
 
-from forecaster.data.errors import DataError
+from forecaster.data.errors import ConfigError, DataError, DataProblems, TimeOrderError, suggest
 
-__all__ = ["localize"]
+__all__ = ["localize", "starts", "suggest_time_zone", "to_utc", "zone_problem"]
+
+#: Advice added to a duplicated / backwards time when naive timestamps were read as UTC.
+ZONE_FIX = (
+    "if the times are local wall-clock times, set data.column_map.time_zone (e.g. "
+    "Europe/Berlin) so the hour repeated when clocks go back is read in row order"
+)
+
+
+def zone_problem(time_zone: object) -> ConfigError | None:
+    """Why ``time_zone`` is not a usable zone name (None: it is one).
+
+    Example:
+        >>> zone_problem("Europe/Berlin") is None
+        True
+        >>> "did you mean 'Europe/Berlin'" in zone_problem("Europe/Berln").message
+        True
+    """
+    expected = "an IANA zone name such as Europe/Berlin or America/New_York"
+    if not isinstance(time_zone, str) or not time_zone.strip():
+        return ConfigError("column map: time_zone must be a zone name", expected=expected)
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        close = suggest(time_zone, sorted(zoneinfo.available_timezones()))
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        msg = f"column map: time_zone {time_zone!r} is not a known time zone{hint}"
+        return ConfigError(msg, expected=expected)
+    return None
+
+
+def to_utc(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series | None:
+    """Date/time cells -> UTC timestamps; naive ones are read as wall-clock time in a zone.
+
+    Args:
+        values: the time column as read, shape (n_rows,), rows in file order per batch.
+        batch: batch id per row, shape (n_rows,).
+        time_zone: IANA zone name of naive timestamps.
+
+    Returns:
+        UTC timestamps, shape (n_rows,), NaT where a cell is not a date/time; None when the
+        zone does not apply (numbers are Unix seconds; text with offsets, all or some, is
+        absolute: the caller reads it as before).
+
+    Raises:
+        DataError: a wall time inside a spring-forward gap (batch and row index given).
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": mixed is asked for
+            try:
+                parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            except (ValueError, TypeError, OverflowError):
+                return None  # offsets that differ between rows: absolute times
+    if not pd.api.types.is_datetime64_any_dtype(parsed.dtype) or parsed.dt.tz is not None:
+        return None
+    return localize(parsed, batch, time_zone)
+
+
+def starts(utc: pd.Series, batch: pd.Series, time_zone: str) -> dict[str, pd.Timestamp]:
+    """Batch id -> its earliest timestamp, aware in ``time_zone`` (outputs add hours to it).
+
+    Args:
+        utc: UTC timestamps, shape (n_rows,) (NaT: unreadable cells, skipped).
+        batch: batch id per row, shape (n_rows,).
+    """
+    first = utc.groupby(batch.to_numpy()).min()
+    return {str(b): t.tz_convert(time_zone) for b, t in first.items() if pd.notna(t)}
+
+
+def suggest_time_zone(err: DataError) -> DataError:
+    """``err`` with the ``time_zone`` advice on each duplicated or backwards time (in place)."""
+    for p in err.problems if isinstance(err, DataProblems) else [err]:
+        if (
+            isinstance(p, TimeOrderError)
+            and not p.fix
+            and ("appears twice" in p.message or "goes back" in p.message)
+        ):
+            p.fix = ZONE_FIX
+    return err
 
 
 def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
@@ -31,9 +122,12 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
         UTC timestamps, shape (n_rows,), same index.
 
     Raises:
-        DataError: unknown time zone, or a wall time inside a spring-forward gap (names the
-            batch and row).
+        DataError: unknown time zone, or a wall time inside a spring-forward gap (its
+            ``batch`` and ``rows`` = the index label of the row).
     """
+    bad = zone_problem(time_zone)
+    if bad is not None:
+        raise bad
     try:
         naive = pd.to_datetime(values, format="mixed")
     except (ValueError, TypeError) as exc:
@@ -41,7 +135,7 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
     if getattr(naive.dt, "tz", None) is not None:
         return naive.dt.tz_convert("UTC")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    for b, idx in values.groupby(batch.to_numpy(), sort=False).groups.items():
+    for b, idx in values.groupby(batch.to_numpy(), sort=False, dropna=False).groups.items():
         local = naive.loc[idx]
         try:
             aware = local.dt.tz_localize(time_zone, ambiguous=_first_is_summer(local, time_zone),
@@ -51,9 +145,11 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
         except Exception as exc:  # noqa: BLE001 - pytz/zoneinfo raise different classes
             if "nonexistent" in f"{type(exc).__name__} {exc}".lower():
                 row = _first_gap_row(local, time_zone)
-                raise DataError(
-                    f"batch {b}, row {row}: local time {naive.loc[row]} does not exist in "
-                    f"{time_zone} (the hour skipped when clocks go forward); check the export"
+                raise TimeOrderError(
+                    f"local time {naive.loc[row]} does not exist in {time_zone} (the hour "
+                    "skipped when clocks go forward); check the export",
+                    batch=str(b),
+                    rows=[int(row)] if isinstance(row, (int, np.integer)) else [],
                 ) from None
             raise DataError(f"time_zone {time_zone!r}: {exc}") from None
         out.loc[idx] = aware.dt.tz_convert("UTC")
@@ -81,5 +177,5 @@ def _first_gap_row(local: pd.Series, time_zone: str):
     """Index label of the first wall time that does not exist in ``time_zone``."""
     aware = local.dt.tz_localize(time_zone, ambiguous="NaT", nonexistent="NaT")
     ambiguous = local.dt.tz_localize(time_zone, ambiguous=True, nonexistent="NaT")
-    gap = aware.isna() & ambiguous.isna()
+    gap = aware.isna() & ambiguous.isna() & local.notna()
     return gap.index[gap.to_numpy()][0]
