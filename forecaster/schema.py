@@ -89,6 +89,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("temperature_setpoint_C", "degC", "setpoint", 20.0, 40.0, "T setpoint"),
     # static, known at the start of the batch
     Variable("feed_glucose_g_L", "g/L", "static", 0.0, 1000.0, "Feed glucose conc."),
+    # the batch's planned recipe (static, known at the start; see PLAN)
+    Variable("planned_feed_start_h", "h", "static", 0.0, 5000.0, "Planned feed start"),
+    Variable("planned_shift_h", "h", "static", 0.0, 5000.0, "Planned T shift time"),
+    Variable(
+        "planned_post_shift_temperature_C", "degC", "static", 20.0, 40.0, "Planned T after shift"
+    ),
+    Variable("planned_harvest_h", "h", "static", 0.0, 5000.0, "Planned harvest time"),
     # offline assays (sparse)
     Variable("vcd_1e6_cells_mL", "1e6 cells/mL", "offline", 0.0, 200.0, "VCD"),
     Variable("viability_pct", "%", "offline", 0.0, 100.0, "Viability"),
@@ -108,6 +115,18 @@ STATIC: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.role == "static")
 OFFLINE: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.role == "offline")
 #: Dense columns (one value every row): everything that is not an offline assay.
 DENSE: tuple[str, ...] = ONLINE + CONTROLS + SETPOINTS + STATIC
+#: The planned recipe, decided before the batch runs and written on every row (static,
+#: known in advance): feed start, temperature-shift time and the temperature after it, and
+#: the harvest time. A plan without a shift in the run has ``planned_shift_h`` = the planned
+#: harvest and the post-shift temperature = the pre-shift one. The simulator writes them
+#: (``SimConfig.record_plan``); user data may hold them; ``model.exclude_inputs`` leaves
+#: them out of the inputs.
+PLAN: tuple[str, ...] = (
+    "planned_feed_start_h",
+    "planned_shift_h",
+    "planned_post_shift_temperature_C",
+    "planned_harvest_h",
+)
 
 #: Prediction targets of the CHO preset. Models and outputs read a run's product and feed
 #: from its process definition / fitted preprocessing (``Preprocessor.product`` / ``.feed``);

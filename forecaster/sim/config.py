@@ -184,6 +184,9 @@ class SimConfig:
         run_length_spread_days: runs last ``run_length_days`` +- up to this many whole days.
         noise_free_dense: debugging: assays on every row, no measurement noise.
         feed_policy: ``glucose_setpoint`` | ``continuous`` | ``daily_bolus``.
+        record_plan: write each batch's planned recipe on every row (``schema.PLAN``:
+            feed start, shift time and temperature, harvest; static, known in advance).
+            Off: those columns are absent and the table is otherwise the same.
     """
 
     n_batches: int = 200
@@ -195,6 +198,7 @@ class SimConfig:
     run_length_spread_days: int = 0
     noise_free_dense: bool = False
     feed_policy: str = "glucose_setpoint"
+    record_plan: bool = True
     variability: Variability = field(default_factory=Variability)
     kinetics: Kinetics = field(default_factory=Kinetics)
     control: Control = field(default_factory=Control)

@@ -15,6 +15,7 @@ from forecaster.sim.feed_policy import get_policy
 from forecaster.sim.measurement import readings
 from forecaster.sim.noise import Noise
 from forecaster.sim.params import Streams, draw_batch_params
+from forecaster.sim.plan import plan_rows
 from forecaster.sim.result import Perturbation, SimResult
 from forecaster.sim.schedule import FeedSchedule
 from forecaster.sim.validate import check_config
@@ -51,6 +52,9 @@ def simulate(
 
     Returns:
         SimResult with ``table`` (rows: batches x sample times), ``faults``, ``batches``.
+        With ``cfg.record_plan`` the table holds the planned recipe (``schema.PLAN``,
+        constant per batch, see ``plan.py``); without it those columns are absent and the
+        rest is the same.
 
     Raises:
         SimConfigError: a configuration value is invalid.
@@ -74,6 +78,8 @@ def simulate(
     ids = np.array([f"B{i:0{width}d}" for i in range(n)], dtype=object)
     time_h = np.arange(n_rows) * cfg.sample_interval_h
     cols = readings(traj, cfg, p, plan, noise)
+    if cfg.record_plan:
+        cols.update(plan_rows(p, n_rows))
     label, ftype = row_labels(plan, time_h)
     n_rows_b = np.round(p["run_length_h"] / cfg.sample_interval_h).astype(int) + 1
     valid = np.arange(n_rows)[None, :] < n_rows_b[:, None]  # (n, R)
@@ -85,7 +91,7 @@ def simulate(
         schema.BATCH_ID: np.repeat(ids, n_rows_b),
         schema.TIME: long(np.broadcast_to(time_h[:, None], (n_rows, n))),
     }
-    data.update({name: long(cols[name]) for name in schema.VARIABLE_NAMES})
+    data.update({name: long(cols[name]) for name in schema.VARIABLE_NAMES if name in cols})
     data[schema.FAULT_LABEL] = long(label)
     data[schema.FAULT_TYPE] = long(ftype)
     data.update({f"policy_{name}": long(v) for name, v in traj.policy.items()})
