@@ -17,6 +17,10 @@ import pandas as pd
 
 from forecaster import schema
 
+#: Model inputs that are not process variables: the clock (elapsed time). A model may use
+#: it as an input, but it is never ranked as a variable that drove a prediction.
+NOT_RANKED: tuple[str, ...] = (schema.TIME,)
+
 
 @dataclass
 class AttributionResult:
@@ -106,9 +110,23 @@ class AttributionResult:
         per.index.name = "day"
         return (per / tot if tot > 0 else per * 0.0).rename("share")
 
+    def process_shares(self) -> pd.Series:
+        """(V',) shares of the process variables alone (the clock left out); sums to 1 (or
+        all 0). What the batch's ``top_variables`` rank."""
+        per = self.magnitude.sum(axis=0)
+        keep = np.array([v not in NOT_RANKED for v in self.variables], dtype=bool)
+        per, names = per[keep], [v for v, k in zip(self.variables, keep) if k]
+        tot = per.sum()
+        return pd.Series(per / tot if tot > 0 else per * 0.0, index=names, name="share")
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` variables with the largest shares, largest first."""
-        s = self.variable_shares().sort_values(ascending=False, kind="stable")
+        """The ``k`` process variables with the largest shares, largest first.
+
+        The clock (``time_h``) is an input of the model, not a variable that drove the
+        prediction: it is not ranked, and the shares are among the process variables
+        (:meth:`process_shares`).
+        """
+        s = self.process_shares().sort_values(ascending=False, kind="stable")
         return [(str(v), float(x)) for v, x in s.iloc[:k].items()]
 
     # ------------------------------------------------------------ persistence
