@@ -176,6 +176,10 @@ class RulesConfig:
             the good training batches.
         cusum_k, cusum_window_h: CUSUM allowance (in residual sd) and the rows it looks
             back (pH-controller mismatch, DO shift).
+        drift_k: allowance (residual sd) of a second CUSUM on the same residuals, tuned to
+            a reading that ramps away (``ph_drift``, ``do_drift``): it alarms about an hour
+            after a drift leaves the noise, where the ``cusum_k`` one needs two to four;
+            0 = off.
         demand_window_h: window of the oxygen-demand rise.
         consistency_margin: each check alarms above this factor x the highest value of its
             statistic on the good training batches (CUSUM, demand rise, base rate).
@@ -224,6 +228,7 @@ class RulesConfig:
     consistency: bool = True
     cusum_k: float = 0.5
     cusum_window_h: float = 24.0
+    drift_k: float = 1.0
     demand_window_h: float = 3.0
     consistency_margin: float = 1.25
     clear_steps: int = 3
@@ -237,6 +242,10 @@ class RulesConfig:
         if not 0.0 <= self.auto_off_share <= 1.0:
             raise ValueError(
                 f"anomaly.rules.auto_off_share must be in [0, 1], got {self.auto_off_share}"
+            )
+        if self.drift_k < 0 or self.cusum_k < 0:
+            raise ValueError(
+                f"anomaly.rules.cusum_k and drift_k must be >= 0, got {self.cusum_k}, {self.drift_k}"
             )
         if self.incident_gap_h < 0:
             raise ValueError(

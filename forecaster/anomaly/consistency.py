@@ -13,6 +13,11 @@ fitted value is a plain float, stored in ``thresholds.json``):
   saturated output gives only a bound. A drifting reading,
   or CO2 sparged while base is needed, leaves a residual; a CUSUM (Page 1954, Biometrika
   41:100) of the standardised residual over the last ``cusum_window_h`` rows alarms.
+- ``ph_drift`` and ``do_drift``: the same residuals under a CUSUM with the larger
+  allowance ``drift_k`` (1 sd: tuned to a shift of 2 sds, Page's k = shift / 2). A probe
+  drifting at 0.3-2.4 noise sds an hour passes 3 sds within hours, and this CUSUM's limit
+  (from the good batches, as every other) is reached about an hour after that, where the
+  ``cusum_k`` = 0.5 one, tuned to a small lasting offset, needs two to four.
 - ``do_shift``: the same CUSUM on the DO deviation from set point that the cascade does not
   explain (probe drift, DO short): less the PI loop's lag behind a ramping demand (fitted on
   the cascade's rate of change), and only the unexplained side while the cascade sits at its
@@ -25,7 +30,8 @@ fitted value is a plain float, stored in ``thresholds.json``):
 - ``base_demand_high``: base pumped faster than in any good batch.
 
 Each check alarms above ``consistency_margin`` x the highest value of its statistic on the
-good training batches. A flag at row t uses rows back to t - max(cusum window, demand
+good training batches; a check without such a value (a detector fitted before the check
+existed) is not run. Alarms and their reasons: :mod:`~forecaster.anomaly.consistency_alarms`. A flag at row t uses rows back to t - max(cusum window, demand
 window) only, so streaming and one-shot detection agree.
 """
 
@@ -37,9 +43,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.anomaly.config import RulesConfig
-from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf
-from forecaster.anomaly.rule_text import PartText
-from forecaster.anomaly.rule_vars import RuleVariables
+from forecaster.anomaly.rule_signals import Rows, col, locf
 
 PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
 #: Cascade output (0-2: agitation + sparge, each 0-1 of the good range) within this of its
@@ -261,8 +265,10 @@ def statistics(
         base, co2 = np.nan_to_num(locf(base)), np.nan_to_num(locf(co2))  # type: ignore[arg-type]
         sp = locf(sp)  # type: ignore[arg-type]
         r = _ph_residual(ph - sp, base, co2, m)  # type: ignore[operator]
-        stat = windowed_cusum(np.where(early, 0.0, r / m.ph_sigma), cfg.cusum_k, w)
-        out["ph_controller_mismatch"] = (stat, (ph, ph - r, base, co2))
+        z = np.where(early, 0.0, r / m.ph_sigma)
+        out["ph_controller_mismatch"] = (windowed_cusum(z, cfg.cusum_k, w), (ph, ph - r, base, co2))
+        if cfg.drift_k > 0:
+            out["ph_drift"] = (windowed_cusum(z, cfg.drift_k, w), (ph, ph - r, base, co2))
     have_cascade = m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows
     u = _cascade(rows, m) if have_cascade else None
     do, do_sp = col(rows, "do_pct"), col(rows, "do_setpoint_pct")
@@ -270,8 +276,10 @@ def statistics(
         d = do - locf(do_sp)
         z = _do_residual(d - m.do_mean, u, t, m) / m.do_sigma
         rec = do_recovery(t, u, z) if restart else None
-        stat = windowed_cusum(np.where(early, 0.0, z), cfg.cusum_k, w, rec)
-        out["do_shift"] = (stat, (do, locf(do_sp), d))
+        z = np.where(early, 0.0, z)
+        out["do_shift"] = (windowed_cusum(z, cfg.cusum_k, w, rec), (do, locf(do_sp), d))
+        if cfg.drift_k > 0:
+            out["do_drift"] = (windowed_cusum(z, cfg.drift_k, w, rec), (do, locf(do_sp), d))
     if u is not None:
         j = np.searchsorted(t, t - cfg.demand_window_h)
         ok = (t - t[j] >= 0.9 * cfg.demand_window_h) & ~early
@@ -279,90 +287,4 @@ def statistics(
     base = col(rows, "base_rate_mL_h")
     if m.base_max is not None and base is not None:
         out["base_demand_high"] = (np.where(early, 0.0, np.nan_to_num(base)), (base,))
-    return out
-
-
-def _window_mean(x: np.ndarray, w: int) -> np.ndarray:
-    """(T,) mean of the last ``w`` rows of ``x`` (fewer at the start; NaN read as 0)."""
-    c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(x))])
-    n = np.minimum(np.arange(1, len(x) + 1), w)
-    return (c[1:] - c[np.arange(len(x)) + 1 - n]) / n
-
-
-def consistency_rules(
-    rows: Rows, cfg: RulesConfig, m: ConsistencyModel, rv: RuleVariables | None = None
-) -> list[RuleResult]:
-    """The checks as :class:`RuleResult` (reason sentences included) on one batch's rows
-    (rule parts; ``rv`` says which process column each is, for the reasons)."""
-    rv = rv or RuleVariables.cho()
-    t = np.asarray(rows["time_h"], dtype=float)
-    agit, flow = col(rows, "agitation_rpm"), col(rows, "airflow_L_min")
-    w = max(2, int(round(cfg.cusum_window_h)))
-    cusum_unit = (
-        f" sd-hours (CUSUM: the residual in normal sds, less {cfg.cusum_k:g} per hourly row, "
-        f"summed over up to {w} rows; {cfg.consistency_margin:g} x the highest on the good "
-        "training batches)"
-    )
-    out = []
-    for name, (stat, ex) in statistics(rows, cfg, m).items():
-        lim = cfg.consistency_margin * max(m.train_max.get(name, 0.0), 1e-9)
-        unit = cusum_unit
-        if name == "ph_controller_mismatch":
-            var, value, ref = "ph", ex[0], ex[1]
-            sp = locf(col(rows, "ph_setpoint"))  # type: ignore[arg-type]
-            mean_r = _window_mean(ex[0] - ex[1], w)  # reading - implied pH, last w rows
-
-            def why(
-                i: int, start: float, ph=ex[0], imp=ex[1], base=ex[2], co2=ex[3], sp=sp,
-                mr=mean_r, stat=stat, lim=lim,
-            ) -> str:  # fmt: skip
-                p, b, c = (PartText(x, rv) for x in ("ph", "base_rate_mL_h", "co2_flow_mL_min"))
-                return (
-                    f"{p.label} reading {ph[i]:.2f} at {p.voc.at(t[i])} against a {sp[i]:.2f} "
-                    f"setpoint, while the pH controller's outputs ({b.label_lc} "
-                    f"{b.with_unit(base[i], '.2g')}, {c.label} {c.with_unit(co2[i], '.2g')}) "
-                    f"imply about {imp[i]:.2f}; over the last {w} h the "
-                    f"reading ran {mr[i]:+.3f} pH from what they imply on average (normal "
-                    f"sd {m.ph_sigma:.3f}; CUSUM {stat[i]:.0f} against {lim:.0f}) since "
-                    f"{start:.0f} h: the pH probe drifts or an actuator does not do what it is told"
-                )
-        elif name == "do_shift":
-            var, value, ref = "do_pct", ex[0], ex[1]
-            mean_w = _window_mean(ex[2], w)
-
-            def why(i: int, start: float, do=ex[0], sp=ex[1], mw=mean_w, stat=stat, lim=lim) -> str:
-                d = PartText("do_pct", rv)
-                return (
-                    f"{d.label} reading {d.with_unit(do[i], d.level_fmt)} at {d.voc.at(t[i])} against a "
-                    f"{d.with_unit(sp[i], d.level_fmt)} setpoint has run {d.delta(mw[i]):+.2g}{d.unit} from "
-                    f"it on average over the last {w} h (normal sd {d.delta_with_unit(m.do_sigma, '.2g')}; "
-                    f"CUSUM {stat[i]:.0f} against {lim:.0f}) since "
-                    f"{start:.0f} h: probe drift, or oxygen supply short of demand"
-                )
-        elif name == "oxygen_demand_rise":
-            var, value, ref = "airflow_L_min", ex[0], ex[0] - stat
-            unit = f" of the cascade range in {cfg.demand_window_h:g} h"
-
-            def why(i: int, start: float, rise=stat) -> str:
-                a, f = PartText("agitation_rpm", rv), PartText("airflow_L_min", rv)
-                return (
-                    f"The DO cascade rose by {rise[i]:.2f} of its range in "
-                    f"{cfg.demand_window_h:g} h to {a.label_lc} {a.with_unit(agit[i], '.0f')} and "  # type: ignore[index]
-                    f"{f.label_lc} {f.with_unit(flow[i], '.3g')} at {a.voc.at(t[i])}, faster than in any good batch: oxygen "  # type: ignore[index]
-                    "demand is outgrowing the cells (contamination?) or oxygen transfer is failing"
-                )
-        else:
-            var, value, ref = "base_rate_mL_h", ex[0], np.full(len(t), lim)
-            unit = " mL/h"
-
-            def why(i: int, start: float, base=ex[0], lim=lim) -> str:
-                b = PartText("base_rate_mL_h", rv)
-                return (
-                    f"{b.label} {b.with_unit(base[i], '.3g')} at {b.voc.at(t[i])} is above "
-                    f"{b.with_unit(lim, '.3g')} "
-                    f"({cfg.consistency_margin:g} x the highest rate of the good batches): acid "
-                    "production is unusually high or the base is not reaching the vessel"
-                )
-
-        out.append(RuleResult(name, var, stat > lim, value, ref, stat / lim, lim, 0.0, why, unit))
     return out

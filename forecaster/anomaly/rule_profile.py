@@ -7,7 +7,10 @@ what is normal for this process:
   does not move from row to row in training (a noise-free export, a set point, a constant
   temperature) cannot be judged "frozen", so its stuck rule is off; a reading that repeats
   itself for a while in training (a historian that stores changes only) needs a longer flat
-  run than the longest seen there.
+  run than the longest seen there. The share of training steps on which it repeats itself
+  (``flat_share``, p) also bounds the run: n repeats in a row happen by chance about p^n
+  times per row, so the run needs the fewest repeats n whose chance count stays under
+  ``STUCK_CHANCE_PER_100_BATCH_DAYS`` (with p = 6e-5, two repeats: about 1e-5).
 - **spike limits** no tighter than ``SPIKE_NOISE_SD`` x that noise.
 - **range** of each controller output, so a reading pinned at a limit (an output at its
   maximum, DO at 0 %, viability at 100 %) is never called frozen.
@@ -43,6 +46,9 @@ SPIKE_NOISE_SD = 8.0
 #: A reading whose row-to-row change is within the stuck tolerance on more than this share
 #: of the training rows has no noise to lose: its stuck rule is off.
 FLAT_SHARE_MAX = 0.5
+#: Chance frozen-reading alarms allowed per 100 batch-days (hourly rows: 2,400 rows), from
+#: a reading's training repeat share ``flat_share``; well under the 0.3 false-alarm budget.
+STUCK_CHANCE_PER_100_BATCH_DAYS = 0.01
 #: Physical limits of readings (low, high): a reading pinned there is at the limit, not
 #: frozen (DO at 0 % when the culture uses oxygen as fast as it arrives).
 PHYSICAL_LIMITS: dict[str, tuple[float | None, float | None]] = {
@@ -58,7 +64,9 @@ class RuleProfile:
     Attributes:
         n_batches: training batches seen.
         noise: ``{variable: robust sd of the row-to-row change}`` (variable units).
-        flat_run_h: ``{variable: longest run (h) without change above the stuck tolerance}``.
+        flat_run_h: ``{variable: longest run (h) without change above the stuck tolerance}``
+            (steps x step length: one repeated reading is a 1-h run on hourly rows).
+        flat_share: ``{variable: share of the row-to-row steps without change}`` (0 to 1).
         stuck_off: ``{variable: why its stuck rule is off}`` (no noise in training).
         spike_limits: limits used by the spike rules (config value or the noise floor).
         ranges: ``{variable: [min, max]}`` of controller outputs and stuck-checked readings.
@@ -74,6 +82,7 @@ class RuleProfile:
     n_batches: int = 0
     noise: dict[str, float] = field(default_factory=dict)
     flat_run_h: dict[str, float] = field(default_factory=dict)
+    flat_share: dict[str, float] = field(default_factory=dict)
     stuck_off: dict[str, str] = field(default_factory=dict)
     spike_limits: dict[str, float] = field(default_factory=dict)
     ranges: dict[str, list[float]] = field(default_factory=dict)
@@ -88,8 +97,20 @@ class RuleProfile:
         return asdict(self)
 
     def stuck_duration_h(self, var: str, cfg: RulesConfig, dt_h: float = 1.0) -> float:
-        """Flat run (h) that makes ``var`` stuck: the config's, or longer than any in training."""
-        return max(cfg.stuck_duration_h, self.flat_run_h.get(var, 0.0) + dt_h)
+        """Hours from the first to the last repeated reading that make ``var`` stuck.
+
+        The stuck rule flags each row that repeats its predecessor; a run of n flagged rows
+        lasts (n - 1) x ``dt_h`` and spans n flat steps (``flat_run_h`` counts steps). So a
+        run longer than any in training lasts ``flat_run_h``, and a run of n repeats with
+        p^n x 2,400 rows per 100 batch-days under ``STUCK_CHANCE_PER_100_BATCH_DAYS`` lasts
+        (n - 1) x ``dt_h``; the longest of these and the config's ``stuck_duration_h``.
+        """
+        rows = 100.0 * 24.0 / max(dt_h, 1e-9)  # rows in 100 batch-days
+        n, p = 1, self.flat_share.get(var, 0.0)
+        while p > 0.0 and rows * p**n > STUCK_CHANCE_PER_100_BATCH_DAYS and n < 1000:
+            n += 1
+        chance_h = (n - 1) * dt_h
+        return max(cfg.stuck_duration_h, self.flat_run_h.get(var, 0.0), chance_h)
 
     def at_limit(self, var: str, x: np.ndarray) -> np.ndarray:
         """(T,) the reading sits at a physical limit or at the edge of its training range."""
@@ -203,6 +224,7 @@ def learn_signals(
         p.noise[var] = float(np.median(d) / (0.6745 * np.sqrt(2.0)))
         p.flat_run_h[var] = float(max(runs))
         flat = float(np.mean(d <= cfg.stuck_tolerance))
+        p.flat_share[var] = flat
         if var in cfg.stuck_variables and flat > FLAT_SHARE_MAX:
             p.stuck_off[var] = (
                 f"it repeats its previous value on {flat:.0%} of the rows of the fault-free "

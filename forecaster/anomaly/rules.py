@@ -22,7 +22,8 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.anomaly.config import RulesConfig
-from forecaster.anomaly.consistency import ConsistencyModel, consistency_rules
+from forecaster.anomaly.consistency import ConsistencyModel
+from forecaster.anomaly.consistency_alarms import consistency_rules
 from forecaster.anomaly.mass_balance import feed_rule
 from forecaster.anomaly.rule_profile import PHYSICAL_LIMITS, RuleProfile
 from forecaster.anomaly.rule_signals import (

@@ -7,12 +7,8 @@ import pandas as pd
 import pytest
 
 from forecaster.anomaly.config import RulesConfig
-from forecaster.anomaly.consistency import (
-    ConsistencyModel,
-    consistency_rules,
-    fit_consistency,
-    windowed_cusum,
-)
+from forecaster.anomaly.consistency import ConsistencyModel, fit_consistency, windowed_cusum
+from forecaster.anomaly.consistency_alarms import consistency_rules
 
 CFG = RulesConfig()
 LO, HI = 6.95, 7.05  # dead band of a 7.00 set point
