@@ -115,3 +115,47 @@ def daily_trajectory(
     keep = row >= 0
     values = pick.take(trajectory[row[keep], days[keep] - 1])
     return days[keep], values, fitted[keep]
+
+
+def rescale_to_harvest(
+    harvest: np.ndarray,
+    trajectory: np.ndarray,
+    time_h: float,
+    target: np.ndarray,
+    pick: QuantilePick,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row's decoded forecast moved onto another harvest forecast, as one number.
+
+    The harvest quantiles are scaled by ``r = target median / own median`` and the reported
+    interval quantiles set to ``target``'s; the trajectory's days still ahead of ``time_h``
+    are scaled by a factor that ramps from 1 at ``time_h`` to ``r`` at the harvest day (days
+    already behind are data, and stay), and its harvest day is the new harvest forecast.
+
+    Args:
+        harvest: ``(Q,)`` decoded harvest quantiles (mg/L).
+        trajectory: ``(D, Q)`` decoded trajectory of the same row; its last day is the harvest.
+        time_h: hour of the row.
+        target: ``(3,)`` interval low, median, interval high of the harvest (mg/L).
+        pick: which quantiles are the reported interval and median.
+
+    Returns:
+        ``harvest (Q,)``, ``trajectory (D, Q)``: new arrays, quantiles sorted.
+    """
+    lo, mid, hi = pick
+    harvest = np.asarray(harvest, dtype=float)
+    own = float(harvest[mid])
+    r = float(target[1]) / own if own > 0 else 1.0
+    new_h = harvest * r
+    new_h[lo], new_h[mid], new_h[hi] = (float(v) for v in target)
+    new_h = np.sort(new_h)
+    traj = np.array(trajectory, dtype=float, copy=True)
+    n_days = traj.shape[0]
+    if n_days:
+        day_h = 24.0 * np.arange(1, n_days + 1)
+        span = max(day_h[-1] - float(time_h), 1e-9)
+        ahead = day_h > float(time_h) + 1e-9
+        ramp = np.clip((day_h - float(time_h)) / span, 0.0, 1.0)
+        factor = np.where(ahead, 1.0 + (r - 1.0) * ramp, 1.0)
+        traj = np.sort(traj * factor[:, None], axis=1)
+        traj[-1] = new_h
+    return new_h, traj

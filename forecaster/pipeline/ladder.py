@@ -38,6 +38,7 @@ from forecaster.data.folds import kfold_batches
 from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key
 from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
+from forecaster.models.ladder.chosen import EXPENSIVE, ChosenForecast
 from forecaster.models.ladder.protocol import upto
 from forecaster.models.ladder.summary import RidgeSummary
 from forecaster.pipeline.ladder_select import Choice, Forecasts, choose, combine
@@ -211,6 +212,25 @@ def fit_ladder(
         "levels": [level_key(lv) for lv in levels],
     }
     return LadderResult(metrics, final, choices, cals, oos)
+
+
+def chosen_forecast(result: LadderResult) -> ChosenForecast | None:
+    """What serving the ladder's choice needs (``forecast/chosen.json``); None when no
+    origin day has a choice."""
+    if not result.choices:
+        return None
+    weights = {d: dict(c.weights) for d, c in result.choices.items()}
+    used = {n for w in weights.values() for n in w}
+    rungs = {n: r for n, r in result.rungs.items() if n in used and n not in EXPENSIVE}
+    ends = [r.planned_end_h for r in result.rungs.values() if getattr(r, "planned_end_h", None)]
+    return ChosenForecast(
+        product=str(result.metrics["ladder"]["product"]),
+        weights=weights,
+        rungs=rungs,
+        calibration=result.calibrations["chosen"],
+        planned_end_h=float(ends[0]) if ends else float("nan"),
+        rung_by_day={d: c.rung for d, c in result.choices.items()},
+    )
 
 
 def _product_of(sequence, rf) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forecaster.models.ladder.chosen import geometric_blend
 from forecaster.pipeline.evaluate import mape
 
 #: fewest validation batches on which an expensive rung may replace the cross-validated choice
@@ -95,11 +96,9 @@ def blend(parts: dict[str, Forecasts], weights: dict[str, float]) -> Forecasts:
     for n in names[1:]:
         common &= set(parts[n].ids.astype(str))
     aligned = [parts[n].on(common).sorted() for n in names]
-    w = np.asarray([weights[n] for n in names], dtype=float)
-    w = w / w.sum()
-    logp = sum(wi * np.log(a.p) for wi, a in zip(w, aligned))
+    p = geometric_blend([a.p for a in aligned], [weights[n] for n in names])
     a0 = aligned[0]
-    return Forecasts(a0.ids, a0.y, np.sort(np.exp(logp), axis=1), a0.fold)
+    return Forecasts(a0.ids, a0.y, p, a0.fold)
 
 
 def inverse_error_weights(parts: dict[str, Forecasts]) -> dict[str, float]:

@@ -124,17 +124,24 @@ def ladder_metrics(ctx: RunContext, seq, rf, fault_filter, origin_days=ORIGIN_DA
     the last two into the models' own entries) and ``ladder`` (its settings); or
     ``{"ladder": {"note": ...}}`` when the data are too few for the folds.
     """
-    from forecaster.pipeline.ladder import run_ladder
+    import json
+
+    from forecaster.data.io import atomic_write_text
+    from forecaster.pipeline.ladder import chosen_forecast, fit_ladder
 
     train = ctx.batches("train", faulty=fault_filter)
     val = ctx.batches("val", faulty=fault_filter)
     n = train[schema.BATCH_ID].nunique() + val[schema.BATCH_ID].nunique()
     try:
-        lad = run_ladder(train, val, ctx.batches("test", faulty=False), sequence=seq, rf=rf,
+        lad = fit_ladder(train, val, ctx.batches("test", faulty=False), sequence=seq, rf=rf,
                          origin_days=tuple(origin_days), k=min(5, max(2, n // 2)), seed=ctx.seed)  # fmt: skip
     except ConfigError as err:
         return {"ladder": {"note": f"forecaster ladder skipped: {err}"}}
-    return lad
+    chosen = chosen_forecast(lad)
+    if chosen is not None:  # predict and Monitor serve this choice (forecast/chosen.json)
+        path = ctx.run_dir / "forecast" / "chosen.json"
+        atomic_write_text(path, json.dumps(chosen.state_dict(), indent=1))
+    return lad.metrics
 
 
 def _figures(ctx: RunContext, metrics: dict, rf) -> None:

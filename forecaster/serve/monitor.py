@@ -80,6 +80,7 @@ class _BatchState:
     alarms: object = None
     t0_stamp: pd.Timestamp | None = None  # first timestamp (time_unit: timestamp)
     last: MonitorUpdate | None = None
+    rows: list[pd.DataFrame] = field(default_factory=list)  # canonical rows (chosen forecast)
 
 
 class Monitor:
@@ -171,6 +172,9 @@ class Monitor:
         # the forecast at the last new row, decoded as every other path decodes it
         f = decode({k: v[0, -1].numpy() for k, v in out.items()}, self.model.scales,
                    self.model.horizon_days, self.model.harvest_day)  # fmt: skip
+        if self.run.choice is not None:  # the harvest forecast training chose
+            st.rows.append(canon)
+            f = self.run.choice.apply_row(pd.concat(st.rows, ignore_index=True), f)
         days = self.model.remaining_days(float(t[-1]))
         h, tr = self._q.take(f["harvest"]), self._q.take(f["trajectory"][days - 1])
         st.last = MonitorUpdate(

@@ -217,6 +217,8 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
     rows = [g.sort_values(schema.TIME, kind="stable") for g in groups]
     ids = [str(g[schema.BATCH_ID].iloc[0]) for g in rows]
     steps = model.step_outputs(rows)  # decoded: unscaled, clipped at 0
+    if run.choice is not None:  # the harvest forecast training chose (forecast/chosen.json)
+        steps = run.choice.apply(rows, steps)
     if not model.prep.product_in_run:  # dashboards: no daily curve before the harvest
         steps = [{**o, "product_in_run": False} for o in steps]
     seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t

@@ -40,6 +40,9 @@ class LoadedRun:
         process: the run's process definition (``process.json``; older folders: CHO).
         feed_recipe: the feed's schedule when training found the feed follows a recipe
             (``forecast/feed_recipe.json``): the recommendation is its next value.
+        cadence: the row and assay spacing the run was trained on (``cadence.json``).
+        choice: the harvest forecast training chose per origin day (``forecast/chosen.json``,
+            :mod:`forecaster.serve.chosen`); None: the network's own is served.
     """
 
     run_dir: Path
@@ -52,6 +55,7 @@ class LoadedRun:
     process: Process = field(default_factory=default_process)
     feed_recipe: object | None = None  # FeedRecipe when the feed follows a schedule
     cadence: object | None = None  # Cadence the run was trained on (cadence.json)
+    choice: object | None = None  # ServedChoice: the forecast training chose (chosen.json)
 
     @property
     def required(self) -> list[str]:
@@ -113,6 +117,9 @@ def load_run(run_dir: str | os.PathLike) -> LoadedRun:
     run = LoadedRun(run_dir, manifest, config, column_map, model, detector, baseline, process)
     run.feed_recipe = _load_feed_recipe(run_dir)
     run.cadence = _load_cadence(run_dir)
+    from forecaster.serve.chosen import load_choice
+
+    run.choice = load_choice(run_dir, model)
     return run
 
 

@@ -114,7 +114,11 @@ def test_cli_alarms_attributions_dashboards_report(cli_out):
 
 
 def test_api_equals_model_predict(loaded_run, two_batches):
-    res = predict_table(loaded_run, two_batches, attributions=False, alarms=False)
+    """Without a chosen forecast the API gives the network's own forecasts."""
+    import dataclasses
+
+    plain = dataclasses.replace(loaded_run, choice=None)
+    res = predict_table(plain, two_batches, attributions=False, alarms=False)
     groups = [g for _, g in two_batches.groupby(schema.BATCH_ID)]
     ref = loaded_run.model.predict(groups).set_index(schema.BATCH_ID)
     got = res.predictions.set_index(schema.BATCH_ID)
@@ -123,6 +127,33 @@ def test_api_equals_model_predict(loaded_run, two_batches):
         got["harvest_titer_mg_L"], ref["harvest_titer_mg_L"].clip(lower=0), rtol=1e-6
     )
     assert res.alarms.empty and res.attributions.empty
+
+
+def test_running_batch_gets_the_chosen_forecast_finished_one_the_networks(loaded_run, two_batches):
+    """forecast/chosen.json is served on a running batch: the ladder's choice at its origin
+    day, with the choice's conformal 80 % interval; the trajectory ends at it. A finished
+    batch keeps the network's forecast of its harvest assay."""
+    from forecaster.models.ladder.protocol import upto
+
+    choice = loaded_run.choice
+    assert choice is not None and choice.chosen.weights  # the tiny run wrote chosen.json
+    res = predict_table(loaded_run, two_batches, attributions=False, alarms=False)
+    got = res.predictions.set_index(schema.BATCH_ID)
+    groups = {b: g.sort_values(schema.TIME) for b, g in two_batches.groupby(schema.BATCH_ID)}
+    ref = loaded_run.model.predict(list(groups.values())).set_index(schema.BATCH_ID)
+    assert got.loc["B0000", "harvest_titer_mg_L"] == pytest.approx(
+        ref.loc["B0000", "harvest_titer_mg_L"], rel=1e-6
+    )
+    running = groups["B0001"]
+    seq = np.asarray(loaded_run.model.step_outputs([running])[0]["harvest"][-1])[None]
+    given = {"sequence": np.sort(choice.pick.take(seq), axis=1)}
+    want = choice.chosen.predict([upto(running, 84.0)], given=given, level=0.8)[0]
+    np.testing.assert_allclose(
+        got.loc["B0001", ["harvest_titer_p10_mg_L", "harvest_titer_mg_L", "harvest_titer_p90_mg_L"]]
+        .to_numpy(dtype=float), want, rtol=1e-6
+    )  # fmt: skip
+    last = res.trajectories[res.trajectories[schema.BATCH_ID] == "B0001"].iloc[-1]
+    assert last["titer_mg_L"] == pytest.approx(want[1], rel=1e-6)
 
 
 def test_no_pictures_no_attributions_and_parquet(run_dir, two_batches, tmp_path):
