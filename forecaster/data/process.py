@@ -20,6 +20,10 @@ or feed, logged online), ``setpoint`` and ``static`` (initial condition, constan
 In ``variables`` the role may also be ``product`` (an offline assay that becomes the
 product), ``feed`` (a control that becomes the primary feed), ``input``, ``assay`` or
 ``initial``. Set points and static values are ``known_in_advance`` (planned recipe values).
+The CHO preset holds the planned recipe as static columns (``schema.PLAN``: feed start, shift
+time and temperature, harvest time), which the simulator writes on every row; the models take
+them as inputs from the first row on (known future inputs), and ``model.exclude_inputs``
+trains without them.
 
 A run config's ``data.process`` section is :class:`forecaster.data.process_config.ProcessConfig`.
 The resolved definition is plain values (:meth:`Process.to_dict`), stored with the run so
