@@ -23,7 +23,7 @@ import pandas as pd
 
 from forecaster.data.errors import ConfigError, DataError, DataProblems, TimeOrderError, suggest
 
-__all__ = ["localize", "starts", "suggest_time_zone", "to_utc", "zone_problem"]
+__all__ = ["localize", "localize_rows", "starts", "suggest_time_zone", "to_utc", "zone_problem"]
 
 #: Advice added to a duplicated / backwards time when naive timestamps were read as UTC.
 ZONE_FIX = (
@@ -156,18 +156,55 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
     return out
 
 
-def _first_is_summer(local: pd.Series, time_zone: str) -> np.ndarray:
+def localize_rows(
+    values: pd.Series, time_zone: str, last_utc: pd.Timestamp | None = None
+) -> pd.Series:
+    """New rows of ONE batch (a monitor update) -> UTC, continuing from the rows seen before.
+
+    The repeated autumn hour may be split over two updates: the batch's last row already
+    read (``last_utc``) says whether the clock had gone back, so 02:30 after a winter-time
+    02:00 stays winter time, and 02:00 after a summer-time 02:50 becomes winter time.
+
+    Args:
+        values: the update's local date/time cells, shape (n_rows,), in time order.
+        time_zone: IANA zone name of the batch's naive timestamps.
+        last_utc: UTC time of the batch's last row already read (None: first update).
+
+    Returns:
+        UTC timestamps, shape (n_rows,), same index; timestamps with an offset are converted.
+
+    Raises:
+        DataError: unknown zone, unreadable cell, or a wall time in a spring-forward gap.
+    """
+    if last_utc is None:
+        return localize(values, pd.Series("", index=values.index), time_zone)
+    prev = pd.Timestamp(last_utc).tz_convert(time_zone)
+    naive = pd.to_datetime(values, format="mixed")
+    if getattr(naive.dt, "tz", None) is not None:
+        return naive.dt.tz_convert("UTC")
+    wall = pd.concat([pd.Series([prev.tz_localize(None)], index=[None]), naive])
+    wall = wall.astype(naive.dtype)
+    flags = _first_is_summer(wall, time_zone, summer_at_start=bool(prev.dst()))
+    try:
+        aware = wall.dt.tz_localize(time_zone, ambiguous=flags, nonexistent="raise")
+    except Exception:  # noqa: BLE001 - the gap: the batch-wise reader words it
+        return localize(values, pd.Series("", index=values.index), time_zone)
+    return aware.iloc[1:].dt.tz_convert("UTC")
+
+
+def _first_is_summer(local: pd.Series, time_zone: str, summer_at_start: bool = True) -> np.ndarray:
     """DST flag per row: within a repeated hour, rows before the clock goes back are summer.
 
-    A repeated wall time shows as the time standing still or running backwards; rows before that step (in the
-    repeated hour) are summer time (True), rows from it on are winter time (False).
+    A repeated wall time shows as the time standing still or running backwards; rows before
+    that step (in the repeated hour) are summer time (True), rows from it on are winter time
+    (False). ``summer_at_start=False``: the clock had gone back before the first row.
     """
     t = local.to_numpy("datetime64[ns]")
     repeat = local.dt.tz_localize(time_zone, ambiguous="NaT", nonexistent="NaT").isna()
     repeat &= local.dt.tz_localize(time_zone, ambiguous=True, nonexistent="NaT").notna()
     step = np.diff(t) <= np.timedelta64(0, "ns")  # a plain duplicate elsewhere is not DST
     back = np.flatnonzero(step & repeat.to_numpy()[1:])
-    flags = np.ones(len(t), dtype=bool)
+    flags = np.full(len(t), summer_at_start, dtype=bool)
     if back.size:
         flags[back[0] + 1 :] = False
     return flags

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from forecaster.data.errors import DataError
-from forecaster.data.local_time import localize
+from forecaster.data.local_time import localize, localize_rows
 
 
 def _hours(utc: pd.Series) -> list[float]:
@@ -40,3 +40,23 @@ def test_a_duplicate_before_the_repeat_does_not_shift_it():
     wall = ["2026-10-25 00:30", "2026-10-25 00:30", "2026-10-25 02:30", "2026-10-25 02:30"]
     utc = localize(pd.Series(wall), pd.Series(["B4"] * 4), "Europe/Berlin")
     assert _hours(utc) == [0.0, 0.0, 2.0, 3.0]  # 00:30 and 02:30 are both summer time
+
+
+def test_rows_read_in_updates_continue_through_the_repeated_hour():
+    # 30-min rows through the autumn change, delivered in three monitor updates
+    wall = ["01:30", "02:00", "02:30", "02:00", "02:30", "03:00"]
+    whole = localize(pd.Series([f"2026-10-25 {w}" for w in wall]), pd.Series(["B"] * 6),
+                     "Europe/Berlin")  # fmt: skip
+    parts, last = [], None
+    for chunk in (wall[:3], wall[3:4], wall[4:]):
+        utc = localize_rows(pd.Series([f"2026-10-25 {w}" for w in chunk]), "Europe/Berlin", last)
+        parts += list(utc)
+        last = utc.iloc[-1]
+    assert parts == list(whole)
+    assert _hours(pd.Series(parts)) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+
+
+def test_an_update_after_winter_time_stays_winter_time():
+    first = localize_rows(pd.Series(["2026-10-25 02:30", "2026-10-25 02:00"]), "Europe/Berlin")
+    nxt = localize_rows(pd.Series(["2026-10-25 02:30"]), "Europe/Berlin", first.iloc[-1])
+    assert (nxt.iloc[0] - first.iloc[-1]) == pd.Timedelta(minutes=30)
