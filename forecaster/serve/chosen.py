@@ -54,6 +54,15 @@ class ServedChoice:
         end = self.chosen.planned_end_h
         return bool(np.isfinite(end) and float(time_h) >= end - FINISHED_TOL_H)
 
+    def label(self, time_h: float) -> str:
+        """Which forecast a batch whose last row is at ``time_h`` is served, in words."""
+        if self.finished(time_h):
+            return "sequence (finished batch)"
+        d = str(self.chosen.day_for(np.asarray([float(time_h)]))[0])
+        return (
+            f"{self.chosen.rung_by_day.get(d, '+'.join(self.chosen.weights[d]))} (day-{d} choice)"
+        )
+
     def harvest(self, rows: Sequence[pd.DataFrame], seq_harvest: np.ndarray) -> np.ndarray:
         """``(n, 3)`` chosen harvest forecast at each batch's last row.
 

@@ -92,6 +92,7 @@ PREDICTION_COLUMNS = [
     "harvest_titer_mg_L",
     "harvest_titer_p10_mg_L",
     "harvest_titer_p90_mg_L",
+    "harvest_forecast_by",
     "n_alarms",
     "top_variables",
 ]
@@ -246,8 +247,9 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
             t_last = o["time_h"]
             dt = float(np.median(np.diff(t_last))) if len(t_last) > 1 else 1.0
             feed_next = recipe.next_value(float(t_last[-1]) + dt)
+        by = run.choice.label(o["time_h"][-1]) if run.choice is not None else "sequence"
         pred.append((b, float(o["time_h"][-1]), len(g), feed_next, float(h[mid]), float(h[lo]),
-                     float(h[hi]), len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
+                     float(h[hi]), by, len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
         days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)
         if not model.prep.product_in_run:  # measured only at harvest: no daily curve
             last = days == days.max() if days.size else np.zeros(0, dtype=bool)
