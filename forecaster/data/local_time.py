@@ -171,15 +171,18 @@ def localize_rows(
         last_utc: UTC time of the batch's last row already read (None: first update).
 
     Returns:
-        UTC timestamps, shape (n_rows,), same index; timestamps with an offset are converted.
+        UTC timestamps, shape (n_rows,), same index (NaT where a cell is not a date/time);
+        timestamps with an offset are converted.
 
     Raises:
-        DataError: unknown zone, unreadable cell, or a wall time in a spring-forward gap.
+        DataError: unknown zone, or a wall time in a spring-forward gap.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": mixed is asked for
+        naive = pd.to_datetime(values, errors="coerce", format="mixed")
     if last_utc is None:
-        return localize(values, pd.Series("", index=values.index), time_zone)
+        return localize(naive, pd.Series("", index=values.index), time_zone)
     prev = pd.Timestamp(last_utc).tz_convert(time_zone)
-    naive = pd.to_datetime(values, format="mixed")
     if getattr(naive.dt, "tz", None) is not None:
         return naive.dt.tz_convert("UTC")
     wall = pd.concat([pd.Series([prev.tz_localize(None)], index=[None]), naive])
@@ -188,7 +191,7 @@ def localize_rows(
     try:
         aware = wall.dt.tz_localize(time_zone, ambiguous=flags, nonexistent="raise")
     except Exception:  # noqa: BLE001 - the gap: the batch-wise reader words it
-        return localize(values, pd.Series("", index=values.index), time_zone)
+        return localize(naive, pd.Series("", index=values.index), time_zone)
     return aware.iloc[1:].dt.tz_convert("UTC")
 
 

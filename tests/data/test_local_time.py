@@ -60,3 +60,8 @@ def test_an_update_after_winter_time_stays_winter_time():
     first = localize_rows(pd.Series(["2026-10-25 02:30", "2026-10-25 02:00"]), "Europe/Berlin")
     nxt = localize_rows(pd.Series(["2026-10-25 02:30"]), "Europe/Berlin", first.iloc[-1])
     assert (nxt.iloc[0] - first.iloc[-1]) == pd.Timedelta(minutes=30)
+
+
+def test_an_update_with_an_unreadable_cell_gives_nat_there():
+    utc = localize_rows(pd.Series(["2026-10-25 01:00", "soon"]), "Europe/Berlin")
+    assert utc.iloc[0] == pd.Timestamp("2026-10-24 23:00", tz="UTC") and pd.isna(utc.iloc[1])
