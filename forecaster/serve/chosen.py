@@ -9,7 +9,9 @@ forecast is replaced by the choice's, with the choice's conformal 80 % interval,
 trajectory's days ahead moved onto it (:func:`forecaster.models.decode.rescale_to_harvest`),
 so the harvest forecast, the trajectory's last day and the dashboard stay one number.
 
-A finished batch (its rows reach the training batches' planned end) keeps the network's own
+A batch forecasts to its own planned harvest (its ``planned_harvest_h`` column, a
+planned-recipe value known in advance, when the data hold one; else the training batches'
+median end). A finished batch (its rows reach that planned harvest) keeps the network's own
 harvest forecast, which is fitted to the harvest assay of its last row. Run folders without
 ``chosen.json`` (older runs, or a ladder skipped for too few batches) serve the network's.
 """
@@ -32,6 +34,8 @@ __all__ = ["ServedChoice", "load_choice"]
 
 #: a batch whose last row is this close (h) to the planned end counts as finished
 FINISHED_TOL_H = 1.0
+#: the planned-recipe column of a batch's planned harvest time (h), when the data hold it
+PLANNED_HARVEST = "planned_harvest_h"
 
 
 class ServedChoice:
@@ -49,14 +53,25 @@ class ServedChoice:
         self.rf = rf
         self.pick = QuantilePick.of(model.net.quantiles)
 
-    def finished(self, time_h: float) -> bool:
-        """Whether a batch whose last row is at ``time_h`` has reached its planned end."""
-        end = self.chosen.planned_end_h
+    def planned_harvest(self, rows: pd.DataFrame) -> float:
+        """The batch's planned harvest time (h): its ``planned_harvest_h`` column when it has
+        one (a planned-recipe column, known in advance), else the training batches' median
+        end."""
+        if PLANNED_HARVEST in rows.columns and len(rows):
+            v = float(pd.to_numeric(rows[PLANNED_HARVEST], errors="coerce").iloc[-1])
+            if np.isfinite(v) and v > 0:
+                return v
+        return float(self.chosen.planned_end_h)
+
+    def finished(self, time_h: float, harvest_h: float | None = None) -> bool:
+        """Whether a batch whose last row is at ``time_h`` has reached its planned harvest
+        (``harvest_h``; None: the training batches' median end)."""
+        end = self.chosen.planned_end_h if harvest_h is None else harvest_h
         return bool(np.isfinite(end) and float(time_h) >= end - FINISHED_TOL_H)
 
-    def label(self, time_h: float) -> str:
+    def label(self, time_h: float, harvest_h: float | None = None) -> str:
         """Which forecast a batch whose last row is at ``time_h`` is served, in words."""
-        if self.finished(time_h):
+        if self.finished(time_h, harvest_h):
             return "sequence (finished batch)"
         d = str(self.chosen.day_for(np.asarray([float(time_h)]))[0])
         return (
@@ -74,12 +89,17 @@ class ServedChoice:
         given = {"sequence": seq}
         if "rf" in self.chosen.needs():
             given["rf"] = self.rf.predict(list(rows))
-        return self.chosen.predict(list(rows), given=given, level=0.8)
+        harvest_h = [self.planned_harvest(r) for r in rows]
+        return self.chosen.predict(list(rows), given=given, level=0.8, harvest_h=harvest_h)
 
     def apply(self, rows: Sequence[pd.DataFrame], steps: list[dict]) -> list[dict]:
         """The per-step outputs of each batch with the last row's harvest forecast and
         trajectory moved onto the chosen forecast (finished batches unchanged)."""
-        todo = [i for i, o in enumerate(steps) if not self.finished(o["time_h"][-1])]
+        todo = [
+            i
+            for i, o in enumerate(steps)
+            if not self.finished(o["time_h"][-1], self.planned_harvest(rows[i]))
+        ]
         if not todo:
             return steps
         target = self.harvest(
@@ -100,7 +120,7 @@ class ServedChoice:
         """One decoded row (``harvest (Q,)``, ``trajectory (D, Q)``) of a batch whose rows so
         far are ``rows`` moved onto the chosen forecast (the ``Monitor``'s path)."""
         t = float(rows[schema.TIME].iloc[-1])
-        if self.finished(t):
+        if self.finished(t, self.planned_harvest(rows)):
             return f
         p = self.harvest([rows], np.asarray(f["harvest"])[None])[0]
         h, tr = rescale_to_harvest(f["harvest"], f["trajectory"], t, p, self.pick)

@@ -247,7 +247,8 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
             t_last = o["time_h"]
             dt = float(np.median(np.diff(t_last))) if len(t_last) > 1 else 1.0
             feed_next = recipe.next_value(float(t_last[-1]) + dt)
-        by = run.choice.label(o["time_h"][-1]) if run.choice is not None else "sequence"
+        by = (run.choice.label(o["time_h"][-1], run.choice.planned_harvest(g))
+              if run.choice is not None else "sequence")  # fmt: skip
         pred.append((b, float(o["time_h"][-1]), len(g), feed_next, float(h[mid]), float(h[lo]),
                      float(h[hi]), by, len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
         days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)

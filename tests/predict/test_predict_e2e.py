@@ -178,3 +178,17 @@ def test_no_pictures_no_attributions_and_parquet(run_dir, two_batches, tmp_path)
     assert not (out / "dashboards").exists()
     assert pd.read_csv(out / "attributions.csv").empty
     assert len(pd.read_csv(out / "predictions.csv")) == 2
+
+
+def test_a_batch_past_its_own_planned_harvest_counts_as_finished(loaded_run, two_batches):
+    """planned_harvest_h (a planned-recipe column) sets each batch's own harvest: a batch
+    whose rows reach it is finished and keeps the network's forecast of its harvest."""
+    choice = loaded_run.choice
+    running = two_batches[two_batches[schema.BATCH_ID] == "B0001"].sort_values(schema.TIME)
+    early = running.assign(planned_harvest_h=float(running[schema.TIME].iloc[-1]))
+    assert choice.finished(84.0, choice.planned_harvest(early))
+    assert not choice.finished(
+        84.0, choice.planned_harvest(running.drop(columns="planned_harvest_h", errors="ignore"))
+    )
+    assert choice.label(84.0, choice.planned_harvest(early)) == "sequence (finished batch)"
+    assert "day-3 choice" in choice.label(84.0)
