@@ -35,7 +35,7 @@ from forecaster import schema
 from forecaster.data import targets
 from forecaster.data.errors import ShortBatchError
 from forecaster.data.folds import kfold_batches
-from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key
+from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key, min_residuals
 from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
 from forecaster.models.ladder.chosen import EXPENSIVE, ChosenForecast
@@ -185,7 +185,9 @@ def fit_ladder(
             continue
         c = choose(cheap, exp_d, naive_rungs, sorted(va))
         choices[d] = c
-        chosen_oos[d] = c.oos
+        chosen_oos[d], pooled = _calibration_set(c, cheap, naive_rungs, sorted(va), levels)
+        if pooled:
+            notes.append(f"day {d}: {pooled}")
         chosen_test[d] = combine({n: tests[n][d] for n in c.weights}, c.weights)
         if c.rung in naive_rungs:
             notes.append(f"day {d}: no rung beat the naive ones out of sample; {c.rung} is chosen")
@@ -230,6 +232,31 @@ def chosen_forecast(result: LadderResult) -> ChosenForecast | None:
         calibration=result.calibrations["chosen"],
         planned_end_h=float(ends[0]) if ends else float("nan"),
         rung_by_day={d: c.rung for d, c in result.choices.items()},
+    )
+
+
+def _calibration_set(
+    c: Choice, cheap: dict[str, Forecasts], naive: tuple[str, ...], val_ids: list[str], levels
+) -> tuple[Forecasts, str]:
+    """Out-of-sample forecasts the choice's conformal intervals are calibrated on, and a note.
+
+    A choice made on the validation batches is calibrated on them; when they are fewer than
+    the highest level needs (19 for 95 %), they are pooled with the cross-validated stage-1
+    choice's out-of-fold forecasts of the other batches: a few validation batches that
+    happen to be easy (and on which the choice was also selected) would otherwise give
+    intervals far narrower than the errors on new batches."""
+    need = max(min_residuals(lv) for lv in levels)
+    if c.on != "val" or c.oos.n >= need:
+        return c.oos, ""
+    stage1 = choose(cheap, {}, naive, [])
+    held = set(map(str, val_ids))
+    rest = stage1.oos.on([b for b in stage1.oos.ids.astype(str) if b not in held])
+    pooled = Forecasts()
+    pooled.add(c.oos.ids, c.oos.y, c.oos.p, -1)
+    pooled.add(rest.ids, rest.y, rest.p, 0)
+    return pooled, (
+        f"intervals calibrated on the {c.oos.n} validation batches the choice was made on "
+        f"pooled with {rest.n} out-of-fold forecasts of {stage1.rung} (fewer than {need})"
     )
 
 

@@ -99,3 +99,27 @@ def test_rescale_moves_the_harvest_and_keeps_the_days_behind():
     np.testing.assert_allclose(tr[-1], h)  # the trajectory ends at the harvest forecast
     np.testing.assert_allclose(tr[0], traj[0])  # day 1 (24 h) is behind the row at 30 h
     assert 22.0 < tr[1, 1] < 44.0  # day 2 is ahead: part of the way to the new harvest
+
+
+def test_a_choice_made_on_few_validation_batches_is_calibrated_on_more():
+    """Six easy validation batches alone would give intervals far narrower than the
+    cross-validated errors: they are pooled with the stage-1 choice's out-of-fold ones."""
+    from forecaster.pipeline.ladder import _calibration_set
+    from forecaster.pipeline.ladder_select import Choice, Forecasts
+
+    rng = np.random.default_rng(0)
+    ids = np.asarray([f"b{i:02d}" for i in range(30)], dtype=object)
+    y = rng.uniform(900, 1100, 30)
+    wide = y * np.exp(rng.normal(0, 0.2, 30))
+    cheap = {"naive_mean": Forecasts(ids, y, np.stack([wide * 0.8, wide, wide * 1.2], 1),
+                                     np.arange(30) % 5)}  # fmt: skip
+    val = list(ids[:6])
+    tight = Forecasts(ids[:6], y[:6], np.stack([y[:6] * 0.99, y[:6] * 1.01, y[:6] * 1.02], 1),
+                      np.full(6, -1))  # fmt: skip
+    c = Choice("sequence", {"sequence": 1.0}, "val", tight, {})
+    pooled, note = _calibration_set(c, cheap, ("naive_mean",), val, (0.8, 0.9, 0.95))
+    assert pooled.n == 30 and "pooled with 24" in note
+    assert np.quantile(np.abs(pooled.log_residuals()), 0.8) > 0.1  # the CV errors count
+    big = Choice("sequence", {"sequence": 1.0}, "val", cheap["naive_mean"], {})
+    same, note = _calibration_set(big, cheap, ("naive_mean",), val, (0.8, 0.9, 0.95))
+    assert same is big.oos and note == ""  # 30 validation batches: calibrated on them
