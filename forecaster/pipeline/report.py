@@ -76,6 +76,8 @@ def ladder_lines(t: dict) -> list[str]:
                 "lowest out-of-sample error, never worse there than the best naive rung: "
                 + ", ".join(f"day {d}: {chosen['rung_by_day'][d]}"
                            for d in sorted(chosen["rung_by_day"], key=int)) + "."]  # fmt: skip
+        out += ["`predict`, the dashboards, the app and `Monitor` serve it on running batches "
+                "(`forecast/chosen.json`; `predictions.csv` `harvest_forecast_by`)."]  # fmt: skip
         out += [f"- {n}" for n in chosen.get("notes", [])]
         cov = chosen.get("coverage", {})
         if cov:
