@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     held_out = {}
     for day in ORIGIN_DAYS:
         out = predict_cut(run_dir, new, day, work)
-        held_out[str(day)] = held_out_scores(pd.read_csv(out / "predictions.csv"), truth)
+        pred = pd.read_csv(out / "predictions.csv")
+        held_out[str(day)] = held_out_scores(pred, truth)
+        if "harvest_forecast_by" in pred:  # which forecast predict served at this cut
+            held_out[str(day)]["served"] = pred["harvest_forecast_by"].value_counts().to_dict()
     full = predict_cut(run_dir, new, None, work)
     alarms = pd.read_csv(full / "alarms.csv")
     predict_s = time.perf_counter() - start
