@@ -7,7 +7,8 @@ Roles (each in its own module):
   (:class:`~forecaster.anomaly.pca.PCAScorer`) and any registered one;
 - calibration: :mod:`~forecaster.anomaly.threshold`, out of fold with few training batches
   (:mod:`~forecaster.anomaly.oof`);
-- rules: :mod:`~forecaster.anomaly.rules`, :mod:`~forecaster.anomaly.consistency`,
+- rules: :mod:`~forecaster.anomaly.rules`, :mod:`~forecaster.anomaly.consistency` (its
+  alarms and reasons in :mod:`~forecaster.anomaly.consistency_alarms`),
   :mod:`~forecaster.anomaly.mass_balance`; which column of the process each rule reads
   (:mod:`~forecaster.anomaly.rule_vars`), what they learn on normal batches
   (:mod:`~forecaster.anomaly.rule_profile`), their reasons in the user's words
@@ -16,6 +17,7 @@ Roles (each in its own module):
   ``stream``), alarms via :mod:`~forecaster.anomaly.stream` and
   :mod:`~forecaster.anomaly.events`;
 - fitting without a run: :func:`forecaster.anomaly.fit.fit_detector`; in a training run:
-  the training run's anomaly stage calls it;
+  the training run's anomaly stage calls it; the rule set alone of a saved detector:
+  :func:`forecaster.anomaly.refit.refit_rules`;
 - evaluation: :mod:`~forecaster.anomaly.metrics`.
 """
