@@ -90,7 +90,14 @@ class ServedChoice:
         if "rf" in self.chosen.needs():
             given["rf"] = self.rf.predict(list(rows))
         harvest_h = [self.planned_harvest(r) for r in rows]
-        return self.chosen.predict(list(rows), given=given, level=0.8, harvest_h=harvest_h)
+        p = self.chosen.predict(list(rows), given=given, level=0.8, harvest_h=harvest_h)
+        # no conformal interval at that day and rungs without a spread: the network's band,
+        # relative to its median, around the chosen median (never a zero-width interval)
+        flat = (p[:, 2] - p[:, 0] <= 1e-9 * np.abs(p[:, 1])) & (seq[:, 1] > 0)
+        if flat.any():
+            rel = seq[flat] / seq[flat, 1:2]
+            p[flat, 0], p[flat, 2] = p[flat, 1] * rel[:, 0], p[flat, 1] * rel[:, 2]
+        return p
 
     def apply(self, rows: Sequence[pd.DataFrame], steps: list[dict]) -> list[dict]:
         """The per-step outputs of each batch with the last row's harvest forecast and

@@ -27,8 +27,8 @@ import torch
 
 from forecaster import schema
 from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
-from forecaster.data import units
-from forecaster.data.errors import MissingColumnError, NonNumericError, TimeOrderError
+from forecaster.data import local_time, units
+from forecaster.data.errors import DataError, MissingColumnError, NonNumericError, TimeOrderError
 from forecaster.data.streaming import StreamingFeatures
 from forecaster.data.validate import to_float
 from forecaster.models.decode import QuantilePick, decode
@@ -80,7 +80,7 @@ class _BatchState:
     alarms: object = None
     t0_stamp: pd.Timestamp | None = None  # first timestamp (time_unit: timestamp)
     last: MonitorUpdate | None = None
-    rows: list[pd.DataFrame] = field(default_factory=list)  # canonical rows (chosen forecast)
+    rows: pd.DataFrame | None = None  # canonical rows so far (the chosen forecast reads them)
 
 
 class Monitor:
@@ -173,8 +173,8 @@ class Monitor:
         f = decode({k: v[0, -1].numpy() for k, v in out.items()}, self.model.scales,
                    self.model.horizon_days, self.model.harvest_day)  # fmt: skip
         if self.run.choice is not None:  # the harvest forecast training chose
-            st.rows.append(canon)
-            f = self.run.choice.apply_row(pd.concat(st.rows, ignore_index=True), f)
+            st.rows = canon if st.rows is None else pd.concat([st.rows, canon], ignore_index=True)
+            f = self.run.choice.apply_row(st.rows, f)
         days = self.model.remaining_days(float(t[-1]))
         h, tr = self._q.take(f["harvest"]), self._q.take(f["trajectory"][days - 1])
         st.last = MonitorUpdate(
@@ -193,7 +193,8 @@ class Monitor:
         return st.last
 
     def _vocabulary(self, bid: str, st: _BatchState) -> Vocabulary:
-        starts = {bid: st.t0_stamp} if st.t0_stamp is not None else {}
+        t0, zone = st.t0_stamp, self._cmap.time_zone
+        starts = {} if t0 is None else {bid: t0.tz_convert(zone) if zone else t0}
         return OutputNames(self.run.process, self._cmap, starts).vocabulary(bid)
 
     # ------------------------------------------------------------------ checks
@@ -271,7 +272,20 @@ class Monitor:
         return self._bounds_cache[key]
 
     def _hours(self, values: pd.Series, st: _BatchState, bid: str, first_row: int) -> np.ndarray:
-        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        zone = self._cmap.time_zone
+        if zone is None:
+            stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        else:  # local wall-clock times: continue from the batch's last row (DST repeat)
+            last = (
+                None
+                if st.t0_stamp is None
+                else (st.t0_stamp + pd.Timedelta(hours=float(st.features.last_time_h)))
+            )
+            try:
+                stamps = local_time.localize_rows(values.reset_index(drop=True), zone, last)
+            except DataError as err:
+                err.batch, err.column, err.rows = bid, schema.TIME, (first_row,)
+                raise
         bad = stamps.isna().to_numpy()
         if bad.any():
             raise NonNumericError("time is not a date/time", batch=bid, column=schema.TIME,

@@ -192,3 +192,22 @@ def test_a_batch_past_its_own_planned_harvest_counts_as_finished(loaded_run, two
     )
     assert choice.label(84.0, choice.planned_harvest(early)) == "sequence (finished batch)"
     assert "day-3 choice" in choice.label(84.0)
+
+
+def test_a_chosen_forecast_without_any_interval_borrows_the_networks_band(loaded_run):
+    """A rung without a spread and no conformal interval at that day would serve a
+    zero-width interval: the network's band (relative to its median) is used instead."""
+    from forecaster.models.ladder.chosen import ChosenForecast
+    from forecaster.serve.chosen import ServedChoice
+
+    class FlatRF:
+        def predict(self, prefixes):
+            return np.full((len(prefixes), 3), 500.0)
+
+    chosen = ChosenForecast("titer_mg_L", {"3": {"rf": 1.0}}, planned_end_h=192.0)
+    served = ServedChoice(chosen, loaded_run.model, rf=FlatRF())
+    rows = [pd.DataFrame({schema.TIME: [0.0, 80.0], "titer_mg_L": [np.nan, 100.0]})]
+    seq = np.zeros((1, len(loaded_run.model.net.quantiles)))
+    lo, mid, hi = served.pick
+    seq[0, lo], seq[0, mid], seq[0, hi] = 800.0, 1000.0, 1300.0
+    np.testing.assert_allclose(served.harvest(rows, seq), [[400.0, 500.0, 650.0]])
