@@ -53,6 +53,11 @@ def make_batch(
         "ph_setpoint": 7.0,
         "temperature_setpoint_C": 36.8,
         "feed_glucose_g_L": 100.0,
+        # the planned recipe (known in advance): feed from 48 h, no shift, harvest at the end
+        "planned_feed_start_h": 48.0,
+        "planned_shift_h": float(n_hours),
+        "planned_post_shift_temperature_C": 36.8,
+        "planned_harvest_h": float(n_hours),
         "vcd_1e6_cells_mL": off(vcd),
         "viability_pct": off(97 + rng.normal(0, 0.5, n_hours)),
         "glucose_g_L": off(6.0 - 0.02 * t),
