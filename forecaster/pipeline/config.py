@@ -84,6 +84,25 @@ class TrainerConfig:
 
 
 @dataclass
+class ModelConfig(ForecastConfig):
+    """The ``model:`` section: the sequence forecaster (``ForecastConfig``) and its
+    transfer from the simulator (:mod:`forecaster.models.pretrain`).
+
+    Attributes:
+        pretrain_sim_batches: simulated batches, rendered like the training batches
+            (variables, units, cadence, length), the network is fitted on before the
+            training batches (0 = off). CHO-like processes only.
+        pretrain_epochs: epochs over those simulated batches.
+        pretrain_finetune_lr_scale: the learning rate of the fine-tuning on the training
+            batches after pre-training, as a fraction of ``lr``.
+    """
+
+    pretrain_sim_batches: int = 0
+    pretrain_epochs: int = 20
+    pretrain_finetune_lr_scale: float = 0.5
+
+
+@dataclass
 class RunConfig:
     """A whole training run.
 
@@ -101,7 +120,7 @@ class RunConfig:
     overwrite: bool = False
     sim: SimConfig = field(default_factory=SimConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    model: ForecastConfig = field(default_factory=ForecastConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     rf: RFConfig = field(default_factory=RFConfig)
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -17,10 +18,14 @@ from torch.utils.data import DataLoader
 
 from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_arrays, collate
 from forecaster.models.forecast import ForecastModule
+from forecaster.models.pretrain import pretrain, render_sim, user_shape
 from forecaster.models.sequence import SequenceForecaster
 from forecaster.models.training_length import resolve_epochs, steps_per_epoch, undertrained
 from forecaster.pipeline.context import RunContext
 from forecaster.trainer import make_trainer
+
+#: added to the run's seed for the simulated pre-training batches
+SIM_SEED_OFFSET = 7919
 
 
 class ValLossHistory(Callback):
@@ -76,6 +81,9 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     train = ctx.batches("train", faulty=fault_filter)
     val = ctx.batches("val", faulty=fault_filter)
     model = SequenceForecaster.build(cfg, train, ctx.process)
+    pretrained = pretrain_on_sim(ctx, model, train)
+    if pretrained is not None:  # fine-tuning: a fresh optimiser, at a lower learning rate
+        cfg = replace(cfg, lr=cfg.lr * cfg.pretrain_finetune_lr_scale)
     min_len = max(int(cfg.min_prefix_h), 1)
     ds_train = PrefixDataset(
         batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed
@@ -154,4 +162,32 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
             k: sorted(map(str, d["batch_id"].unique())) for k, d in (("train", train), ("val", val))
         },
     }
+    if pretrained is not None:
+        info["pretrain"] = pretrained
     return model, info
+
+
+def pretrain_on_sim(ctx: RunContext, model: SequenceForecaster, train: pd.DataFrame) -> dict | None:
+    """Fit ``model.net`` on simulated batches rendered like ``train`` (``model.pretrain_*``).
+
+    None when ``model.pretrain_sim_batches`` is 0 or a resumed run continues from its
+    checkpoint (which holds the fine-tuned weights already). The simulator's seed is the
+    run's plus :data:`SIM_SEED_OFFSET`, so a simulated run never pre-trains on its own batches.
+
+    Returns:
+        ``{"batches", "epochs", "steps", "seconds"}`` (seconds: simulation + fitting).
+
+    Raises:
+        ConfigError: the process is not CHO-like (one line naming the key).
+    """
+    cfg = ctx.cfg.model
+    n = int(getattr(cfg, "pretrain_sim_batches", 0) or 0)
+    if n <= 0 or (ctx.cfg.resume and (ctx.run_dir / "forecast" / "last.ckpt").exists()):
+        return None
+    start = time.perf_counter()
+    sim = render_sim(user_shape(train, ctx.process), ctx.cfg.sim, n,
+                     ctx.seed + SIM_SEED_OFFSET, ctx.process)  # fmt: skip
+    info = pretrain(model, sim, cfg, epochs=cfg.pretrain_epochs, seed=ctx.seed,
+                    trainer_kwargs=ctx.trainer_kwargs, log_dir=ctx.run_dir / "tb")  # fmt: skip
+    info["seconds"] = round(time.perf_counter() - start, 2)
+    return info
