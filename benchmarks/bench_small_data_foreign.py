@@ -7,7 +7,7 @@ process, :func:`forecaster.data.io.load_table`), so every rung sees the canonica
 run sees. The product (titer, g/L) is measured only at harvest: the ladder runs
 ``naive_mean``, ``ridge_summary`` and the RF (the in-run rungs are skipped by the ladder).
 
-Per seed, ``max(sizes)`` batches are simulated once; the first n are the user's data (cheap
+Per seed, one campaign of ``--campaign`` (160) batches is simulated; its first n are the user's data (cheap
 rungs cross-validated by batch over all n, k = 5; the RF fitted on the first 80 % and
 searched on the last 20 %, as in ``bench_small_data.py``); the 40 test batches are one
 campaign of another seed (``--test_seed``), the same for every seed and size.
@@ -42,7 +42,7 @@ CONFIG = ROOT / "configs" / "examples" / "process_improve.yaml"
 RESULTS = Path(__file__).resolve().parent / "results" / "small_data_foreign.json"
 N_TEST = 40
 #: rungs of a product measured only at harvest, then the forecast the tool gives
-SHOWN = ("naive_mean", "ridge_summary", "rf", "chosen")
+SHOWN = ("naive_mean", "ridge_summary", "rf", "sequence", "chosen")
 #: bars of the issue, checked at this training size
 BAR_SIZE = 20
 COVERAGE_TOLERANCE = 0.05
@@ -101,20 +101,53 @@ def fit_rf(train: pd.DataFrame, val: pd.DataFrame, process: Process, cfg, seed: 
                       product=prep.product, feed=prep.feed).fit(train, val)  # fmt: skip
 
 
+def fit_sequence(train: pd.DataFrame, val: pd.DataFrame, process: Process, cfg, seed: int,
+                 epochs: int, work: Path):  # fmt: skip
+    """The sequence model a run of ``cfg`` trains (its forecaster stage), on a tiny budget.
+
+    ``epochs`` epochs at most on one CPU (no ``min_steps``: the budget is the point), early
+    stopping on ``val`` as configured. Returns the model and the stage's info (epochs, s).
+    """
+    import lightning as L
+
+    from forecaster.pipeline.context import RunContext
+    from forecaster.pipeline.forecast_stage import train_forecaster
+    from forecaster.threads import set_threads
+    from forecaster.trainer import trainer_kwargs
+
+    tcfg = replace(cfg.trainer, max_epochs=epochs, min_steps=0, enable_progress_bar=False,
+                   accelerator="cpu", devices=1)  # fmt: skip
+    set_threads(tcfg.threads)
+    L.seed_everything(seed, workers=True, verbose=False)
+    splits = {"train": sorted(train[schema.BATCH_ID].unique()),
+              "val": sorted(val[schema.BATCH_ID].unique()), "test": []}  # fmt: skip
+    ctx = RunContext(cfg=replace(cfg, trainer=tcfg), run_dir=Path(tempfile.mkdtemp(dir=work)),
+                     table=pd.concat([train, val]), splits=splits, prep=None, seed=seed,
+                     faults=pd.DataFrame(columns=list(schema.FAULT_TABLE_COLUMNS)),
+                     trainer_kwargs=trainer_kwargs(tcfg, single_device=True),
+                     has_labels=False, process=process)  # fmt: skip
+    model, info = train_forecaster(ctx)
+    return model, {k: info[k] for k in ("epochs", "steps", "stopped_early", "seconds")}
+
+
 def one(pool: dict[str, pd.DataFrame], test: pd.DataFrame, n: int, seed: int, process: Process,
-        cfg, days: tuple[int, ...]) -> dict:  # fmt: skip
+        cfg, days: tuple[int, ...], sequence_epochs: int = 0, work: Path | None = None) -> dict:  # fmt: skip
     """Ladder metrics with the first ``n`` batches of ``pool`` as the user's data.
 
     Args:
         pool: ``{batch_id: rows}`` of the training campaign (at least ``n`` batches).
         test: canonical table of the test batches.
-        n: training batches; the last ``max(2, round(0.2 n))`` are the RF's validation.
-        seed: seed of the folds and the RF.
+        n: training batches; the last ``max(2, round(0.2 n))`` are the RF's (and the
+            sequence model's) validation batches.
+        seed: seed of the folds and the models.
         process, cfg: from :func:`read_export`.
         days: origin days [d].
+        sequence_epochs: > 0: also the sequence model, trained this many epochs at most.
+        work: scratch folder of the sequence model's checkpoints (default a new temp one).
 
     Returns:
-        :func:`forecaster.pipeline.ladder.run_ladder`'s metrics plus ``wall_s`` [s].
+        :func:`forecaster.pipeline.ladder.run_ladder`'s metrics plus ``wall_s`` [s] (and
+        ``sequence_fit`` when the sequence model ran).
 
     Raises:
         ValueError: the pool holds fewer than ``n`` batches.
@@ -129,8 +162,14 @@ def one(pool: dict[str, pd.DataFrame], test: pd.DataFrame, n: int, seed: int, pr
     cat = lambda s: pd.concat([pool[b] for b in s])  # noqa: E731
     t0 = time.perf_counter()
     rf = fit_rf(cat(tr), cat(va), process, cfg, seed)
-    m = run_ladder(cat(tr), cat(va), test, rf=rf, origin_days=days, k=5, seed=seed)
+    seq, fit = None, None
+    if sequence_epochs > 0:
+        work = work or Path(tempfile.mkdtemp(prefix="bench_small_foreign_seq_"))
+        seq, fit = fit_sequence(cat(tr), cat(va), process, cfg, seed, sequence_epochs, work)
+    m = run_ladder(cat(tr), cat(va), test, sequence=seq, rf=rf, origin_days=days, k=5, seed=seed)
     m["wall_s"] = time.perf_counter() - t0
+    if fit is not None:
+        m["sequence_fit"] = fit
     return m
 
 
@@ -253,8 +292,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--test_seed", type=int, default=1000)
     ap.add_argument("--n_test", type=int, default=N_TEST)
     ap.add_argument("--rf_jobs", type=int, default=2)
+    ap.add_argument("--sequence_epochs", type=int, default=0, help="> 0: add the sequence model")
+    ap.add_argument(
+        "--campaign",
+        type=int,
+        default=160,
+        help="batches simulated per seed (the first n train): process-improve draws "
+        "a campaign as a whole, so its first n batches depend on its size",
+    )
+    ap.add_argument("--resume", action="store_true", help="keep the runs --out already holds")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    campaign = max(args.campaign, *args.sizes)
     from forecaster.pipeline.evaluate import ORIGIN_DAYS, origin_days_within
 
     t_all = time.perf_counter()
@@ -267,16 +316,22 @@ def main(argv: list[str] | None = None) -> dict:
                  "sizes": args.sizes, "seeds": args.seeds, "n_test": args.n_test,
                  "test_seed": args.test_seed, "origin_days": list(days),
                  "origin_days_dropped": list(dropped), "rf_grid": cfg.rf.grid(),
-                 "range_overrides": RANGE_OVERRIDES,
-                 "sim_read_s": {}, "runs": {}}  # fmt: skip
+                 "range_overrides": RANGE_OVERRIDES, "sequence_epochs": args.sequence_epochs,
+                 "campaign": campaign, "sim_read_s": {}, "runs": {}}  # fmt: skip
+    if args.resume and args.out.exists():
+        res["runs"] = _resumable(json.loads(args.out.read_text()), res)
     for seed in args.seeds:
+        todo = [n for n in args.sizes if f"{n}/{seed}" not in res["runs"]]
+        if not todo:
+            continue
         t0 = time.perf_counter()
-        pool = by_batch(read_export(simulate(max(args.sizes), seed=seed), work)[0])
+        pool = by_batch(read_export(simulate(campaign, seed=seed), work)[0])
         res["sim_read_s"][str(seed)] = time.perf_counter() - t0
-        for n in args.sizes:
-            m = one(pool, test, n, seed, process, cfg, days)
+        for n in todo:
+            m = one(pool, test, n, seed, process, cfg, days, args.sequence_epochs, work)
             res["runs"][f"{n}/{seed}"] = m
             print(f"n={n} seed={seed}: {m['wall_s']:.1f} s", flush=True)
+            _write(args.out, res)  # runs so far, in case a long curve is cut short
     summary = summarise(res["runs"], args.sizes, args.seeds, days)
     res["summary"] = summary
     if str(BAR_SIZE) in summary:
@@ -287,11 +342,24 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(summary, days)
     if "bars" in res:
         print(json.dumps(res["bars"], indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1, default=_plain) + "\n")
+    _write(args.out, res)
     plot(summary, days, args.out.with_suffix(".png"))
     print(f"total {res['total_s']:.0f} s; written {args.out} and {args.out.with_suffix('.png')}")
     return res
+
+
+def _resumable(prev: dict, res: dict) -> dict:
+    """The runs of an earlier output made with the same data and models (else none)."""
+    keys = ("n_test", "test_seed", "campaign", "sequence_epochs", "rf_grid", "range_overrides")
+    if any(prev.get(k) != res[k] for k in keys):
+        print("--resume: the earlier output used other settings; starting afresh")
+        return {}
+    return dict(prev.get("runs", {}))
+
+
+def _write(path: Path, res: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=1, default=_plain) + "\n")
 
 
 def _plain(obj):

@@ -66,6 +66,19 @@ def test_one_runs_the_harvest_only_ladder(canonical):
         one(pool, test, 11, 0, process, cfg, (3,))
 
 
+@pytest.mark.slow
+def test_one_adds_the_sequence_model_on_a_tiny_budget(canonical, tmp_path):
+    table, process, cfg = canonical
+    groups = by_batch(table)
+    ids = sorted(groups)
+    pool = {b: groups[b] for b in ids[:10]}
+    test = pd.concat([groups[b] for b in ids[10:]])
+    m = one(pool, test, 10, 0, process, cfg, (3,), sequence_epochs=1, work=tmp_path)
+    assert "sequence" in m["ladder"]["rungs"]
+    assert m["sequence_fit"]["epochs"] <= 1
+    assert 0 <= m["sequence"]["harvest_mape_by_day"]["3"] < 1
+
+
 def test_pooled_coverage_weights_days_by_batches_and_skips_missing():
     block = {
         "coverage": {"80": {"3": 1.0, "5": 0.5}, "95": {"3": float("nan"), "5": None}},
