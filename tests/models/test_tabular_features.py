@@ -43,8 +43,9 @@ def test_layout_names_map_to_variables():
     assert IVCD_FEATURE in names and VOLUME_ADDED_FEATURE in names
     # feed is not an input by default: no feature may come from it
     assert schema.FEED not in owners and CUM_FEED_FEATURE not in names
-    # 11 non-static dense inputs x 2 + 1 static + 7 assays x 3 + IVCD + volume + time
-    assert tab.n_features == 11 * 2 + 1 + 7 * 3 + 1 + 1 + 1
+    # 11 non-static dense inputs x 2 + the static ones (feed glucose and the planned recipe)
+    # + 7 assays x 3 + IVCD + volume + time
+    assert tab.n_features == 11 * 2 + (1 + len(schema.PLAN)) + 7 * 3 + 1 + 1 + 1
     X = tab.at_rows(make_batch())
     assert X.shape == (100, tab.n_features)
 
