@@ -58,6 +58,8 @@ _UNIT_OF = {
 
 def _legacy_cases():
     for v in schema.VARIABLES:
+        if v.name in schema.PLAN:  # newer than the former table (hours and degC)
+            continue
         dim = _UNIT_OF[v.unit]
         groups = [dim]
         mw = proc.MOLAR_MASS_G_MOL.get(v.name)
