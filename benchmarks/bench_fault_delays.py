@@ -111,6 +111,34 @@ def run_training_rows(run_dir: Path, cfg) -> pd.DataFrame:
     return table[table[schema.BATCH_ID].isin(train)]
 
 
+def fault_twins(
+    sim_base, n_per_type: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Faulty batches, their fault-free twins and the fault table.
+
+    Fault type ``i`` is simulated with seed ``seed + i`` (every batch with a fault of that
+    type), then again without faults (every other random draw the same); ids are prefixed
+    per type so they are unique, and the twins carry ``twin-`` before the faulty id.
+    """
+    faulty_tables, twin_tables, fault_tables = [], [], []
+    for i, name in enumerate(schema.FAULT_TYPES):
+        sim_cfg = copy.deepcopy(sim_base)
+        sim_cfg.faults.rate = 1.0
+        for other in schema.FAULT_TYPES:
+            getattr(sim_cfg.faults, other).weight = 1.0 if other == name else 0.0
+        res = simulate(sim_cfg, n_batches=n_per_type, seed=seed + i)
+        sim_cfg.faults.rate = 0.0
+        twin = simulate(sim_cfg, n_batches=n_per_type, seed=seed + i).table
+        for tab in (res.table, twin, res.faults):  # unique ids across the fault types
+            tab[schema.BATCH_ID] = f"{name[:4]}{i}-" + tab[schema.BATCH_ID].astype(str)
+        faulty_tables.append(res.table)
+        twin_tables.append(twin)
+        fault_tables.append(res.faults)
+    table, twins = pd.concat(faulty_tables), pd.concat(twin_tables)
+    twins[schema.BATCH_ID] = "twin-" + twins[schema.BATCH_ID]
+    return table, twins, pd.concat(fault_tables, ignore_index=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,23 +186,7 @@ def main() -> None:
     startup = float(det.rules.startup_h)
 
     t0 = time.perf_counter()
-    faulty_tables, twin_tables, fault_tables = [], [], []
-    for i, name in enumerate(schema.FAULT_TYPES):
-        sim_cfg = copy.deepcopy(sim_base)
-        sim_cfg.faults.rate = 1.0
-        for other in schema.FAULT_TYPES:
-            getattr(sim_cfg.faults, other).weight = 1.0 if other == name else 0.0
-        res = simulate(sim_cfg, n_batches=args.n_per_type, seed=args.seed + i)
-        sim_cfg.faults.rate = 0.0
-        twin = simulate(sim_cfg, n_batches=args.n_per_type, seed=args.seed + i).table
-        for tab in (res.table, twin, res.faults):  # unique ids across the fault types
-            tab[schema.BATCH_ID] = f"{name[:4]}{i}-" + tab[schema.BATCH_ID].astype(str)
-        faulty_tables.append(res.table)
-        twin_tables.append(twin)
-        fault_tables.append(res.faults)
-    table, twins = pd.concat(faulty_tables), pd.concat(twin_tables)
-    faults = pd.concat(fault_tables, ignore_index=True)
-    twins[schema.BATCH_ID] = "twin-" + twins[schema.BATCH_ID]
+    table, twins, faults = fault_twins(sim_base, args.n_per_type, args.seed)
     t_sim = time.perf_counter() - t0
     sd = noise_sd(twins, startup)
 

@@ -48,7 +48,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_fault_delays import frozen_after, noise_sd, visible_after  # noqa: E402
+from benchmarks.bench_fault_delays import (  # noqa: E402
+    fault_twins,
+    frozen_after,
+    noise_sd,
+    visible_after,
+)
 from benchmarks.peer_monitor_core import (  # noqa: E402
     PeerMonitor,
     events_from_ratio,
@@ -63,34 +68,6 @@ from forecaster.pipeline.config import load_config_file  # noqa: E402
 from forecaster.sim import simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fault_twins(
-    sim_base, n_per_type: int, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Faulty batches, their fault-free twins and the fault table, as ``bench_fault_delays``.
-
-    The same loop as that benchmark's ``main`` (which offers no function for it): fault type
-    ``i`` is simulated with seed ``seed + i``, every fault of that type, then again without
-    faults; ids are prefixed per type and the twins carry ``twin-`` before the faulty id.
-    """
-    faulty, twins, faults = [], [], []
-    for i, name in enumerate(schema.FAULT_TYPES):
-        cfg = copy.deepcopy(sim_base)
-        cfg.faults.rate = 1.0
-        for other in schema.FAULT_TYPES:
-            getattr(cfg.faults, other).weight = 1.0 if other == name else 0.0
-        res = simulate(cfg, n_batches=n_per_type, seed=seed + i)
-        cfg.faults.rate = 0.0
-        twin = simulate(cfg, n_batches=n_per_type, seed=seed + i).table
-        for tab in (res.table, twin, res.faults):
-            tab[schema.BATCH_ID] = f"{name[:4]}{i}-" + tab[schema.BATCH_ID].astype(str)
-        faulty.append(res.table)
-        twins.append(twin)
-        faults.append(res.faults)
-    twin_table = pd.concat(twins)
-    twin_table[schema.BATCH_ID] = "twin-" + twin_table[schema.BATCH_ID]
-    return pd.concat(faulty), twin_table, pd.concat(faults, ignore_index=True)
 
 
 def training_batches(run_dir: Path, cfg, n_ref: int) -> pd.DataFrame:
