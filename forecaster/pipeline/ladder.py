@@ -40,6 +40,7 @@ from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
 from forecaster.models.ladder.chosen import EXPENSIVE, ChosenForecast
 from forecaster.models.ladder.protocol import upto
+from forecaster.models.ladder.ridge import RidgePlan
 from forecaster.models.ladder.summary import RidgeSummary
 from forecaster.pipeline.ladder_select import Choice, Forecasts, choose, combine
 
@@ -143,6 +144,9 @@ def fit_ladder(
     inputs = _inputs_of(sequence, rf)
     if not in_run and inputs:  # the batch-PLS style predictor from the other inputs
         cheap_rungs["ridge_summary"] = partial(RidgeSummary, inputs=inputs)
+    statics = _statics_of(sequence, rf)
+    if in_run and statics:  # the assay history plus the plan known in advance
+        cheap_rungs["ridge_plan"] = partial(RidgePlan, statics=statics)
 
     oos: dict[str, dict[str, Forecasts]] = {n: {d: Forecasts() for d in days} for n in cheap_rungs}
     for f, (tr_ids, va_ids) in enumerate(folds):
@@ -272,6 +276,15 @@ def _inputs_of(sequence, rf) -> tuple[str, ...]:
     if sequence is not None:
         return tuple(sequence.prep.variables)
     return tuple(getattr(rf, "variables", ()))
+
+
+def _statics_of(sequence, rf) -> tuple[str, ...]:
+    """The models' static inputs (known at the start: planned recipe, start conditions)."""
+    if sequence is not None:
+        roles = dict(sequence.prep.roles)
+    else:
+        roles = dict(getattr(getattr(rf, "tab", None), "roles", ()) or ())
+    return tuple(v for v, r in roles.items() if r == "static")
 
 
 def _groups(data: Batches, product: str = schema.TITER) -> dict[str, pd.DataFrame]:

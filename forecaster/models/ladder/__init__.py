@@ -3,7 +3,7 @@
 Lives here: ``protocol`` (the :class:`HarvestRung` protocol, the spread every point rung
 carries, assay helpers), ``naive`` (``naive_mean``, ``naive_ratio``, ``naive_slope``),
 ``ridge`` (ridge regression on the daily log-titer / log-VCD assay history, one model per
-origin day), ``summary`` (``ridge_summary``: ridge on static inputs, set points and signal
+origin day; ``ridge_plan`` adds the static values known in advance), ``summary`` (``ridge_summary``: ridge on static inputs, set points and signal
 summaries, for a product measured only at harvest), ``adapters`` (the RF baseline and the sequence model behind the same interface).
 
 A rung is fitted on complete training batches and predicts the harvest titer (p10, p50,
@@ -15,7 +15,7 @@ May import: ``forecaster.schema``, ``forecaster.data``, ``forecaster.models``. N
 
 from forecaster.models.ladder.naive import NaiveMean, NaiveRatio, NaiveSlope
 from forecaster.models.ladder.protocol import HarvestRung, PointRung
-from forecaster.models.ladder.ridge import RidgeHistory
+from forecaster.models.ladder.ridge import RidgeHistory, RidgePlan
 from forecaster.models.ladder.summary import RidgeSummary
 
 #: rung name -> class of the rungs the ladder fits itself (cheap enough to cross-validate)
@@ -30,6 +30,9 @@ NAIVE_RUNGS = ("naive_mean", "naive_ratio", "naive_slope")
 #: rungs fitted instead of those that need in-run product values, when the product is
 #: measured only at harvest (they read the other inputs up to the origin)
 HARVEST_ONLY_RUNGS = {"ridge_summary": RidgeSummary}
+#: rungs fitted beside the cheap ones when the inputs hold static values known in advance
+#: (the planned recipe, start conditions)
+STATIC_RUNGS = {"ridge_plan": RidgePlan}
 
 
 def rung_from_state_dict(state: dict) -> PointRung:
@@ -39,7 +42,7 @@ def rung_from_state_dict(state: dict) -> PointRung:
         ValueError: ``state["name"]`` is not a cheap rung.
     """
     name = state.get("name")
-    known = {**CHEAP_RUNGS, **HARVEST_ONLY_RUNGS}
+    known = {**CHEAP_RUNGS, **HARVEST_ONLY_RUNGS, **STATIC_RUNGS}
     if name not in known:
         raise ValueError(f"unknown rung {name!r}; expected one of {sorted(known)}")
     return known[name].from_state_dict(state)
@@ -55,6 +58,8 @@ __all__ = [
     "NaiveRatio",
     "NaiveSlope",
     "RidgeHistory",
+    "RidgePlan",
+    "STATIC_RUNGS",
     "RidgeSummary",
     "rung_from_state_dict",
 ]

@@ -139,3 +139,44 @@ class RidgeHistory(PointRung):
             for d, m in state["models"].items()
         }
         return rung
+
+
+class RidgePlan(RidgeHistory):
+    """``ridge_plan``: :class:`RidgeHistory` with the batch's static values known in advance
+    (the planned recipe: shift time and temperature, feed start, harvest; start conditions)
+    as extra features beside the assay history.
+
+    Attributes:
+        plan: the static columns used (those of ``statics`` present and measured in every
+            training batch).
+    """
+
+    name = "ridge_plan"
+
+    def __init__(self, product: str = schema.TITER, statics: tuple[str, ...] = ()) -> None:
+        super().__init__(product)
+        self.statics = tuple(statics)
+        self.plan: tuple[str, ...] = ()
+
+    def _fit_core(self, batches: list[pd.DataFrame]) -> None:
+        self.plan = tuple(
+            c for c in self.statics if all(c in b.columns and b[c].notna().any() for b in batches)
+        )
+        super()._fit_core(batches)
+
+    def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
+        plan = [
+            float(rows[c].dropna().iloc[-1]) if c in rows and rows[c].notna().any() else np.nan
+            for c in self.plan
+        ]
+        return np.concatenate([super()._features(rows, day), np.asarray(plan, dtype=float)])
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "plan": list(self.plan)}
+
+    @classmethod
+    def _from_state(cls, state: Mapping[str, Any]) -> RidgePlan:
+        rung = super()._from_state(state)
+        rung.plan = tuple(state.get("plan", ()))
+        rung.statics = rung.plan
+        return rung
