@@ -251,7 +251,7 @@ def print_table(summary: dict, days) -> None:
         print(f"{'':>4} {'chosen rung':<14}{picks}   ({s['wall_s']:.0f} s per run)")
 
 
-def plot(summary: dict, days, path: Path) -> None:
+def plot(summary: dict, days, path: Path, sequence_epochs: int = 0) -> None:
     """Learning curves: MAPE (mean over seeds) against training batches, one panel per day."""
     import matplotlib
 
@@ -265,7 +265,8 @@ def plot(summary: dict, days, path: Path) -> None:
             m = np.array([summary[str(n)]["mape"][rung][str(d)]["mean"] for n in sizes])
             sd = np.array([summary[str(n)]["mape"][rung][str(d)]["sd"] for n in sizes])
             style = {"lw": 2.5, "color": "k"} if rung == "chosen" else {"lw": 1.2}
-            ax.errorbar(sizes, 100 * m, yerr=100 * sd, label=rung, capsize=2, **style)
+            label = f"{rung} ({sequence_epochs} epochs)" if rung == "sequence" else rung
+            ax.errorbar(sizes, 100 * m, yerr=100 * sd, label=label, capsize=2, **style)
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.set_title(f"origin day {d}")
@@ -273,7 +274,10 @@ def plot(summary: dict, days, path: Path) -> None:
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("harvest titer MAPE [%]")
     np.atleast_1d(axes)[-1].legend(fontsize=8)
-    fig.suptitle("process-improve batches: learning curve (mean ± sd over seeds)")
+    n_seeds = len(next(iter(summary.values()))["chosen_rung"][str(days[0])])
+    fig.suptitle(
+        f"process-improve batches: harvest titer learning curve (mean ± sd, {n_seeds} seeds)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -336,16 +340,28 @@ def main(argv: list[str] | None = None) -> dict:
     res["summary"] = summary
     if str(BAR_SIZE) in summary:
         res["bars"] = bars(summary)
-    res["total_s"] = time.perf_counter() - t_all
+        # the bars seed by seed: a mean over seeds can hide over- and under-coverage
+        res["bars"]["per_seed"] = {
+            str(sd): _bar_flags(bars(summarise(res["runs"], [BAR_SIZE], [sd], days)))
+            for sd in args.seeds
+        }
+    res["total_s"] = time.perf_counter() - t_all  # this invocation (less with --resume)
+    res["runs_wall_s"] = float(sum(m["wall_s"] for m in res["runs"].values()))
     print(f"\nharvest titer MAPE on {args.n_test} test batches, mean over seeds {args.seeds};"
           " test coverage of each rung's intervals pooled over days")  # fmt: skip
     print_table(summary, days)
     if "bars" in res:
         print(json.dumps(res["bars"], indent=1))
     _write(args.out, res)
-    plot(summary, days, args.out.with_suffix(".png"))
+    plot(summary, days, args.out.with_suffix(".png"), args.sequence_epochs)
     print(f"total {res['total_s']:.0f} s; written {args.out} and {args.out.with_suffix('.png')}")
     return res
+
+
+def _bar_flags(b: dict) -> dict[str, bool]:
+    """``{"mape": ..., "coverage": ...}``: whether each bar holds at every day / level."""
+    return {"mape": all(x["ok"] for x in b["mape_vs_best_naive"].values()),
+            "coverage": all(x["ok"] for x in b["coverage_within_5_points"].values())}  # fmt: skip
 
 
 def _resumable(prev: dict, res: dict) -> dict:
