@@ -111,6 +111,25 @@ def run_training_rows(run_dir: Path, cfg) -> pd.DataFrame:
     return table[table[schema.BATCH_ID].isin(train)]
 
 
+def median_or_none(x: list[float]) -> float | None:
+    """Median of the finite values (2 decimals), None without any."""
+    x = [v for v in x if np.isfinite(v)]
+    return round(float(np.median(x)), 2) if x else None
+
+
+def type_delays(recs: list[dict], visible: dict[str, float]) -> dict:
+    """Recall and median delays (from the fault's start and from its visibility, h) of the
+    matched fault records of one fault type (``match_faults`` rows)."""
+    caught = [r for r in recs if r["caught"]]
+    return {
+        "recall": round(len(caught) / len(recs), 3) if recs else None,
+        "median_delay_h": median_or_none([r["delay_h"] for r in caught]),
+        "median_delay_after_visible_h": median_or_none(
+            [max(r["delay_h"] - visible[r["batch_id"]], 0.0) for r in caught]
+        ),
+    }
+
+
 def fault_twins(
     sim_base, n_per_type: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -215,10 +234,7 @@ def main() -> None:
     events["combined"] = [e for d in det.default_detectors for e in events[d]]
     recs = {d: match_faults(ev, faults, grace) for d, ev in events.items()}
 
-    def med(x: list[float]) -> float | None:
-        x = [v for v in x if np.isfinite(v)]
-        return round(float(np.median(x)), 2) if x else None
-
+    med = median_or_none
     out: dict = {
         "run_dir": str(args.run_dir), "n_per_type": args.n_per_type, "seed": args.seed,
         "visible_sd": args.visible_sd, "noise_sd": {k: round(v, 5) for k, v in sd.items()},
@@ -239,15 +255,7 @@ def main() -> None:
                      "median_visible_h": med([visible[b] for b in faults.loc[faults["type"] == name, schema.BATCH_ID]]),
                      "online": name in ONLINE_FAULTS}  # fmt: skip
         for d, rr in recs.items():
-            mine = [r for r in rr if r["type"] == name]
-            caught = [r for r in mine if r["caught"]]
-            row[d] = {
-                "recall": round(len(caught) / len(mine), 3) if mine else None,
-                "median_delay_h": med([r["delay_h"] for r in caught]),
-                "median_delay_after_visible_h": med(
-                    [max(r["delay_h"] - visible[r["batch_id"]], 0.0) for r in caught]
-                ),
-            }
+            row[d] = type_delays([r for r in rr if r["type"] == name], visible)
         out["by_type"][name] = row
 
     hdr = f"{'fault type':30s} {'n':>3s} {'visible':>8s} {'combined':>9s} {'after vis':>9s} {'AE':>6s} {'rules':>6s} {'PCA':>6s}"

@@ -52,6 +52,7 @@ from benchmarks.bench_fault_delays import (  # noqa: E402
     fault_twins,
     frozen_after,
     noise_sd,
+    type_delays,
     visible_after,
 )
 from benchmarks.peer_monitor_core import (  # noqa: E402
@@ -116,21 +117,10 @@ def summarize(
     """Recall and median delays per fault type, overall recall and the false-alarm rate."""
     recs = match_faults(events, faults, grace)
 
-    def med(x: list[float]) -> float | None:
-        x = [v for v in x if np.isfinite(v)]
-        return round(float(np.median(x)), 2) if x else None
-
-    by_type = {}
-    for name in schema.FAULT_TYPES:
-        mine = [r for r in recs if r["type"] == name]
-        caught = [r for r in mine if r["caught"]]
-        by_type[name] = {
-            "recall": round(len(caught) / len(mine), 3) if mine else None,
-            "median_delay_h": med([r["delay_h"] for r in caught]),
-            "median_delay_after_visible_h": med(
-                [max(r["delay_h"] - visible[r["batch_id"]], 0.0) for r in caught]
-            ),
-        }  # fmt: skip
+    by_type = {
+        name: type_delays([r for r in recs if r["type"] == name], visible)
+        for name in schema.FAULT_TYPES
+    }
     return {
         "false_alarms_per_100_batch_days": false_alarm_rate(events, twin_days),
         "recall_all": round(float(np.mean([r["caught"] for r in recs])), 3) if recs else None,
