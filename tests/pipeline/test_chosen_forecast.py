@@ -16,18 +16,7 @@ from forecaster.models.ladder.protocol import upto
 from forecaster.pipeline.evaluate import mape
 from forecaster.pipeline.ladder import chosen_forecast, fit_ladder
 
-DAYS = (2, 3, 5)
-
-
-@pytest.fixture(scope="module")
-def split():
-    from forecaster.sim import simulate
-    from forecaster.sim.config import SimConfig
-
-    tab = simulate(SimConfig(run_length_days=6), n_batches=20, seed=1).table
-    ids = sorted(tab[schema.BATCH_ID].unique())
-    pick = lambda s: tab[tab[schema.BATCH_ID].isin(s)]  # noqa: E731
-    return pick(ids[:11]), pick(ids[11:14]), pick(ids[14:])
+DAYS = (2, 3, 5)  # the ``split`` fixture (tests/pipeline/conftest.py): 6-day batches
 
 
 @pytest.fixture(scope="module")

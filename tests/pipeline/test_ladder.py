@@ -18,17 +18,6 @@ DAYS = (2, 3, 5)
 
 
 @pytest.fixture(scope="module")
-def split():
-    from forecaster.sim import simulate
-    from forecaster.sim.config import SimConfig
-
-    tab = simulate(SimConfig(run_length_days=6), n_batches=20, seed=0).table
-    ids = sorted(tab[schema.BATCH_ID].unique())
-    pick = lambda s: tab[tab[schema.BATCH_ID].isin(s)]  # noqa: E731
-    return pick(ids[:11]), pick(ids[11:14]), pick(ids[14:])
-
-
-@pytest.fixture(scope="module")
 def ladder(split):
     return fit_ladder(*split, origin_days=DAYS, k=4, seed=0)
 
