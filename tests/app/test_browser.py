@@ -164,7 +164,9 @@ def test_the_column_map_assistant_in_the_browser(browser, server, tmp_path):
     summary = next(e for e in browser.find_elements(By.TAG_NAME, "summary")
                    if "Column map assistant" in e.text)  # fmt: skip
     summary.click()
-    body = _settled(browser, ("Batch-id column", "reads with this map: 4 batches"))
+    body = _settled(
+        browser, ("Batch-id column", "reads with this map: 4 batches", "Save run config")
+    )
     assert "reads with this map: 4 batches" in body and "Save run config" in body
     browser.execute_script("arguments[0].scrollIntoView();", summary)
     time.sleep(0.5)

@@ -106,14 +106,15 @@ def batch_summary(res) -> pd.DataFrame:
 
     Columns: batch_id, status (running / finished: a batch is finished when its last row
     reaches the forecast's harvest day), day (last row, culture days), harvest titer with
-    its 80 % interval (mg/L), next recommended feed (mL/h), open and total alarms, top
-    variables behind the harvest forecast.
+    its 80 % interval (mg/L), which forecast was served (``forecast_by``: the training's
+    choice for that origin day, or the network on a finished batch), next recommended feed
+    (mL/h), open and total alarms, top variables behind the harvest forecast.
     """
     p = res.predictions
     if p.empty:
         return pd.DataFrame(columns=["batch_id", "status", "day", "harvest_titer_mg_L",
-                                     "p10_mg_L", "p90_mg_L", "feed_next_mL_h", "open_alarms",
-                                     "alarms", "top_variables"])  # fmt: skip
+                                     "p10_mg_L", "p90_mg_L", "forecast_by", "feed_next_mL_h",
+                                     "open_alarms", "alarms", "top_variables"])  # fmt: skip
     tr = res.trajectories
     finished = tr.groupby(schema.BATCH_ID, sort=False)["fitted"].all() if not tr.empty else None
     a = res.alarms
@@ -127,6 +128,8 @@ def batch_summary(res) -> pd.DataFrame:
         "harvest_titer_mg_L": p["harvest_titer_mg_L"],
         "p10_mg_L": p["harvest_titer_p10_mg_L"],
         "p90_mg_L": p["harvest_titer_p90_mg_L"],
+        "forecast_by": (p["harvest_forecast_by"] if "harvest_forecast_by" in p
+                        else pd.Series("sequence", index=p.index)),
         "feed_next_mL_h": p["feed_next_mL_h"],
         "open_alarms": [int(open_n.get(b, 0)) if open_n is not None else 0 for b in ids],
         "alarms": p["n_alarms"].astype(int),

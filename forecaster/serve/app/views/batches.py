@@ -37,6 +37,8 @@ event = st.dataframe(
         "harvest_titer_mg_L": st.column_config.NumberColumn("harvest titer (mg/L)", format="%.0f"),
         "p10_mg_L": st.column_config.NumberColumn("p10 (mg/L)", format="%.0f"),
         "p90_mg_L": st.column_config.NumberColumn("p90 (mg/L)", format="%.0f"),
+        "forecast_by": st.column_config.TextColumn(
+            "forecast by", help="the forecast served: the training's choice for this origin day"),
         "feed_next_mL_h": st.column_config.NumberColumn("next feed (mL/h)", format="%.2f"),
         "open_alarms": st.column_config.NumberColumn("open alarms"),
         "alarms": st.column_config.NumberColumn("alarms (all)"),
