@@ -158,14 +158,20 @@ def fault_twins(
     return table, twins, pd.concat(fault_tables, ignore_index=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def fault_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that fix the faults and their twins (shared with the peer benchmark, so
+    both measure the same batches): run folder, faults per type, seed, visibility sds."""
     ap.add_argument("--run-dir", type=Path, default=ROOT / "checkpoints" / "default")
     ap.add_argument("--n-per-type", type=int, default=40)
     ap.add_argument("--seed", type=int, default=9001, help="simulation seed (not the run's)")
     ap.add_argument("--visible-sd", type=float, default=3.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    fault_arguments(ap)
     ap.add_argument("--refit-rules", action="store_true",
                     help="re-fit the rule set on the run's training batches first")  # fmt: skip
     ap.add_argument(

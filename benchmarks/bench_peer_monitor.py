@@ -49,6 +49,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_fault_delays import (  # noqa: E402
+    fault_arguments,
     fault_twins,
     frozen_after,
     noise_sd,
@@ -133,10 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--run-dir", type=Path, default=ROOT / "checkpoints" / "default")
-    ap.add_argument("--n-per-type", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=9001, help="simulation seed (not the run's)")
-    ap.add_argument("--visible-sd", type=float, default=3.0)
+    fault_arguments(ap)
     ap.add_argument(
         "--n-ref", type=int, default=200, help="fault-free training batches the peer learns from"
     )
