@@ -118,3 +118,27 @@ def test_user_column_names_and_units(loaded_run, new_table):
     assert up.time_h == pytest.approx(ref.time_h)
     assert up.harvest_titer_mg_L == pytest.approx(ref.harvest_titer_mg_L, rel=1e-5, abs=1e-4)
     assert up.feed_next_mL_h == pytest.approx(ref.feed_next_mL_h, rel=1e-5, abs=1e-5)
+
+
+def test_local_times_through_the_autumn_repeat_across_updates(loaded_run, new_table):
+    """Wall-clock times with ``time_zone``: the hour repeated when clocks go back (Berlin,
+    2026-10-25 02:00-03:00) continues the batch hour by hour, also when the repeat falls
+    across two updates; without the zone the repeat is refused as time going back."""
+    from dataclasses import replace
+
+    from forecaster.data.column_map import ColumnMap
+    from forecaster.data.errors import DataError
+
+    rows = _batch(new_table).iloc[:6].reset_index(drop=True)
+    utc = pd.Timestamp("2026-10-24 22:00", tz="UTC") + pd.to_timedelta(rows[schema.TIME], unit="h")
+    local = utc.dt.tz_convert("Europe/Berlin").dt.strftime("%Y-%m-%d %H:%M")
+    assert local.duplicated().any()  # 02:00 appears twice
+    theirs = rows.assign(stamp=local).drop(columns=[schema.TIME])
+    cmap = ColumnMap(time="stamp", time_unit="timestamp", time_zone="Europe/Berlin")
+    mon = Monitor(replace(loaded_run, column_map=cmap))
+    assert local.iloc[2] == local.iloc[3]  # the repeat straddles the two updates below
+    ups = [mon.update("Z", theirs.iloc[:3]), mon.update("Z", theirs.iloc[3:])]
+    assert [u.time_h for u in ups] == [2.0, 5.0]
+    naive = Monitor(replace(loaded_run, column_map=replace(cmap, time_zone=None)))
+    with pytest.raises(DataError):
+        naive.update("Z", theirs)
