@@ -92,6 +92,9 @@ class AutoencoderConfig:
             a row (0 = the mean over all scored variables).
         err_norm: per-hour error scale of each variable on the training batches: ``mean``
             (mean squared error) or ``median`` (robust to a few unusual batches).
+        step_window_h: hours after a set-point step (the temperature shift) over which
+            each variable's error is divided by how much normal steps raise it on the
+            training batches (:mod:`~forecaster.anomaly.step_scale`); 0 = off.
         threshold: its alarm threshold (``anomaly.autoencoder.threshold``; before format 2
             of the detector this was ``anomaly.threshold``, still accepted).
     """
@@ -112,6 +115,7 @@ class AutoencoderConfig:
     input_noise: float = 0.0
     score_top_k: int = 2
     err_norm: str = "mean"
+    step_window_h: float = 24.0
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
 
     def __post_init__(self) -> None:
@@ -121,8 +125,10 @@ class AutoencoderConfig:
             raise ValueError(
                 f"anomaly.autoencoder.err_norm: {self.err_norm!r}; expected one of {ERR_NORMS}"
             )
-        if self.score_top_k < 0 or self.input_noise < 0:
-            raise ValueError("anomaly.autoencoder.score_top_k and input_noise must be >= 0")
+        if min(self.score_top_k, self.input_noise, self.step_window_h) < 0:
+            raise ValueError(
+                "anomaly.autoencoder.score_top_k, input_noise and step_window_h must be >= 0"
+            )
         if self.cell not in CELLS:
             raise ValueError(f"anomaly.autoencoder.cell: {self.cell!r}; expected one of {CELLS}")
         bad = [r for r in self.score_roles if r not in SCORE_ROLES]
@@ -357,13 +363,9 @@ class AnomalyConfig:
 
     def __post_init__(self) -> None:
         # Accept plain dicts (from YAML) for the nested sections; unknown keys raise TypeError.
-        for name, cls in (
-            ("autoencoder", AutoencoderConfig),
-            ("rules", RulesConfig),
-            ("pca", PCAConfig),
-            ("eval", EvalConfig),
-            ("calibration", CalibrationConfig),
-        ):
+        sections = {"autoencoder": AutoencoderConfig, "rules": RulesConfig, "pca": PCAConfig,
+                    "eval": EvalConfig, "calibration": CalibrationConfig}  # fmt: skip
+        for name, cls in sections.items():
             val = getattr(self, name)
             if isinstance(val, dict):
                 setattr(self, name, cls(**val))

@@ -5,16 +5,19 @@ scorer (:mod:`forecaster.anomaly.scorer`) with its threshold
 :class:`~forecaster.anomaly.threshold.Calibration`, and the rule set (settings, fitted
 controller-consistency model, highest normal agitation).
 
-Files under ``<run_dir>/anomaly/`` (format 2):
+Files under ``<run_dir>/anomaly/`` (format 3):
 
 - ``model.pt``: everything above as plain values and tensors, written by
-  :func:`forecaster.state.save_state` (kind ``anomaly-detector``, ``format_version`` 2;
+  :func:`forecaster.state.save_state` (kind ``anomaly-detector``, ``format_version`` 3;
   ``torch.load(weights_only=True)``);
 - ``thresholds.json``: a readable copy of the calibrations and rule settings (not read on
   load).
 
 Format 1 folders (``model.pt`` + ``thresholds.json`` + ``pca.npz``) load through
-:mod:`forecaster.anomaly.format_v1`.
+:mod:`forecaster.anomaly.format_v1`. Format 3 added the autoencoder's step scale
+(:mod:`~forecaster.anomaly.step_scale`); a format 2 file loads without one (its scores and
+thresholds as they were), and a package that reads format 2 only refuses a format 3 file
+instead of scoring it without the scale its threshold was set with.
 
 ``detect`` and ``stream`` share one path (:class:`~forecaster.anomaly.stream.AlarmStream`):
 one-shot detection is a stream fed the whole batch at once.
@@ -46,7 +49,7 @@ from forecaster.data.features import Preprocessor
 from forecaster.data.io import atomic_write_text
 from forecaster.state import load_state, save_state
 
-KIND, FORMAT_VERSION = "anomaly-detector", 2
+KIND, FORMAT_VERSION = "anomaly-detector", 3
 MODEL_FILE, THRESHOLD_FILE = "model.pt", "thresholds.json"
 RULES = "rules"  # the rule set's name among the detectors of a stream
 
@@ -242,5 +245,6 @@ class AnomalyDetector:
             raise AnomalyDetectorError(
                 f"{folder / MODEL_FILE} not found: train with anomaly.enabled=true to create it"
             )
-        state = load_state(folder / MODEL_FILE, KIND, FORMAT_VERSION, {1: v1_to_v2(folder)})
+        steps = {1: v1_to_v2(folder), 2: lambda s: s}  # 2 -> 3: no step scale saved
+        state = load_state(folder / MODEL_FILE, KIND, FORMAT_VERSION, steps)
         return cls.from_state_dict(state)

@@ -27,6 +27,7 @@ from forecaster.anomaly.features import (  # noqa: F401  (re-exported: older imp
     windows,
 )
 from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readings
+from forecaster.anomaly.step_scale import fit_step_scale, hours_since_step, step_factor
 from forecaster.models.autoencoder_net import AutoencoderNet
 
 
@@ -39,6 +40,7 @@ class ScoreResult:
         contrib: (T, V) each variable's share of the row's error (rows sum to 1).
         recon: (T, V) reconstruction in scaled units.
         target: (T, V) scaled values; mask: (T, V) 1 where known.
+        err: (T, V) each variable's normalised squared error (its share of the score).
     """
 
     score: np.ndarray
@@ -46,6 +48,7 @@ class ScoreResult:
     recon: np.ndarray
     target: np.ndarray
     mask: np.ndarray
+    err: np.ndarray | None = None
 
 
 class AEScorer:
@@ -67,6 +70,9 @@ class AEScorer:
             error is left out of the score (and of the contributions): the reading lags a
             step (the temperature shift takes an hour or two), which is not a fault. The
             other variables are still scored.
+        step_scale: (S, V) factor dividing each variable's error 0..S-1 rows after the
+            last set-point step (:mod:`~forecaster.anomaly.step_scale`); None: none
+            (detectors saved before it existed).
         hparams: the network's constructor arguments (saved with it).
         cfg: training settings (only needed by :meth:`fit`).
     """
@@ -86,6 +92,7 @@ class AEScorer:
         setpoint_transient_h: float = 0.0,
         hparams: dict | None = None,
         cfg: AutoencoderConfig | None = None,
+        step_scale: np.ndarray | None = None,
     ):
         self.net = net.eval() if net is not None else None
         self.spec, self.window, self.dt_h = spec, int(window), float(dt_h)
@@ -93,6 +100,7 @@ class AEScorer:
         self.top_k = int(top_k)
         self.setpoint_transient_h = float(setpoint_transient_h)
         self.hparams, self.cfg = dict(hparams or {}), cfg
+        self.step_scale = None if step_scale is None else np.asarray(step_scale, np.float64)
         self.variables = list(spec.variables)
 
     # ------------------------------------------------------------ Scorer protocol
@@ -116,7 +124,7 @@ class AEScorer:
         log_dir: Path | None = None,
     ) -> AEScorer:
         """Train the network on the training batches (``val`` for the validation loss),
-        then fit the per-hour error scale on the training batches."""
+        then fit the per-hour error scale and the step scale on the training batches."""
         from forecaster.anomaly.train_ae import train_autoencoder  # Lightning: only to fit
 
         cfg = self.cfg or AutoencoderConfig(window_h=self.window, score_top_k=self.top_k)
@@ -130,6 +138,18 @@ class AEScorer:
             net, self.spec, self.window, batches, method=cfg.err_norm
         )
         self.net = net.eval()
+        self.fit_step(batches, cfg.step_window_h)
+        return self
+
+    def fit_step(self, batches: list[tuple[np.ndarray, np.ndarray]], window_h: float) -> AEScorer:
+        """Fit :attr:`step_scale` on fault-free ``[(t_h: (T,), feats: (T, F_all)), ...]``
+        with the network and per-hour scale as they are (``window_h`` 0: none)."""
+        plain = AEScorer(self.net, self.spec, self.window, self.err_scale, self.dt_h,
+                         self.top_k, self.setpoint_transient_h)  # fmt: skip
+        pairs = [
+            (hours_since_step(self.spec, f), plain.score_features(f, t).err) for t, f in batches
+        ]
+        self.step_scale = fit_step_scale(pairs, self.dt_h, window_h)
         return self
 
     def score(self, x: ScorerInput, start: int = 0) -> ScorerResult:
@@ -150,6 +170,9 @@ class AEScorer:
             "dt_h": self.dt_h,
             "top_k": self.top_k,
             "setpoint_transient_h": self.setpoint_transient_h,
+            "step_scale": None
+            if self.step_scale is None
+            else torch.from_numpy(self.step_scale.copy()),
         }
 
     @classmethod
@@ -158,8 +181,11 @@ class AEScorer:
         net.load_state_dict(state["net"])
         err = state["err_scale"]
         err = err.numpy() if isinstance(err, torch.Tensor) else np.asarray(err, dtype=np.float64)
+        step = state.get("step_scale")  # absent before format 3
+        step = step.numpy() if isinstance(step, torch.Tensor) else step
         return cls(net, spec, int(state["window"]), err, float(state["dt_h"]),
-                   int(state["top_k"]), float(state["setpoint_transient_h"]), state["hparams"])  # fmt: skip
+                   int(state["top_k"]), float(state["setpoint_transient_h"]), state["hparams"],
+                   step_scale=step)  # fmt: skip
 
     # ------------------------------------------------------------------ scoring
 
@@ -191,6 +217,10 @@ class AEScorer:
             y, m, t_h = y[rows], m[rows], t_h[rows]
         h = np.clip(np.rint(t_h / self.dt_h).astype(int), 0, len(self.err_scale) - 1)
         err = (recon - y) ** 2 * m / self.err_scale[h]
+        if self.step_scale is not None:
+            since = hours_since_step(self.spec, feats)
+            since = since[rows] if rows is not None else since
+            err = err / step_factor(self.step_scale, self.dt_h, since, err.shape[1])
         total = err.sum(axis=1)
         contrib = err / np.where(total > 0, total, 1.0)[:, None]
         k = self.top_k
@@ -198,7 +228,7 @@ class AEScorer:
             score = np.partition(err, err.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
         else:
             score = total / err.shape[1]
-        return ScoreResult(score, contrib, recon, y, m)
+        return ScoreResult(score, contrib, recon, y, m, err)
 
     @staticmethod
     def fit_err_scale(

@@ -231,7 +231,11 @@ class AlarmStream:
             + max((c.persistence_steps for _, c in scorers), default=1),
             rules.spike_context_h + rules.spike_return_rows + 2,
         )
-        lb = max(lookback_h(rules, dt), 5 * SETTLE_TAU_H) + dt
+        # the settling clocks, and the step scale's rows after a set-point step, need the step
+        step = [
+            len(x) * s.dt_h for s, _ in scorers if (x := getattr(s, "step_scale", None)) is not None
+        ]
+        lb = max(lookback_h(rules, dt), 5 * SETTLE_TAU_H, *step) + dt
         first = min(max(0, len(t) - rows), int(np.searchsorted(t, t[-1] - lb)))
         keep = np.zeros(len(t), dtype=bool)
         keep[first:] = True

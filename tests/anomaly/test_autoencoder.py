@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from forecaster import schema
 from forecaster.anomaly.config import AutoencoderConfig, RulesConfig, ThresholdConfig
 from forecaster.anomaly.detector import AnomalyDetector, AnomalyDetectorError
+from forecaster.anomaly.refit import refit_calibration
 from forecaster.anomaly.scores import AEScorer, FeatureSpec, transform_arrays, windows
 from forecaster.anomaly.threshold import calibrate
 from forecaster.anomaly.train_ae import train_autoencoder
@@ -189,7 +191,7 @@ def test_stream_rejects_rows_from_the_past(detector):
 def test_save_load_roundtrip(detector, tmp_path):
     detector.save(tmp_path / "anomaly")
     state = torch.load(tmp_path / "anomaly" / "model.pt", weights_only=True)
-    assert state["kind"] == "anomaly-detector" and state["format_version"] == 2
+    assert state["kind"] == "anomaly-detector" and state["format_version"] == 3
     assert state["scorers"][0]["state"]["hparams"]["cell"] == "gru" and "prep" in state
     loaded = AnomalyDetector.load(tmp_path)
     rows = make_batch("F", n_hours=72, seed=80, do_fault_h=40.0)
@@ -234,3 +236,57 @@ def test_top_k_score_and_median_scale(detector, tmp_path):
     assert med.shape[1] == len(sc.spec.variables) and np.all(np.isfinite(med) & (med > 0))
     with pytest.raises(ValueError):
         AutoencoderConfig(err_norm="max")
+
+
+def _normal_shift(bid: str, seed: int, at: int, do_fault_h: float | None = None):
+    """A batch whose temperature set point steps at row ``at``, with the normal response:
+    cooler cells respire less, so the DO cascade eases agitation by 40 rpm over 6 h."""
+    rows = _temperature_shift(make_batch(bid, 72, seed, do_fault_h), at)
+    t = rows["time_h"].to_numpy()
+    if do_fault_h is None:
+        rows["agitation_rpm"] -= 40.0 * np.clip((t - at) / 6.0, 0.0, 1.0)
+    return rows
+
+
+def test_step_scale_spares_a_normal_shift_but_not_a_fault_at_the_shift(detector):
+    scorer = detector.scorers[0][0]
+    train = [_normal_shift(f"S{i}", 90 + i, at=30 + 3 * i) for i in range(8)]
+    inputs = [
+        (g["time_h"].to_numpy(float), detector.spec.features(detector.prep, g)) for g in train
+    ]
+    normal = _normal_shift("N", 120, at=40)
+    faulty = _normal_shift("F", 121, at=40, do_fault_h=40.0)  # aeration fails at the shift
+    ae = ("autoencoder",)
+    try:
+        assert scorer.step_scale is None  # the fixture's scorer has none
+        without = detector.score(normal)["ae_score"].to_numpy()
+        assert [e.raised_h for e in detector.detect(normal, ae)]  # the shift alarms
+        scorer.fit_step(inputs, 24.0)
+        agit = detector.spec.variables.index("agitation_rpm")
+        assert scorer.step_scale.shape == (24, len(detector.spec.variables))
+        assert scorer.step_scale[:8, agit].max() > 2.0  # the normal easing, learned
+        with_scale = detector.score(normal)["ae_score"].to_numpy()
+        assert with_scale[40:52].max() < without[40:52].max()
+        np.testing.assert_allclose(with_scale[:40], without[:40])  # before the step: as before
+        assert detector.detect(normal, ae) == []
+        raised = [e.raised_h for e in detector.detect(faulty, ae)]
+        assert raised and 40.0 <= raised[0] <= 43.0
+    finally:
+        scorer.step_scale = None
+
+
+def test_refit_calibration_fits_the_step_scale_and_sets_the_threshold_again(detector, tmp_path):
+    table, _ = make_table(8, n_hours=72)  # the fixture's batches: N000-N005 train, N006-7 val
+    val = table[table[schema.BATCH_ID].isin(["N006", "N007"])]
+    same = refit_calibration(detector, table[~table.index.isin(val.index)], val, 0.0)
+    assert same.threshold == detector.threshold and same.scorers[0][0].step_scale is None
+    shifted = pd.concat([_normal_shift(f"S{i}", 90 + i, at=30 + 3 * i) for i in range(8)])
+    new = refit_calibration(detector, shifted, val, 24.0)
+    assert new.scorers[0][0].step_scale is not None and detector.scorers[0][0].step_scale is None
+    new.save(tmp_path / "anomaly")
+    loaded = AnomalyDetector.load(tmp_path)
+    np.testing.assert_allclose(loaded.scorers[0][0].step_scale, new.scorers[0][0].step_scale)
+    rows = _normal_shift("N", 120, at=40)
+    np.testing.assert_allclose(loaded.score(rows)["ae_score"], new.score(rows)["ae_score"])
+    with pytest.raises(ValueError, match="validation rows"):
+        refit_calibration(detector, shifted, val.iloc[:0])

@@ -50,12 +50,12 @@ def test_format_1_folder_loads_with_the_same_scores_and_events(v1_run):
     assert [e.reason for e in events] == [e[6] for e in expected["events"]]
 
 
-def test_resaving_a_format_1_folder_writes_format_2(v1_run, tmp_path):
+def test_resaving_a_format_1_folder_writes_the_current_format(v1_run, tmp_path):
     det = AnomalyDetector.load(v1_run)
     paths = det.save(tmp_path / "new" / "anomaly")
     assert set(paths) == {"model", "thresholds"}
     state = torch.load(paths["model"], weights_only=True)
-    assert (state["kind"], state["format_version"]) == ("anomaly-detector", 2)
+    assert (state["kind"], state["format_version"]) == ("anomaly-detector", 3)
     assert [s["name"] for s in state["scorers"]] == ["autoencoder", "pca"]
     again = AnomalyDetector.load(tmp_path / "new")
     rows = make_batch("G", n_hours=80, seed=5, do_fault_h=50.0)
@@ -66,7 +66,7 @@ def test_resaving_a_format_1_folder_writes_format_2(v1_run, tmp_path):
     assert readable["pca"]["threshold"] == det.get("pca")[1].threshold
 
 
-@pytest.mark.parametrize("version", [3, 99])
+@pytest.mark.parametrize("version", [4, 99])
 def test_newer_format_is_a_one_line_error(v1_run, version):
     state = torch.load(v1_run / "anomaly" / "model.pt", weights_only=True)
     state.pop("format_version")
