@@ -16,13 +16,27 @@ with ``ref_j`` the mean of ``y`` over the ``feed_reference_h`` hours up to ``j``
 the cumulative pumped volume. The standard error of ``f`` combines the reading noise in
 those rows and in the reference mean; the noise sd is the batch's own estimate over the
 reference window (from successive differences, so slow drifts do not inflate it), but at
-least ``feed_volume_sd_mL``. The rule flags a row when some onset gives ``f`` at least
+least the floor learned on the fault-free training batches (:func:`learn_volume_floor`) and
+at least ``feed_volume_sd_mL``. The rule flags a row when some onset gives ``f`` at least
 ``feed_missing_frac`` and ``feed_z`` standard errors above 0.
 
 A logged rate may hold over the step after its row (a sampled command, as in the simulator)
 or over the step before it (an interval average): the balance is computed both ways and the
 weaker evidence is used, so a one-hour bolus logged at its first row is not "missing". Data
 with sample withdrawals or evaporation need those volumes in the balance first.
+
+**Noise floor from the data.** The fixed ``feed_volume_sd_mL`` (5 mL) fits a 2 L bench
+vessel; a 2,000 L or 100 m3 vessel reads its volume to litres, and a level or load cell
+also wanders slowly (foam, pressure, unlogged samples) where successive differences do not
+see it. So the floor is learned from the fault-free training batches: the spread of ``y``
+over the rule's window, ``y_i - y_j`` with ``t_j`` ``feed_check_h`` before ``t_i`` (the
+volume change minus the feed and base pumped in that window), as a robust sd (median
+absolute value / 0.6745, over sqrt 2 because a difference holds two readings' noise),
+pooled over the batches; or, when larger, the robust spread of the rule's own statistic
+on those batches per unit noise sd (a reading that wanders over hours: successive
+differences and a white-noise standard error understate it). It is in mL of the rule's volume part and scales with the plant;
+``feed_volume_sd_mL`` stays its lower bound. Reasons give volumes in the user's volume unit
+(mL when that unit is mL or L).
 """
 
 from __future__ import annotations
@@ -33,8 +47,14 @@ import numpy as np
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.rule_signals import Rows, RuleResult, col
+from forecaster.anomaly.rule_text import PartText
+from forecaster.anomaly.rule_vars import RuleVariables
 
 MIN_ROWS_AFTER_ONSET = 3  # rows after a candidate onset (fewer: too little to fit f)
+#: |difference| of Gaussian noise sd s has median 0.6745 x sqrt(2) x s
+_MAD_DIFF = 0.6745 * np.sqrt(2.0)
+#: User volume units in which the reasons keep speaking mL (a bench vessel's amounts).
+_ML_UNITS = ("", "mL", "L", "ml", "l")
 
 
 @dataclass
@@ -66,9 +86,17 @@ def _csum(x: np.ndarray) -> np.ndarray:
 
 
 def _balance(
-    t: np.ndarray, vol_mL: np.ndarray, pumped: np.ndarray, cfg: RulesConfig
+    t: np.ndarray,
+    vol_mL: np.ndarray,
+    pumped: np.ndarray,
+    cfg: RulesConfig,
+    floor_mL: float,
+    null_out: list[np.ndarray] | None = None,
 ) -> FeedBalance:
-    """The matched filter for one way of integrating the logged rates (see module doc)."""
+    """The matched filter for one way of integrating the logged rates (see module doc);
+    ``floor_mL`` is the least volume noise sd used (mL). ``null_out`` (learning): the
+    fitted missing volume over its standard error per unit noise sd (mL), every row and
+    onset, is appended to it."""
     n = len(t)
     y = vol_mL - pumped
     q = np.isfinite(y)  # rows with a volume reading
@@ -94,7 +122,7 @@ def _balance(
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = (cy[j + 1] - cy[r0]) / n_ref
         sig = np.sqrt((cd[j + 1] - cd[r0 + 1]) / (2.0 * n_d))
-        sig = np.fmax(np.where(n_d >= 2, sig, np.nan), cfg.feed_volume_sd_mL)
+        sig = np.fmax(np.where(n_d >= 2, sig, np.nan), floor_mL)
         pj = pumped[j]
         nn, sp_, sy = cq[i + 1] - cq[j + 1], cp[i + 1] - cp[j + 1], cy[i + 1] - cy[j + 1]
         spy, spp = cpy[i + 1] - cpy[j + 1], cpp[i + 1] - cpp[j + 1]
@@ -102,9 +130,13 @@ def _balance(
         sw2 = spp - 2.0 * pj * sp_ + nn * pj * pj
         swe = ref * sw - (spy - pj * sy)  # sum of w x (ref - y)
         frac = swe / sw2
-        se = sig * np.sqrt(1.0 / sw2 + (sw / sw2) ** 2 / n_ref)
-        z = frac / se
-    ok = valid & (n_ref >= 2) & (sw2 > 1e-6) & np.isfinite(z) & q[:, None]
+        unit_se = np.sqrt(1.0 / sw2 + (sw / sw2) ** 2 / n_ref)  # per mL of noise sd
+        z = frac / (sig * unit_se)
+        z_unit = frac / unit_se
+    fitted = valid & (n_ref >= 2) & (sw2 > 1e-6) & q[:, None]
+    if null_out is not None:
+        null_out.append(z_unit[fitted & np.isfinite(z_unit)])
+    ok = fitted & np.isfinite(z)
     z = np.where(ok & (frac >= cfg.feed_missing_frac), z, -np.inf)
     best = np.argmax(z, axis=1)
     rows = np.arange(n)
@@ -124,8 +156,9 @@ def _balance(
     )
 
 
-def feed_balance(rows: Rows, cfg: RulesConfig) -> FeedBalance | None:
-    """Evidence of a missing feed at each row of one batch; None without volume or feed."""
+def _pumped(rows: Rows) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None:
+    """(time h, volume mL, (pumped mL with each rate held over the step before its row,
+    ... over the step after)), each (T,); None without volume or feed."""
     vol, feed = col(rows, "volume_L"), col(rows, "feed_rate_mL_h")
     if vol is None or feed is None:
         return None
@@ -135,16 +168,125 @@ def feed_balance(rows: Rows, cfg: RulesConfig) -> FeedBalance | None:
     dt = np.diff(t, prepend=t[0])
     held_before = np.cumsum(rate * dt)  # mL up to each row, rate held over the step before
     held_after = np.cumsum(np.concatenate([[0.0], rate[:-1] * dt[1:]]))  # ...the step after
-    a, b = (_balance(t, vol * 1000.0, p, cfg) for p in (held_before, held_after))
+    return t, vol * 1000.0, (held_before, held_after)
+
+
+def volume_floor_mL(cfg: RulesConfig, learned_mL: float | None = None) -> float:
+    """The least volume noise sd the rule uses (mL): the learned floor, at least the
+    config's ``feed_volume_sd_mL``."""
+    learned = learned_mL if learned_mL is not None and np.isfinite(learned_mL) else 0.0
+    return float(max(cfg.feed_volume_sd_mL, learned))
+
+
+def feed_balance(rows: Rows, cfg: RulesConfig, floor_mL: float | None = None) -> FeedBalance | None:
+    """Evidence of a missing feed at each row of one batch; None without volume or feed.
+
+    Args:
+        rows: one batch in the rule parts' units (``volume_L`` in L, rates in mL/h).
+        cfg: the rule's settings.
+        floor_mL: volume noise floor learned on training batches (mL; None: the config's).
+    """
+    got = _pumped(rows)
+    if got is None:
+        return None
+    t, vol_mL, ways = got
+    floor = volume_floor_mL(cfg, floor_mL)
+    a, b = (_balance(t, vol_mL, p, cfg, floor) for p in ways)
     weaker = ~(np.nan_to_num(a.z, nan=-np.inf) >= np.nan_to_num(b.z, nan=-np.inf))
     return FeedBalance(
         *(np.where(weaker, x, y) for x, y in zip(vars(a).values(), vars(b).values()))
     )
 
 
-def feed_rule(rows: Rows, cfg: RulesConfig) -> RuleResult | None:
-    """The ``feed_not_delivered`` rule (None without volume or feed columns)."""
-    fb = feed_balance(rows, cfg)
+def window_changes_mL(rows: Rows, window_h: float) -> np.ndarray | None:
+    """(n,) volume change minus the feed and base pumped over ``window_h`` hours (mL), one
+    per row with a reading ``window_h`` earlier; the way of integrating the logged rates
+    that fits the batch best (the smaller median size). None without volume or feed."""
+    got = _pumped(rows)
+    if got is None:
+        return None
+    t, vol_mL, ways = got
+    j = np.searchsorted(t, t - window_h, side="right") - 1
+    ok = j >= 0
+    return _closest([(vol_mL - p) - (vol_mL - p)[np.clip(j, 0, None)] for p in ways], ok)
+
+
+def null_statistics_mL(rows: Rows, cfg: RulesConfig) -> np.ndarray | None:
+    """(m,) the rule's fitted missing share over its standard error per mL of noise sd, at
+    every row and candidate onset of a fault-free batch (mL): its spread is the noise sd
+    that makes the rule's z a standard normal there, slow wander of the reading included.
+    The way of integrating the logged rates that fits best; None without volume or feed."""
+    got = _pumped(rows)
+    if got is None:
+        return None
+    t, vol_mL, ways = got
+    stats = []
+    for pumped in ways:
+        out: list[np.ndarray] = []
+        _balance(t, vol_mL, pumped, cfg, 0.0, out)
+        stats.append(out[0] if out else np.zeros(0))
+    return _closest(stats)
+
+
+def _closest(candidates: list[np.ndarray], keep: np.ndarray | None = None) -> np.ndarray:
+    """The finite values of the candidate with the smallest median size."""
+    best = np.zeros(0)
+    for c in candidates:
+        c = c[keep] if keep is not None else c
+        c = c[np.isfinite(c)]
+        if c.size and (not best.size or np.median(np.abs(c)) < np.median(np.abs(best))):
+            best = c
+    return best
+
+
+def learn_volume_floor(batches: list[Rows], cfg: RulesConfig) -> float | None:
+    """Volume noise floor (mL) of the fault-free ``batches``, pooled: the larger of the
+    robust spread of the volume change minus the pumped volume over the rule's window
+    (``feed_check_h``) over sqrt 2, and the robust spread of the rule's own statistic per
+    unit noise (:func:`null_statistics_mL`; larger when the reading wanders slowly).
+
+    Args:
+        batches: fault-free training batches in the rule parts' units, each sorted by time.
+        cfg: the rule's settings (``feed_check_h``, ``feed_reference_h``).
+
+    Returns:
+        The floor in mL (may be under ``feed_volume_sd_mL``; :func:`volume_floor_mL` bounds
+        it), or None when no batch has volume, feed and a full window.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> t = np.arange(200.0)
+        >>> rows = {"time_h": t, "feed_rate_mL_h": np.full(200, 2000.0),
+        ...         "volume_L": 1500 + 2.0 * t + rng.normal(0, 4.0, 200)}
+        >>> 3.0 < learn_volume_floor([rows], RulesConfig()) / 1000 < 5.0  # 4 L of noise
+        True
+    """
+    spreads = []
+    for per_batch, scale in ((lambda b: window_changes_mL(b, cfg.feed_check_h), _MAD_DIFF),
+                             (lambda b: null_statistics_mL(b, cfg), 0.6745)):  # fmt: skip
+        parts = [per_batch(b) for b in batches]
+        d = np.concatenate([p for p in parts if p is not None and p.size] or [np.zeros(0)])
+        if d.size:
+            spreads.append(float(np.median(np.abs(d)) / scale))
+    return max(spreads) if spreads else None
+
+
+def feed_rule(
+    rows: Rows,
+    cfg: RulesConfig,
+    floor_mL: float | None = None,
+    variables: RuleVariables | None = None,
+) -> RuleResult | None:
+    """The ``feed_not_delivered`` rule (None without volume or feed columns).
+
+    Args:
+        rows: one batch in the rule parts' units.
+        cfg: the rule's settings.
+        floor_mL: volume noise floor learned on training batches (mL; None: the config's
+            ``feed_volume_sd_mL``), e.g. ``RuleProfile.feed_volume_sd_mL``.
+        variables: the process column of each part (None: the CHO columns), for the reason.
+    """
+    fb = feed_balance(rows, cfg, floor_mL)
     if fb is None:
         return None
     t = np.asarray(rows["time_h"], dtype=float)
@@ -152,18 +294,25 @@ def feed_rule(rows: Rows, cfg: RulesConfig) -> RuleResult | None:
     with np.errstate(invalid="ignore"):
         flag = np.isfinite(fb.z) & (fb.z > lim)
     missing = fb.missing_mL
+    vol = PartText("volume_L", variables or RuleVariables.cho())
+
+    def amount(ml: float, fmt: str = ".0f") -> str:
+        """A volume (mL) as the user reads it: mL on a bench vessel, else their unit."""
+        if vol.unit.strip() in _ML_UNITS:
+            return f"{ml:{fmt}} mL"
+        return f"{vol.delta(ml / 1000.0):.3g}{vol.unit}"
 
     def reason(i: int, start: float) -> str:
         f, pumped = fb.frac[i], fb.pumped_mL[i]
         # the fitted share is noisy and can pass 100 %: say "none" rather than "120 % missing"
         arrived = "none" if f >= 0.95 else f"only about {1.0 - f:.0%}"
         return (
-            f"Of the {pumped:.0f} mL of feed and base the pumps logged since "
+            f"Of the {amount(pumped)} of feed and base the pumps logged since "
             f"{fb.onset_h[i]:.0f} h ({t[i] - fb.onset_h[i]:.0f} h), {arrived} shows in the "
-            f"volume at {t[i]:.0f} h (about {missing[i]:.0f} mL missing, {fb.z[i]:.1f} standard "
-            f"errors from none missing; limit {lim:g}, volume noise sd {fb.sigma_mL[i]:.1f} mL, "
-            f"against the mean of the {cfg.feed_reference_h:g} h before): the feed is not "
-            "reaching the vessel"
+            f"volume at {t[i]:.0f} h (about {amount(missing[i])} missing, {fb.z[i]:.1f} "
+            f"standard errors from none missing; limit {lim:g}, volume noise sd "
+            f"{amount(fb.sigma_mL[i], '.1f')}, against the mean of the "
+            f"{cfg.feed_reference_h:g} h before): the feed is not reaching the vessel"
         )
 
     return RuleResult(

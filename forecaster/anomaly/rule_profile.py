@@ -12,6 +12,11 @@ what is normal for this process:
   times per row, so the run needs the fewest repeats n whose chance count stays under
   ``STUCK_CHANCE_PER_100_BATCH_DAYS`` (with p = 6e-5, two repeats: about 1e-5).
 - **spike limits** no tighter than ``SPIKE_NOISE_SD`` x that noise.
+- **volume noise floor** of the feed mass balance (``feed_volume_sd_mL``, mL): the spread
+  of the volume change minus the pumped feed and base over the rule's window
+  (:func:`~forecaster.anomaly.mass_balance.learn_volume_floor`), so a 2,000 L vessel that
+  reads its volume to litres is judged against litres, not the config's 5 mL (which stays
+  the lower bound).
 - **range** of each controller output, so a reading pinned at a limit (an output at its
   maximum, DO at 0 %, viability at 100 %) is never called frozen.
 - **firing share**: every rule is run over every training batch, events counted the way
@@ -36,6 +41,7 @@ from scipy import stats
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.events import find_spans
+from forecaster.anomaly.mass_balance import learn_volume_floor, volume_floor_mL
 from forecaster.anomaly.oof import oof_firing
 from forecaster.anomaly.rule_vars import RuleVariables
 
@@ -77,6 +83,8 @@ class RuleProfile:
             ``out_of_fold`` (each batch counted by rules learned without its fold).
         heldout_batches, heldout_firing_share: normal batches used for nothing above and the
             share of them each rule (as finally set) fired on.
+        feed_volume_sd_mL: volume noise floor of the feed mass balance learned on the
+            batches (mL, the rule's volume part; 0: not learned, the config's floor holds).
     """
 
     n_batches: int = 0
@@ -92,6 +100,7 @@ class RuleProfile:
     firing_checked: str = "in_sample"
     heldout_batches: int = 0
     heldout_firing_share: dict[str, float] = field(default_factory=dict)
+    feed_volume_sd_mL: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -231,6 +240,11 @@ def learn_signals(
                 "training batches (no measurement noise, or a constant signal), so a frozen "
                 "reading cannot be told from a normal one"
             )
+    floor = learn_volume_floor(
+        [rv.view(b) for b in batches], cfg
+    )  # whole batches: the window reaches back before start-up
+    if floor is not None:
+        p.feed_volume_sd_mL = round(volume_floor_mL(cfg, floor), 6)
     for var, limit in cfg.spike_limits.items():
         p.spike_limits[var] = float(max(limit, SPIKE_NOISE_SD * p.noise.get(var, 0.0)))
     for var in dict.fromkeys(
