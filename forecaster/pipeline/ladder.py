@@ -15,7 +15,9 @@ chosen per origin day, never worse out of sample than the best naive rung.
   batch-PLS predictor) takes their place, and the RF and sequence model forecast from the
   other signals, static inputs and set points;
 - split-conformal intervals (80 / 90 / 95 %) of every rung and of the choice, calibrated on
-  their out-of-sample log residuals per origin day (:mod:`forecaster.models.conformal`).
+  their out-of-sample log residuals per origin day (:mod:`forecaster.models.conformal`); the
+  choice's on forecasts of each batch by a choice made without it
+  (:mod:`forecaster.pipeline.ladder_calibrate`), so the selection's optimism is not in them.
 
 Example:
     >>> ladder = run_ladder(train, val, test, sequence=seq, rf=rf)
@@ -35,14 +37,18 @@ from forecaster import schema
 from forecaster.data import targets
 from forecaster.data.errors import ShortBatchError
 from forecaster.data.folds import kfold_batches
-from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key, min_residuals
+from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key
 from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
 from forecaster.models.ladder.chosen import EXPENSIVE, ChosenForecast
 from forecaster.models.ladder.protocol import upto
 from forecaster.models.ladder.ridge import RidgePlan
 from forecaster.models.ladder.summary import RidgeSummary
+from forecaster.pipeline.ladder_calibrate import calibration_set
 from forecaster.pipeline.ladder_select import Choice, Forecasts, choose, combine
+
+#: the calibration set of a choice (kept under its former name)
+_calibration_set = calibration_set
 
 Batches = pd.DataFrame | Sequence[pd.DataFrame]
 
@@ -189,7 +195,7 @@ def fit_ladder(
             continue
         c = choose(cheap, exp_d, naive_rungs, sorted(va))
         choices[d] = c
-        chosen_oos[d], pooled = _calibration_set(c, cheap, naive_rungs, sorted(va), levels)
+        chosen_oos[d], pooled = calibration_set(c, cheap, naive_rungs, sorted(va), levels, exp_d)
         if pooled:
             notes.append(f"day {d}: {pooled}")
         chosen_test[d] = combine({n: tests[n][d] for n in c.weights}, c.weights)
@@ -236,31 +242,6 @@ def chosen_forecast(result: LadderResult) -> ChosenForecast | None:
         calibration=result.calibrations["chosen"],
         planned_end_h=float(ends[0]) if ends else float("nan"),
         rung_by_day={d: c.rung for d, c in result.choices.items()},
-    )
-
-
-def _calibration_set(
-    c: Choice, cheap: dict[str, Forecasts], naive: tuple[str, ...], val_ids: list[str], levels
-) -> tuple[Forecasts, str]:
-    """Out-of-sample forecasts the choice's conformal intervals are calibrated on, and a note.
-
-    A choice made on the validation batches is calibrated on them; when they are fewer than
-    the highest level needs (19 for 95 %), they are pooled with the cross-validated stage-1
-    choice's out-of-fold forecasts of the other batches: a few validation batches that
-    happen to be easy (and on which the choice was also selected) would otherwise give
-    intervals far narrower than the errors on new batches."""
-    need = max(min_residuals(lv) for lv in levels)
-    if c.on != "val" or c.oos.n >= need:
-        return c.oos, ""
-    stage1 = choose(cheap, {}, naive, [])
-    held = set(map(str, val_ids))
-    rest = stage1.oos.on([b for b in stage1.oos.ids.astype(str) if b not in held])
-    pooled = Forecasts()
-    pooled.add(c.oos.ids, c.oos.y, c.oos.p, -1)
-    pooled.add(rest.ids, rest.y, rest.p, 0)
-    return pooled, (
-        f"intervals calibrated on the {c.oos.n} validation batches the choice was made on "
-        f"pooled with {rest.n} out-of-fold forecasts of {stage1.rung} (fewer than {need})"
     )
 
 

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from forecaster.models.conformal import (
     ConformalCalibration,
@@ -75,3 +76,18 @@ def test_state_dict_round_trips_through_json():
     again = ConformalCalibration.from_state_dict(state)
     assert again.q == cal.q and again.n == cal.n and again.notes == cal.notes
     assert [level_key(x) for x in again.levels] == ["80", "90", "95"]
+
+
+@pytest.mark.parametrize(("n", "level"), [(19, 0.95), (40, 0.8), (40, 0.9), (200, 0.95)])
+def test_quantile_covers_at_least_nominal_and_is_not_absurdly_wide(n, level):
+    """Exchangeable normal log residuals (sd 0.1): the coverage of a new residual, averaged
+    over calibrations, is >= nominal (exactly ceil((n+1) level) / (n+1) in expectation), and
+    the half-width is on average within 25 % of the true |residual| quantile at that level."""
+    rng = np.random.default_rng(3)
+    true_q = 0.1 * stats.norm.ppf(0.5 + level / 2)
+    qs = np.asarray([conformal_quantile(np.abs(rng.normal(0, 0.1, n)), level) for _ in range(3000)])
+    coverage = 2 * stats.norm.cdf(qs / 0.1) - 1  # exact, given the calibration
+    exact = math.ceil((n + 1) * level - 1e-9) / (n + 1)
+    assert coverage.mean() >= level - 0.005
+    assert coverage.mean() == pytest.approx(exact, abs=0.01)
+    assert 1.0 <= qs.mean() / true_q <= 1.25
