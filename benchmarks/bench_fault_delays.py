@@ -1,7 +1,7 @@
 """Detection delay per fault type on many fresh faults, against when each fault became visible.
 
     python benchmarks/bench_fault_delays.py --run-dir checkpoints/default [--n-per-type 40]
-        [--refit-rules]
+        [--refit-rules] [--refit-calibration]
 
 The default run's test split holds only a few events of each fault type, so its per-type
 median delays move by hours between seeds. This benchmark loads the anomaly detector of a
@@ -28,6 +28,11 @@ batches before measuring (:func:`forecaster.anomaly.refit.refit_rules`), so a ch
 the rules is measured on a trained run without retraining it. The training batches of a
 simulated run are simulated again from its ``config.yaml`` and ``splits.json``; the rule
 limits the run saved are compared with the re-fitted ones to show the batches are the same.
+``--refit-calibration`` re-fits the autoencoder's step scale on those training batches and
+every scorer's threshold on the run's fault-free validation batches
+(:func:`forecaster.anomaly.refit.refit_calibration`; the networks are kept), so a change
+to the calibration is measured without retraining; the PCA threshold it sets again is
+compared with the saved one for the same check.
 
 Prints a table and writes ``benchmarks/results/fault_delays.json``.
 """
@@ -51,7 +56,7 @@ from forecaster import schema
 from forecaster.anomaly.config import EvalConfig
 from forecaster.anomaly.detector import AnomalyDetector
 from forecaster.anomaly.metrics import match_faults
-from forecaster.anomaly.refit import refit_rules
+from forecaster.anomaly.refit import refit_calibration, refit_rules
 from forecaster.anomaly.threshold import duration_days
 from forecaster.pipeline.anomaly_eval import BARS, ONLINE_FAULTS
 from forecaster.pipeline.config import load_config_file
@@ -99,16 +104,18 @@ def frozen_after(faulty: pd.DataFrame, start_h: float, variable: str) -> float:
     return float(t[hit[0] + 1] - start_h) if hit.size else np.inf
 
 
-def run_training_rows(run_dir: Path, cfg) -> pd.DataFrame:
-    """Rows of the fault-free training batches of a simulated run, simulated again."""
+def run_training_rows(run_dir: Path, cfg, splits: tuple[str, ...] = ("train",)) -> tuple:
+    """Rows of the fault-free batches of each split of a simulated run, simulated again
+    (one DataFrame per split, in the order asked; a single frame for one split)."""
     res = simulate(dataclasses.replace(cfg.sim, seed=cfg.seed))
     table = res.table
     table[schema.BATCH_ID] = table[schema.BATCH_ID].astype(str)
     bad = set(res.faults[schema.BATCH_ID].astype(str))
     if schema.FAULT_LABEL in table:
         bad |= set(table.loc[table[schema.FAULT_LABEL] > 0, schema.BATCH_ID])
-    train = set(json.loads((run_dir / "splits.json").read_text())["train"]) - bad
-    return table[table[schema.BATCH_ID].isin(train)]
+    saved = json.loads((run_dir / "splits.json").read_text())
+    out = tuple(table[table[schema.BATCH_ID].isin(set(saved[s]) - bad)] for s in splits)
+    return out[0] if len(out) == 1 else out
 
 
 def median_or_none(x: list[float]) -> float | None:
@@ -174,6 +181,8 @@ def main() -> None:
     fault_arguments(ap)
     ap.add_argument("--refit-rules", action="store_true",
                     help="re-fit the rule set on the run's training batches first")  # fmt: skip
+    ap.add_argument("--refit-calibration", action="store_true",
+                    help="re-fit the step scale and thresholds on the run's batches first")  # fmt: skip
     ap.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "fault_delays.json"
     )
@@ -192,15 +201,26 @@ def main() -> None:
     else:  # a folder of bench_anomaly.py: default simulator and evaluation settings
         sim_base, grace = SimConfig(), EvalConfig().grace_h
     refit: dict = {}
-    if args.refit_rules:
+    recal: dict = {}
+    if args.refit_rules or args.refit_calibration:
         if (
             not (args.run_dir / "config.yaml").exists()
             or not (args.run_dir / "splits.json").exists()
         ):
-            sys.exit(f"error: --refit-rules needs {args.run_dir}/config.yaml and splits.json")
+            sys.exit(f"error: --refit-* needs {args.run_dir}/config.yaml and splits.json")
+        train_rows, val_rows = run_training_rows(args.run_dir, cfg, ("train", "val"))
+    if args.refit_calibration:
+        t0 = time.perf_counter()
+        old_thr = {s.name: c.threshold for s, c in det.scorers}
+        det = refit_calibration(det, train_rows, val_rows, cfg.anomaly.autoencoder.step_window_h)
+        recal = {"seconds": round(time.perf_counter() - t0, 1),
+                 "saved_thresholds": old_thr,
+                 "thresholds": {s.name: c.threshold for s, c in det.scorers},
+                 "step_window_h": cfg.anomaly.autoencoder.step_window_h}  # fmt: skip
+    if args.refit_rules:
         t0 = time.perf_counter()
         old = dict(det.consistency.train_max) if det.consistency else {}
-        det = refit_rules(det, run_training_rows(args.run_dir, cfg))
+        det = refit_rules(det, train_rows)
         new = det.consistency.train_max if det.consistency else {}
         same = all(abs(new.get(k, np.nan) - v) <= 1e-9 * max(abs(v), 1.0) for k, v in old.items())
         refit = {"seconds": round(time.perf_counter() - t0, 1), "saved_limits_reproduced": same,
@@ -252,6 +272,7 @@ def main() -> None:
         },
         "fault_free_batch_days": round(twin_days, 1),
         "rules_refit": refit or None,
+        "calibration_refit": recal or None,
         "by_type": {},
         "seconds": {"simulate": round(t_sim, 1), "detect": round(t_det, 1)},
         "machine": f"{platform.machine()}, {platform.python_version()}",
