@@ -70,6 +70,52 @@ def test_config_reads_the_export_back_in_our_units(export):
     assert np.allclose(table["volume_L"], ours["volume_L"] * dx.SCALE, rtol=1e-4)
 
 
+def _pump_stops(rows: pd.DataFrame, stop_h: float) -> pd.DataFrame:
+    """The batch with its feed pump failing at ``stop_h``: it keeps logging its rate, but
+    nothing it logs from then on reaches the vessel (the volume misses it, in L)."""
+    t, feed = rows["time_h"].to_numpy(), rows["feed_rate_mL_h"].to_numpy()
+    lost = np.concatenate([[0.0], np.cumsum(feed[:-1] * np.diff(t) * (t[:-1] >= stop_h))])
+    return rows.assign(volume_L=rows["volume_L"] - lost / 1000.0)
+
+
+def test_feed_check_fits_the_plant_scale(export):
+    # the volume reads to litres (5 L noise on 2,000 L): the floor learned on the training
+    # batches is litres, not the config's 5 mL; the rule stays quiet on every fault-free
+    # batch and sees a stopped feed pump (about 1-2 L/h of feed lost) within the rule's 24-h
+    # window, telling the amounts in the plant's m3
+    from forecaster.anomaly.config import RulesConfig
+    from forecaster.anomaly.mass_balance import feed_rule
+    from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
+    from forecaster.anomaly.rule_profile import learn_signals
+    from forecaster.anomaly.rule_vars import RuleVariables
+    from forecaster.data.io import load_table
+    from forecaster.data.process_config import build_process
+    from forecaster.pipeline.config import load_config_file
+
+    cfg, _ = load_config_file(CONFIG)
+    process = build_process(cfg.data.process)
+    rv, rules = RuleVariables.resolve(process), RulesConfig()
+
+    def batches(path) -> dict[str, pd.DataFrame]:
+        table = load_table(path, cfg.data.column_map, process=process, strict=False).table
+        return {b: rows.reset_index(drop=True) for b, rows in table.groupby("batch_id")}
+
+    train = batches(export[0])
+    profile = learn_signals(list(train.values()), rules, rv)
+    assert 3000.0 < profile.feed_volume_sd_mL < 8000.0  # litres, in mL of the rule
+    floor, new = profile.feed_volume_sd_mL, batches(export[1])
+    for b, rows in [*train.items(), *new.items()]:
+        assert not feed_rule(rv.view(rows), rules, floor, rv).flag.any(), b
+    vocab = Vocabulary(units=dict(cfg.data.column_map.units), process=process)
+    for (b, rows), stop_h in zip(new.items(), (100.0, 130.0, 160.0)):
+        with use_vocabulary(vocab):
+            r = feed_rule(rv.view(_pump_stops(rows, stop_h)), rules, floor, rv)
+            t, hit = rows["time_h"].to_numpy(), np.flatnonzero(r.flag)
+            assert hit.size and stop_h < t[hit[0]] <= stop_h + 24, (b, t[hit[:1]])
+            text = r.describe(int(hit[0]), float(t[hit[0]]))
+        assert " m3 of feed and base" in text and " mL" not in text, text
+
+
 @pytest.mark.slow
 def test_config_alone_trains_and_predicts_in_its_names(export, tmp_path):
     from forecaster.pipeline.config import parse_config
