@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def read_table(
     required: Sequence[str] = (),
     resample_h: float | None = None,
     process: Process | None = None,
+    strict: bool = True,
 ) -> pd.DataFrame:
     """Read a batch table from CSV or Parquet, with canonical names and units.
 
@@ -79,6 +81,8 @@ def read_table(
         process: the process definition (None: the CHO preset, and nothing is removed).
             Given, its product and feed are required, its ``ignore_columns`` and columns
             named after variables it does not have (dropped ones) are left out.
+        strict: False: a batch with local times in a spring-forward gap is left out with a
+            warning, its problem in ``table.attrs[local_time.GAP_BATCHES]``; True: raised.
 
     Returns:
         Rows sorted by batch (stable: file order within a batch), ``batch_id`` as str,
@@ -91,9 +95,12 @@ def read_table(
         FileNotFoundError: no such file.
     """
     src = str(path)
-    table, cmap, problems = _read(path, column_map, required, process)
-    if problems:
-        raise combine(problems, what="problems in the file and its column map", file=src)
+    table, cmap, problems, gaps = _read(path, column_map, required, process)
+    if problems or (gaps and strict):
+        raise combine([*problems, *gaps], what="problems in the file and its column map", file=src)
+    if gaps:
+        warnings.warn(local_time.gap_warning(gaps), stacklevel=2)
+        table.attrs[local_time.GAP_BATCHES] = gaps
     if resample_h is not None:
         table = validate_table(table, source=src, required=required, process=process,
                                column_map=cmap).table  # fmt: skip
@@ -114,15 +121,16 @@ def load_table(
 ) -> ValidationReport:
     """Read and validate a file: ``read_table`` then ``validate_table`` (then resample).
 
-    With ``strict=False`` a batch with a problem is dropped and reported in
-    ``report.problems``; table-level problems always raise. With ``strict=True`` every
-    problem of the file (units, missing columns, values) is raised at once. ``min_rows``
+    With ``strict=False`` a batch with a problem (local times in a spring-forward gap
+    included) is dropped and reported in ``report.problems``; table-level problems always
+    raise. With ``strict=True`` every problem of the file is raised at once. ``min_rows``
     counts rows after resampling; ``unchecked`` columns get no range check.
     """
     src = str(path)
-    table, cmap, problems = _read(path, column_map, required, process)
+    table, cmap, problems, gaps = _read(path, column_map, required, process)
     if problems and not strict:
         raise combine(problems, what="problems in the file and its column map", file=src)
+    problems = [*problems, *gaps] if strict else problems
     kw = {"process": process, "column_map": cmap, "unchecked": unchecked}
     present = [r for r in required if r in table.columns]
     try:
@@ -147,6 +155,7 @@ def load_table(
         raise combine(problems, what="problems in the file and its column map", file=src)
     for p in report.problems if _wall_clock_as_utc(table, cmap) else []:
         local_time.suggest_time_zone(p)
+    report.problems[:0] = gaps if not strict else []
     return report
 
 
@@ -161,8 +170,9 @@ def _read(
     column_map: ColumnMap | Mapping[str, Any] | None,
     required: Sequence[str],
     process: Process | None,
-) -> tuple[pd.DataFrame, ColumnMap, list[DataError]]:
-    """The canonical table, the column map and the problems found (columns left out)."""
+) -> tuple[pd.DataFrame, ColumnMap, list[DataError], list[DataError]]:
+    """The canonical table, the column map, the problems found (columns left out) and the
+    batches left out for local times in a spring-forward gap."""
     src = str(path)
     if column_map is None or isinstance(column_map, Mapping):
         cmap = ColumnMap.from_dict(column_map, process, check=False)
@@ -184,9 +194,9 @@ def _read(
         gone = (set(all_preset_names()) - set(process.names)) | set(process.ignore_columns)
         table = table[[c for c in table.columns if c not in gone]]
     table = table[[c for c in table.columns if c not in bad_units]]
-    table = _convert(table, cmap, src, process)
+    table, gaps = _convert(table, cmap, src, process)
     table = table.iloc[_batch_order(table[schema.BATCH_ID])]
-    return table, cmap, [*problems, *missing]
+    return table, cmap, [*problems, *missing], gaps
 
 
 def _apply_column_map(
@@ -237,9 +247,10 @@ def _apply_column_map(
 
 def _convert(
     table: pd.DataFrame, cmap: ColumnMap, src: str, process: Process | None = None
-) -> pd.DataFrame:
-    """Batch ids to str, numbers to float in the variables' units, time to hours."""
-    out = table.copy()
+) -> tuple[pd.DataFrame, list[DataError]]:
+    """Batch ids to str, numbers to float in the variables' units, time to hours; and the
+    batches left out for local times in a spring-forward gap (one problem each)."""
+    out, gaps = table.copy(), []
     bid = out[schema.BATCH_ID]
     blank = is_blank(bid)
     if pd.api.types.is_float_dtype(bid.dtype):  # Parquet ids 1.0, 2.0 -> "1", "2"
@@ -255,14 +266,11 @@ def _convert(
     time = out[schema.TIME]
     if units.is_timestamp(cmap.time_unit) or pd.api.types.is_datetime64_any_dtype(time.dtype):
         utc = None
-        if cmap.time_zone is not None:
-            try:
-                utc = local_time.to_utc(time, out[schema.BATCH_ID], cmap.time_zone)
-            except DataError as err:  # a wall time in the spring gap: point at the user's row
-                kind, offset = row_numbering(src)
-                err.rows, err.row_kind = tuple(r + offset for r in err.rows), kind
-                err.file, err.column = src, cmap.source_name(schema.TIME)
-                raise
+        if cmap.time_zone is not None:  # batches with wall times in the spring gap: left out
+            utc, gaps = local_time.to_utc_report(time, out[schema.BATCH_ID], cmap.time_zone)
+            local_time.point_at(gaps, src, cmap.source_name(schema.TIME), *row_numbering(src))
+            keep = ~out[schema.BATCH_ID].isin([g.batch for g in gaps]).to_numpy()
+            out, time, utc = out[keep], time[keep], None if utc is None else utc[keep]
         out[schema.TIME] = _timestamps(time if utc is None else utc, out[schema.BATCH_ID], time)
         origins = _time_origins(time, out[schema.BATCH_ID], out[schema.TIME])
         if utc is not None:  # each start in the zone, so outputs give their wall times back
@@ -270,7 +278,7 @@ def _convert(
         out.attrs[TIME_ORIGIN] = origins
     else:
         out[schema.TIME] = _numeric(out[schema.TIME], schema.TIME, cmap.time_unit, src)
-    return out
+    return out, gaps
 
 
 def _numeric(

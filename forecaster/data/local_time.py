@@ -5,11 +5,15 @@ back) and skips one in spring. :func:`localize` reads such a column in a named t
 (``time_zone`` setting, e.g. ``Europe/Berlin``): a repeated wall time is resolved by row
 order within each batch (the first occurrence is summer time, the one after it winter time),
 so ``time 137 appears twice`` is no longer reported; a wall time inside the skipped hour is
-refused with a message naming the batch, row and the gap, instead of silently adding an hour.
+reported with the batch, its rows and the gap, instead of silently adding an hour.
 
 :func:`to_utc` is what the reader uses (``data.column_map.time_zone``): only naive date/time
 columns are read in the zone; timestamps with an offset, and numbers (Unix seconds), are
-absolute already. :func:`zone_problem` checks a zone name; :func:`suggest_time_zone` adds the
+absolute already. A wall time in the spring gap cannot be placed (the clock that wrote it
+did not go forward, or the hour was typed by hand: shifting it would guess), so
+:func:`to_utc_report` returns one problem per such batch, listing all its rows, and leaves
+that batch out; the reader then drops it when not strict and refuses the file when strict
+(:func:`to_utc` raises them all). :func:`zone_problem` checks a zone name; :func:`suggest_time_zone` adds the
 setting to a "time appears twice" message when no zone was given.
 """
 
@@ -21,9 +25,30 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
-from forecaster.data.errors import ConfigError, DataError, DataProblems, TimeOrderError, suggest
+from forecaster.data.errors import (
+    ConfigError,
+    DataError,
+    DataProblems,
+    TimeOrderError,
+    combine,
+    suggest,
+)
 
-__all__ = ["localize", "localize_rows", "starts", "suggest_time_zone", "to_utc", "zone_problem"]
+__all__ = [
+    "GAP_BATCHES",
+    "localize",
+    "localize_report",
+    "localize_rows",
+    "starts",
+    "suggest_time_zone",
+    "to_utc",
+    "to_utc_report",
+    "zone_problem",
+]
+
+#: ``table.attrs`` key of a table read leniently: the batches left out because wall times
+#: fell in a spring-forward gap (a list of TimeOrderError, one per batch).
+GAP_BATCHES = "time_zone_gaps"
 
 #: Advice added to a duplicated / backwards time when naive timestamps were read as UTC.
 ZONE_FIX = (
@@ -68,10 +93,30 @@ def to_utc(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series | N
         absolute: the caller reads it as before).
 
     Raises:
-        DataError: a wall time inside a spring-forward gap (batch and row index given).
+        DataError: wall times inside a spring-forward gap (one problem per batch, its rows
+            given; several batches: DataProblems).
+    """
+    utc, gaps = to_utc_report(values, batch, time_zone)
+    if gaps:
+        raise combine(gaps, what="local times in the spring-forward gap")
+    return utc
+
+
+def to_utc_report(
+    values: pd.Series, batch: pd.Series, time_zone: str
+) -> tuple[pd.Series | None, list[TimeOrderError]]:
+    """:func:`to_utc` that reports the batches with wall times in a spring-forward gap.
+
+    Returns:
+        (UTC timestamps, shape (n_rows,), NaT on the rows of the reported batches; or None
+        when the zone does not apply), and one TimeOrderError per batch with gap times
+        (``batch``, ``rows`` = the index labels of all its gap rows).
+
+    Raises:
+        DataError: unknown time zone.
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
-        return None
+        return None, []
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = values
     else:
@@ -80,10 +125,10 @@ def to_utc(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series | N
             try:
                 parsed = pd.to_datetime(values, errors="coerce", format="mixed")
             except (ValueError, TypeError, OverflowError):
-                return None  # offsets that differ between rows: absolute times
+                return None, []  # offsets that differ between rows: absolute times
     if not pd.api.types.is_datetime64_any_dtype(parsed.dtype) or parsed.dt.tz is not None:
-        return None
-    return localize(parsed, batch, time_zone)
+        return None, []
+    return localize_report(parsed, batch, time_zone)
 
 
 def starts(utc: pd.Series, batch: pd.Series, time_zone: str) -> dict[str, pd.Timestamp]:
@@ -122,8 +167,26 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
         UTC timestamps, shape (n_rows,), same index.
 
     Raises:
-        DataError: unknown time zone, or a wall time inside a spring-forward gap (its
-            ``batch`` and ``rows`` = the index label of the row).
+        DataError: unknown time zone, or wall times inside a spring-forward gap (one
+            problem per batch: its ``batch`` and ``rows`` = the index labels of the rows).
+    """
+    utc, gaps = localize_report(values, batch, time_zone)
+    if gaps:
+        raise combine(gaps, what="local times in the spring-forward gap")
+    return utc
+
+
+def localize_report(
+    values: pd.Series, batch: pd.Series, time_zone: str
+) -> tuple[pd.Series, list[TimeOrderError]]:
+    """:func:`localize` that reports, rather than raises, the batches with gap times.
+
+    Returns:
+        (UTC timestamps, shape (n_rows,), NaT on every row of a reported batch; one
+        TimeOrderError per batch with wall times in a spring-forward gap, listing them all).
+
+    Raises:
+        DataError: unknown time zone, or cells that are not dates/times.
     """
     bad = zone_problem(time_zone)
     if bad is not None:
@@ -133,27 +196,58 @@ def localize(values: pd.Series, batch: pd.Series, time_zone: str) -> pd.Series:
     except (ValueError, TypeError) as exc:
         raise DataError(f"time: cannot read local timestamps ({exc})") from None
     if getattr(naive.dt, "tz", None) is not None:
-        return naive.dt.tz_convert("UTC")
+        return naive.dt.tz_convert("UTC"), []
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    gaps: list[TimeOrderError] = []
     for b, idx in values.groupby(batch.to_numpy(), sort=False, dropna=False).groups.items():
         local = naive.loc[idx]
+        in_gap = _gap_mask(local, time_zone)
+        if in_gap.any():
+            gaps.append(_gap_problem(str(b), local, in_gap, time_zone))
+            continue
         try:
             aware = local.dt.tz_localize(time_zone, ambiguous=_first_is_summer(local, time_zone),
                                          nonexistent="raise")  # fmt: skip
         except pd.errors.OutOfBoundsDatetime as exc:  # pragma: no cover - defensive
             raise DataError(f"batch {b}: time out of range ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - pytz/zoneinfo raise different classes
-            if "nonexistent" in f"{type(exc).__name__} {exc}".lower():
-                row = _first_gap_row(local, time_zone)
-                raise TimeOrderError(
-                    f"local time {naive.loc[row]} does not exist in {time_zone} (the hour "
-                    "skipped when clocks go forward); check the export",
-                    batch=str(b),
-                    rows=[int(row)] if isinstance(row, (int, np.integer)) else [],
-                ) from None
             raise DataError(f"time_zone {time_zone!r}: {exc}") from None
         out.loc[idx] = aware.dt.tz_convert("UTC")
-    return out
+    return out, gaps
+
+
+def point_at(
+    problems: list[TimeOrderError], file: str, column: str, row_kind: str, offset: int
+) -> None:
+    """Number the problems' rows as in the user's file and name its file and time column
+    (in place): ``rows`` hold 0-based data-row labels, + ``offset`` in ``row_kind``."""
+    for p in problems:
+        p.rows, p.row_kind = tuple(r + offset for r in p.rows), row_kind
+        p.file, p.column = file, column
+
+
+def gap_warning(problems: list[DataError]) -> str:
+    """One line saying which batches were left out for times in the spring gap."""
+    ids = ", ".join(str(p.batch) for p in problems)
+    return (
+        f"{len(problems)} batch(es) left out ({ids}): local times in the hour skipped when "
+        f"clocks go forward; first: {problems[0]}"
+        if problems
+        else ""
+    )
+
+
+def _gap_problem(
+    batch: str, local: pd.Series, in_gap: np.ndarray, time_zone: str
+) -> TimeOrderError:
+    """The problem of one batch whose wall times ``local[in_gap]`` fall in a spring gap."""
+    rows = [int(r) if isinstance(r, (int, np.integer)) else r for r in local.index[in_gap]]
+    return TimeOrderError(
+        f"local time {local[in_gap].iloc[0]} does not exist in {time_zone} (the hour skipped "
+        "when clocks go forward); check the export",
+        batch=batch,
+        rows=[r for r in rows if isinstance(r, int)],
+    )
 
 
 def localize_rows(
@@ -213,9 +307,8 @@ def _first_is_summer(local: pd.Series, time_zone: str, summer_at_start: bool = T
     return flags
 
 
-def _first_gap_row(local: pd.Series, time_zone: str):
-    """Index label of the first wall time that does not exist in ``time_zone``."""
+def _gap_mask(local: pd.Series, time_zone: str) -> np.ndarray:
+    """(n,) True where a wall time does not exist in ``time_zone`` (a spring-forward gap)."""
     aware = local.dt.tz_localize(time_zone, ambiguous="NaT", nonexistent="NaT")
     ambiguous = local.dt.tz_localize(time_zone, ambiguous=True, nonexistent="NaT")
-    gap = aware.isna() & ambiguous.isna() & local.notna()
-    return gap.index[gap.to_numpy()][0]
+    return (aware.isna() & ambiguous.isna() & local.notna()).to_numpy()
