@@ -6,12 +6,17 @@ config that ``python train.py --config FILE`` accepts::
 
     props = propose(["Run", "Hours", "Glucose (g/L)", "DO [mg/L]", "titer_mg_L"], preset("cho_fedbatch"))
     cmap = build_map({p.column: (p.target, p.unit) for p in props}, "Run", "Hours", "h", process)
+
+The time zone of local timestamps (``time_zone``) is never proposed: a file's wall-clock
+times do not say where they were written, so the user picks one of :func:`zone_choices`
+(default :data:`NO_ZONE`, the times read as they are).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,7 @@ from forecaster.data.io import atomic_write_text
 from forecaster.data.process import Process
 
 __all__ = [
+    "NO_ZONE",
     "Proposal",
     "build_map",
     "guess_keys",
@@ -34,6 +40,7 @@ __all__ = [
     "run_config",
     "save_config",
     "split_header",
+    "zone_choices",
 ]
 
 #: words of headers replaced before matching (abbreviations -> the words of variable names)
@@ -61,6 +68,8 @@ TIME_WORDS = (
 )
 #: lowest score of a proposal (0-1)
 MIN_SCORE = 0.6
+#: the time-zone choice that sets none (timestamps read as they are)
+NO_ZONE = "none"
 
 
 @dataclass(frozen=True)
@@ -208,14 +217,21 @@ def guess_keys(table: pd.DataFrame) -> tuple[str | None, str | None, str]:
     return batch, time, "h" if numeric or values.empty else "timestamp"
 
 
+def zone_choices() -> list[str]:
+    """The time-zone choices: :data:`NO_ZONE` first, then every IANA zone name, sorted."""
+    return [NO_ZONE, *sorted(zoneinfo.available_timezones())]
+
+
 def build_map(choices: Mapping[str, tuple[str | None, str | None]], batch_id: str, time: str,
-              time_unit: str, process: Process) -> ColumnMap:  # fmt: skip
+              time_unit: str, process: Process, time_zone: str | None = None) -> ColumnMap:  # fmt: skip
     """A column map from the user's choices.
 
     Args:
         choices: their column -> (process variable or None, unit text or None).
         batch_id, time: their batch-id and time columns; time_unit: h, min, s, d, timestamp.
         process: the process (units equal to a variable's own are left out of the map).
+        time_zone: IANA zone of local timestamps without an offset (None or
+            :data:`NO_ZONE`: none set).
     """
     columns, unit_map = {}, {}
     for col, (target, unit) in choices.items():
@@ -225,9 +241,9 @@ def build_map(choices: Mapping[str, tuple[str | None, str | None]], batch_id: st
             columns[col] = target
         if unit and unit != process.variable(target).unit:
             unit_map[target] = unit
-    return ColumnMap(
-        columns=columns, units=unit_map, batch_id=batch_id, time=time, time_unit=time_unit
-    )
+    zone = None if time_zone in (None, "", NO_ZONE) else time_zone
+    return ColumnMap(columns=columns, units=unit_map, batch_id=batch_id, time=time,
+                     time_unit=time_unit, time_zone=zone)  # fmt: skip
 
 
 def run_config(data_path: Path, preset_name: str, cmap: ColumnMap, run_name: str) -> dict:

@@ -2,7 +2,9 @@
 
 The proposals come from :mod:`.mapping`; the file is validated with the reader training
 uses (:func:`forecaster.data.io.load_table`, strict, every problem at once) and the run
-config is written into the app's configs folder.
+config is written into the app's configs folder. Timestamps written as local wall-clock
+time take a time zone the user picks (never guessed; "none" by default), saved as
+``data.column_map.time_zone``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from forecaster.cli import error_line
 from forecaster.data.errors import DataError
 from forecaster.data.process import PRESETS, preset
 from forecaster.serve.app import state
-from forecaster.serve.app.mapping import build_map, guess_keys, propose, run_config, save_config
+from forecaster.serve.app.mapping import (
+    NO_ZONE,
+    build_map,
+    guess_keys,
+    propose,
+    run_config,
+    save_config,
+    zone_choices,
+)
 
 __all__ = ["assistant"]
 
@@ -65,6 +75,7 @@ def assistant(path: Path, head: pd.DataFrame) -> None:
     time = c[2].selectbox("Time column", cols, index=cols.index(t0) if t0 in cols else min(1, len(cols) - 1),
                           key=f"{tag}_time")  # fmt: skip
     tunit = c[3].selectbox("Time unit", TIME_UNITS, index=TIME_UNITS.index(u0), key=f"{tag}_tunit")
+    zone = _zone(tunit, tag)
     options = [NOT_USED, *process.names]
     labels = {v.name: f"{v.name} ({v.label}, {v.unit})" for v in process.variables}
     choices: dict[str, tuple[str | None, str | None]] = {}
@@ -90,7 +101,7 @@ def assistant(path: Path, head: pd.DataFrame) -> None:
             f"error: bad mapping: {', '.join(twice)} chosen for more than one column; choose each variable once"
         )
         return
-    cmap = build_map(choices, batch, time, tunit, process)
+    cmap = build_map(choices, batch, time, tunit, process, time_zone=zone)
     n_batches, n_rows, problems = _validate(state.file_key(path), name, json.dumps(cmap.to_dict()))
     if problems:
         st.error(f"error: `{path.name}` with this map: {len(problems)} problem(s); every one:")
@@ -100,6 +111,20 @@ def assistant(path: Path, head: pd.DataFrame) -> None:
         f"`{path.name}` reads with this map: {n_batches} batches, {n_rows} rows, no problem."
     )
     _save_section(path, name, cmap)
+
+
+def _zone(time_unit: str, tag: str) -> str | None:
+    """The time zone of local timestamps the user picks ("none" first; used only when the
+    time column holds timestamps)."""
+    zones = zone_choices()
+    zone = st.selectbox(
+        "Time zone of the timestamps", zones, index=0, key=f"{tag}_zone",
+        disabled=time_unit != "timestamp",
+        help="Local wall-clock times without an offset: the zone they were written in, so the "
+        "hour repeated when clocks go back and the hour skipped in spring are read right. "
+        f"'{NO_ZONE}': the times are read as they are (UTC, or their own offset).",
+    )  # fmt: skip
+    return zone if time_unit == "timestamp" and zone != NO_ZONE else None
 
 
 def _save_section(path: Path, preset_name: str, cmap) -> None:
