@@ -208,9 +208,9 @@ def learn_signals(
     firing shares yet)."""
     p = RuleProfile(n_batches=len(batches))
     rv = variables or RuleVariables.cho()
+    views = [rv.view(b) for b in batches]
     rows = []
-    for b in batches:
-        v = rv.view(b)
+    for v in views:
         keep = v["time_h"] >= cfg.startup_h
         rows.append({c: x[keep] for c, x in v.items()})
     for var in dict.fromkeys([*cfg.stuck_variables, *cfg.spike_limits]):
@@ -240,9 +240,7 @@ def learn_signals(
                 "training batches (no measurement noise, or a constant signal), so a frozen "
                 "reading cannot be told from a normal one"
             )
-    floor = learn_volume_floor(
-        [rv.view(b) for b in batches], cfg
-    )  # whole batches: the window reaches back before start-up
+    floor = learn_volume_floor(views, cfg)  # whole batches: windows reach before start-up
     if floor is not None:
         p.feed_volume_sd_mL = round(volume_floor_mL(cfg, floor), 6)
     for var, limit in cfg.spike_limits.items():
