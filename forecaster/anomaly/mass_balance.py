@@ -36,7 +36,7 @@ pooled over the batches; or, when larger, the robust spread of the rule's own st
 on those batches per unit noise sd (a reading that wanders over hours: successive
 differences and a white-noise standard error understate it). It is in mL of the rule's volume part and scales with the plant;
 ``feed_volume_sd_mL`` stays its lower bound. Reasons give volumes in the user's volume unit
-(mL when that unit is mL or L).
+(in mL when that unit is mL or L and the amounts are under 10 L).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ MIN_ROWS_AFTER_ONSET = 3  # rows after a candidate onset (fewer: too little to f
 _MAD_DIFF = 0.6745 * np.sqrt(2.0)
 #: User volume units in which the reasons keep speaking mL (a bench vessel's amounts).
 _ML_UNITS = ("", "mL", "L", "ml", "l")
+#: Largest amount (mL) the reasons give in mL; above it, in the user's unit (L, m3, gal).
+BENCH_MAX_mL = 10_000.0
 
 
 @dataclass
@@ -296,22 +298,22 @@ def feed_rule(
     missing = fb.missing_mL
     vol = PartText("volume_L", variables or RuleVariables.cho())
 
-    def amount(ml: float, fmt: str = ".0f") -> str:
-        """A volume (mL) as the user reads it: mL on a bench vessel, else their unit."""
-        if vol.unit.strip() in _ML_UNITS:
-            return f"{ml:{fmt}} mL"
-        return f"{vol.delta(ml / 1000.0):.3g}{vol.unit}"
+    def amount(ml: float, in_mL: bool, fmt: str = ".0f") -> str:
+        """A volume (mL) as the user reads it: in mL, or in the unit of their column."""
+        return f"{ml:{fmt}} mL" if in_mL else f"{vol.delta(ml / 1000.0):.3g}{vol.unit}"
 
     def reason(i: int, start: float) -> str:
         f, pumped = fb.frac[i], fb.pumped_mL[i]
+        # mL where the user logs mL or L and the amounts are a bench vessel's (under 10 L)
+        in_mL = vol.unit.strip() in _ML_UNITS and pumped < BENCH_MAX_mL
         # the fitted share is noisy and can pass 100 %: say "none" rather than "120 % missing"
         arrived = "none" if f >= 0.95 else f"only about {1.0 - f:.0%}"
         return (
-            f"Of the {amount(pumped)} of feed and base the pumps logged since "
+            f"Of the {amount(pumped, in_mL)} of feed and base the pumps logged since "
             f"{fb.onset_h[i]:.0f} h ({t[i] - fb.onset_h[i]:.0f} h), {arrived} shows in the "
-            f"volume at {t[i]:.0f} h (about {amount(missing[i])} missing, {fb.z[i]:.1f} "
+            f"volume at {t[i]:.0f} h (about {amount(missing[i], in_mL)} missing, {fb.z[i]:.1f} "
             f"standard errors from none missing; limit {lim:g}, volume noise sd "
-            f"{amount(fb.sigma_mL[i], '.1f')}, against the mean of the "
+            f"{amount(fb.sigma_mL[i], in_mL, '.1f')}, against the mean of the "
             f"{cfg.feed_reference_h:g} h before): the feed is not reaching the vessel"
         )
 

@@ -98,3 +98,6 @@ def test_reason_speaks_the_users_volume_unit():
     bench = feed_rule(vessel(3, stop_h=STOP_H), RulesConfig())
     j = int(np.flatnonzero(bench.flag)[0])
     assert " mL of feed and base" in bench.describe(j, float(j))  # a bench vessel: mL
+    litres = feed_rule(rows, RulesConfig(), 5000.0)  # a 2,000 L vessel logged in L: litres
+    k = int(np.flatnonzero(litres.flag)[0])
+    assert re.search(r"Of the [\d.]+ L of feed and base", litres.describe(k, float(k)))
