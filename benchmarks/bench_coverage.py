@@ -21,8 +21,9 @@ binomial sd of the coverage figure at nominal, and the spread that calibrating o
 of ``n`` exchangeable scores: Beta(k, n + 1 - k), k = ceil((n + 1) level)).
 
 ``--rebuild DIR`` first copies the run folder to ``DIR`` (never into the run folder) and
-rebuilds its ladder and ``forecast/chosen.json`` there with this checkout's calibration
-(:func:`forecaster.pipeline.ladder_rebuild.rebuild_ladder`), then measures the copy.
+rebuilds its ladder and ``forecast/chosen.json`` there with this checkout's ladder and
+calibration (:func:`forecaster.pipeline.ladder_rebuild.rebuild_ladder`), then measures the
+copy (``chosen``) beside the run as trained (``chosen_as_trained``) on the same batches.
 
 Writes ``benchmarks/results/coverage.json``.
 """
@@ -192,34 +193,43 @@ def summarise(cases: pd.DataFrame, intervals: dict[float, tuple[str, str]], cal_
     return out
 
 
-def measure(run_dir: Path, n_batches: int, seed: int) -> dict:
-    """Everything of the benchmark on one run folder."""
-    from forecaster.serve.run_folder import load_run
-
-    t0 = time.perf_counter()
-    run = load_run(run_dir)
-    if run.choice is None:
-        sys.exit(f"error: {run_dir} has no forecast/chosen.json (no ladder choice to measure)")
-    table = fresh_batches(run_dir, n_batches, seed)
-    product = run.choice.chosen.product
-    prefixes, cases = origin_prefixes(table, DAYS, product)
-    t_sim = time.perf_counter() - t0
+def served_block(run, prefixes: pd.DataFrame, cases: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """Coverage block of one run folder's served choice, and its per-prefix forecasts."""
     t0 = time.perf_counter()
     cases = served(run, prefixes, cases)
-    t_serve = time.perf_counter() - t0
     # the served 80 % interval is the calibration's (relative difference)
     ok = np.isfinite(cases["lo_0.8"])
     check = float(np.max(np.abs(cases.loc[ok, ["served_lo", "served_hi"]].to_numpy()
                                 / cases.loc[ok, ["lo_0.8", "hi_0.8"]].to_numpy() - 1.0),
                          initial=0.0))  # fmt: skip
     chosen = run.choice.chosen
-    out: dict = {"chosen": summarise(cases, {lv: (f"lo_{lv}", f"hi_{lv}") for lv in LEVELS},
-                                     chosen.calibration.n)}  # fmt: skip
-    out["chosen"]["rung_by_day"] = {str(d): chosen.rung_by_day.get(str(d)) for d in DAYS}
-    out["chosen"]["served_80_vs_calibration_max_rel_diff"] = check
+    block = summarise(cases, {lv: (f"lo_{lv}", f"hi_{lv}") for lv in LEVELS}, chosen.calibration.n)
+    block["rung_by_day"] = {str(d): chosen.rung_by_day.get(str(d)) for d in DAYS}
+    block["served_80_vs_calibration_max_rel_diff"] = check
+    block["serve_s"] = round(time.perf_counter() - t0, 1)
+    return block, cases
+
+
+def measure(runs: dict[str, Path], n_batches: int, seed: int) -> dict:
+    """The benchmark on one or more run folders with the same sequence model (a run and its
+    rebuilt copy), on the same fresh batches: ``{label: block}``, ``sequence_own_quantiles``,
+    ``seconds``."""
+    from forecaster.serve.run_folder import load_run
+
+    loaded = {k: load_run(v) for k, v in runs.items()}
+    for k, run in loaded.items():
+        if run.choice is None:
+            sys.exit(f"error: {runs[k]} has no forecast/chosen.json (no ladder choice to measure)")
+    first = next(iter(loaded.values()))
     t0 = time.perf_counter()
-    q = sequence_own(run, table, cases)
-    quantiles = [float(x) for x in run.model.net.quantiles]
+    table = fresh_batches(next(iter(runs.values())), n_batches, seed)
+    prefixes, cases = origin_prefixes(table, DAYS, first.choice.chosen.product)
+    out: dict = {"seconds": {"simulate": round(time.perf_counter() - t0, 1)}}
+    for k, run in loaded.items():
+        out[k], _ = served_block(run, prefixes, cases)
+    t0 = time.perf_counter()
+    q = sequence_own(first, table, cases)
+    quantiles = [float(x) for x in first.model.net.quantiles]
     seq_cases = cases[["day", "y"]].assign(p50=q[f"q{quantiles.index(0.5)}"].to_numpy())
     own = {}
     for lv in LEVELS:
@@ -230,9 +240,7 @@ def measure(run_dir: Path, n_batches: int, seed: int) -> dict:
             seq_cases[f"lo_{lv}"], seq_cases[f"hi_{lv}"] = q[f"q{hit[0]}"], q[f"q{top[0]}"]
             own[lv] = (f"lo_{lv}", f"hi_{lv}")
     out["sequence_own_quantiles"] = summarise(seq_cases, own) | {"quantiles": quantiles}
-    t_seq = time.perf_counter() - t0
-    out["seconds"] = {"simulate": round(t_sim, 1), "serve": round(t_serve, 1),
-                      "sequence_own": round(t_seq, 1)}  # fmt: skip
+    out["seconds"]["sequence_own"] = round(time.perf_counter() - t0, 1)
     return out
 
 
@@ -252,33 +260,37 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=4242, help="simulation seed (not the run's)")
     p.add_argument("--rebuild", type=Path, default=None,
                    help="copy the run here and rebuild its ladder first (never the run itself)")  # fmt: skip
+    p.add_argument("--rebuilt", type=Path, default=None,
+                   help="a copy rebuilt before (by --rebuild) to measure beside the run")  # fmt: skip
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/coverage.json")
     a = p.parse_args(argv)
     from forecaster.data.io import atomic_write_text
 
-    run_dir, rebuilt = a.run, None
+    runs, rebuilt = {"chosen": a.run}, None
     if a.rebuild is not None:
         from forecaster.pipeline.ladder_rebuild import rebuild_ladder
 
         t0 = time.perf_counter()
         rebuilt = rebuild_ladder(a.run, a.rebuild)
         rebuilt["seconds"] = round(time.perf_counter() - t0, 1)
-        run_dir = a.rebuild
+        runs = {"chosen": a.rebuild, "chosen_as_trained": a.run}
+    elif a.rebuilt is not None:
+        runs = {"chosen": a.rebuilt, "chosen_as_trained": a.run}
     out = {
         "run": str(a.run),
-        "measured_run": str(run_dir),
         "rebuilt": rebuilt,
         "n_batches": a.n_batches,
         "seed": a.seed,
         "levels": [f"{100 * lv:g}" for lv in LEVELS],
         "bar_points": BAR_POINTS,
-        **measure(run_dir, a.n_batches, a.seed),
+        **measure(runs, a.n_batches, a.seed),
         "command": "python benchmarks/bench_coverage.py " + " ".join(argv or sys.argv[1:]),
         "cpu_count": os.cpu_count(),
         "machine": platform.platform(),
     }
     atomic_write_text(a.out, json.dumps(out, indent=2, default=float))
-    _print_table("chosen (served)", out["chosen"])
+    for k in runs:
+        _print_table(f"{k} (served)", out[k])
     _print_table("sequence model's own quantiles", out["sequence_own_quantiles"])
     print(f"\nmax |coverage - nominal|: {out['chosen']['max_abs_gap_points']:.1f} points "
           f"(bar {BAR_POINTS:g}); written to {a.out}", file=sys.stderr)  # fmt: skip
