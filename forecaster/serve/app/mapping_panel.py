@@ -75,7 +75,7 @@ def assistant(path: Path, head: pd.DataFrame) -> None:
     time = c[2].selectbox("Time column", cols, index=cols.index(t0) if t0 in cols else min(1, len(cols) - 1),
                           key=f"{tag}_time")  # fmt: skip
     tunit = c[3].selectbox("Time unit", TIME_UNITS, index=TIME_UNITS.index(u0), key=f"{tag}_tunit")
-    zone = _zone(tunit, tag)
+    zone = _zone(tunit, tag, st.columns(2)[1])  # under the time column and its unit
     options = [NOT_USED, *process.names]
     labels = {v.name: f"{v.name} ({v.label}, {v.unit})" for v in process.variables}
     choices: dict[str, tuple[str | None, str | None]] = {}
@@ -113,11 +113,11 @@ def assistant(path: Path, head: pd.DataFrame) -> None:
     _save_section(path, name, cmap)
 
 
-def _zone(time_unit: str, tag: str) -> str | None:
-    """The time zone of local timestamps the user picks ("none" first; used only when the
-    time column holds timestamps)."""
+def _zone(time_unit: str, tag: str, where) -> str | None:
+    """The time zone of local timestamps the user picks in the container ``where`` ("none"
+    first; used only when the time column holds timestamps)."""
     zones = zone_choices()
-    zone = st.selectbox(
+    zone = where.selectbox(
         "Time zone of the timestamps", zones, index=0, key=f"{tag}_zone",
         disabled=time_unit != "timestamp",
         help="Local wall-clock times without an offset: the zone they were written in, so the "
