@@ -135,3 +135,20 @@ def test_kernel_solves_and_learns_a_nonlinear_target_by_cross_validation():
     resid = bumpy - z @ np.linalg.lstsq(z, bumpy, rcond=None)[0]
     _, _, mse = choose_hyper(z, bumpy)
     assert mse < 0.5 * float(np.mean(resid**2))
+
+
+def test_served_choice_rebuilds_the_rungs_from_plain_state(batches):
+    from forecaster.models.ladder.chosen import ChosenForecast
+
+    rungs = {c.name: c(statics=schema.PLAN).fit(batches[:12]) for c in RUNGS}
+    chosen = ChosenForecast(
+        product=schema.TITER,
+        weights={"3": {"ridge_physics": 0.5, "kernel_plan": 0.5}},
+        rungs=rungs,
+        planned_end_h=168.0,
+    )
+    back = ChosenForecast.from_state_dict(json.loads(json.dumps(chosen.state_dict())))
+    pre = [upto(b, 80.0) for b in batches[12:]]
+    np.testing.assert_allclose(
+        back.predict(pre, harvest_h=168.0), chosen.predict(pre, harvest_h=168.0)
+    )
