@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import RidgeCV
 
+from forecaster import schema
 from forecaster.models.ladder.plan_features import SETPOINT_C, Prefix, physics_features
 from forecaster.models.ladder.protocol import MIN_TITER, end_h, finals, origin_day
 from forecaster.models.ladder.ridge import ALPHAS, MIN_BATCHES, RidgePlan
@@ -49,7 +50,7 @@ class PlanDesignRung(RidgePlan):
 
     name = "plan_design"
 
-    def __init__(self, product: str = "titer_mg_L", statics: tuple[str, ...] = ()) -> None:
+    def __init__(self, product: str = schema.TITER, statics: tuple[str, ...] = ()) -> None:
         super().__init__(product, statics)
         self.cells: str | None = None
 
