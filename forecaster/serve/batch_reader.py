@@ -92,7 +92,7 @@ def read_in_chunks(
     if path.suffix.lower() in _CSV_SUFFIXES and path.is_file():
         plan = _plan(path, column_map.source_name(schema.BATCH_ID))
     if plan is None or len(plan[2]) <= batches_per_chunk:
-        yield read_table(path, column_map, process=process)
+        yield read_table(path, column_map, process=process, strict=False)
         return
     header, line_codes, names = plan
     # the order read_table sorts batches in: by id, rows without an id last
@@ -119,7 +119,7 @@ def read_in_chunks(
         for k, f in enumerate(files):
             rows = np.flatnonzero(line_chunk == k)  # original data rows, in file order
             try:
-                table = read_table(f, column_map, process=process)
+                table = read_table(f, column_map, process=process, strict=False)
             except DataError as err:
                 err.file = src
                 raise

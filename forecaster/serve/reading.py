@@ -13,7 +13,8 @@ import os
 import pandas as pd
 
 from forecaster import schema
-from forecaster.data.errors import EmptyColumnError, MissingColumnError
+from forecaster.data import local_time
+from forecaster.data.errors import EmptyColumnError, MissingColumnError, combine
 from forecaster.data.process import known_variable
 from forecaster.data.validate import is_blank, validate_table
 
@@ -64,16 +65,24 @@ def validate_for_run(run, table: pd.DataFrame, source: str, strict: bool = False
     report = validate_table(table, source=source, required=dense, min_rows=MIN_ROWS,
                             strict=strict, process=run.process, column_map=run.column_map)  # fmt: skip
     report.table.attrs.update(table.attrs)
+    gaps = table.attrs.get(local_time.GAP_BATCHES, [])  # batches left out by the reader
+    if gaps and strict:
+        raise combine(gaps, what="problems in the file", file=source)
+    report.problems[:0] = gaps
     return report
 
 
 def read_for_run(run, path: str | os.PathLike, strict: bool = False):
     """Read a user's file through the run's column map and validate it (ValidationReport)."""
-    return validate_for_run(run, read_run_table(run, path), str(path), strict=strict)
+    return validate_for_run(run, read_run_table(run, path, strict), str(path), strict=strict)
 
 
-def read_run_table(run, path: str | os.PathLike) -> pd.DataFrame:
-    """The user's file as a canonical table, read with the run's column map and process."""
+def read_run_table(run, path: str | os.PathLike, strict: bool = True) -> pd.DataFrame:
+    """The user's file as a canonical table, read with the run's column map and process.
+
+    Not ``strict``: a batch with local times in a spring-forward gap is left out and its
+    problem kept in ``attrs`` (reported by :func:`validate_for_run`).
+    """
     from forecaster.data.io import read_table
 
-    return read_table(path, run.column_map, process=run.process)
+    return read_table(path, run.column_map, process=run.process, strict=strict)

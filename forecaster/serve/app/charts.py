@@ -96,7 +96,8 @@ def batch_figure(rows: pd.DataFrame, steps: dict, trajectory: pd.DataFrame, pred
                               (3, 1, "feed rate (mL/h)", None), (3, 2, "titer (mg/L)", None)]:  # fmt: skip
         fig.update_yaxes(title_text=left, row=r, col=c, secondary_y=False)
         if right:
-            fig.update_yaxes(title_text=right, row=r, col=c, secondary_y=True)
+            fig.update_yaxes(title_text=right, row=r, col=c, secondary_y=True, tickmode="auto",
+                             showgrid=False)  # fmt: skip
     fig.update_xaxes(title_text="culture day", row=3)
     bid = rows[schema.BATCH_ID].iloc[0]
     fig.update_layout(height=900, title=f"Batch {bid}: day {d[-1]:.1f}, {len(events)} alarm(s)",
