@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from forecaster import schema
 from forecaster.anomaly.plots import detector_color
@@ -121,7 +122,10 @@ def dashboard_figure(
     fig = Figure(figsize=(12, 9.5 + 0.28 * (n_ev + (len(events) > n_ev))), layout="constrained")
     gs = fig.add_gridspec(4, 2, height_ratios=[1, 1, 1, 0.12 + 0.09 * max(n_ev, 1)])
     axes = [fig.add_subplot(gs[i // 2, i % 2]) for i in range(6)]
-    fig.suptitle(f"Batch {bid}{started}: day {d[-1]:.1f}, {len(rows)} rows, {len(events)} alarm(s)")
+    fig.suptitle(
+        f"Batch {bid}{started}: day {d[-1]:.1f}, {len(rows)} rows, "
+        f"{len(events)} alarm(s) in {len({e.incident_id for e in events})} incident(s)"
+    )
 
     for ax, (left, right, title) in zip(axes[:2], _assay_panels(display, rows)):
         _twin_panel(ax, d, rows, display, left, right, title)
@@ -170,6 +174,12 @@ def dashboard_figure(
         lines.append(f"... and {len(events) - n_ev} more alarms (see alarms.csv)")
     tax.text(0.0, 1.0, "\n".join(lines) if lines else "No alarms.", va="top", ha="left", fontsize=8,
              transform=tax.transAxes, family="monospace")  # fmt: skip
+    shown = sorted({e.detector for e in events})  # key the shaded windows' colours
+    if shown:
+        keys = [Patch(color=detector_color(n), alpha=0.3, label=f"{n} alarm") for n in shown]
+        fig.legend(
+            handles=keys, loc="outside lower right", fontsize=7, frameon=False, ncols=len(keys)
+        )
     return fig
 
 

@@ -363,7 +363,8 @@ def report_markdown(res, run_dir, figures: dict[str, str], tables=None) -> str:
         f"- input: `{res.source}`",
         f"- run folder: `{run_dir}`" if run_dir is not None else "- run folder: (in memory)",
         f"- written: {stamp}",
-        f"- batches predicted: {n_pred}; skipped with a problem: {n_skip}; alarms: {len(res.alarms)}",
+        f"- batches predicted: {n_pred}; skipped with a problem: {n_skip}; alarms: {len(res.alarms)} "
+        f"events in {_n_incidents(res.alarms)} incidents",
         "",
         "Files: [predictions.csv](predictions.csv) (one row per batch), "
         f"[trajectories.csv](trajectories.csv) (daily {short} forecast with its 80 % band), "
@@ -389,3 +390,9 @@ def report_markdown(res, run_dir, figures: dict[str, str], tables=None) -> str:
         lines += [f"- [{b}]({rel})" for b, rel in figures.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _n_incidents(alarms: pd.DataFrame) -> int:
+    """Incidents among the alarm events (events of one fault form one incident)."""
+    keys = [c for c in ("batch_id", "incident_id") if c in alarms.columns]
+    return len(alarms[keys].drop_duplicates()) if "incident_id" in keys else len(alarms)

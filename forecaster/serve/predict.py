@@ -94,6 +94,7 @@ PREDICTION_COLUMNS = [
     "harvest_titer_p90_mg_L",
     "harvest_forecast_by",
     "n_alarms",
+    "n_incidents",
     "top_variables",
 ]
 TRAJECTORY_COLUMNS = [schema.BATCH_ID, "day", "titer_p10_mg_L", "titer_mg_L", "titer_p90_mg_L",
@@ -250,7 +251,8 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
         by = (run.choice.label(o["time_h"][-1], run.choice.planned_harvest(g))
               if run.choice is not None else "sequence")  # fmt: skip
         pred.append((b, float(o["time_h"][-1]), len(g), feed_next, float(h[mid]), float(h[lo]),
-                     float(h[hi]), by, len(events[b]), ";".join(v for v, _ in top)))  # fmt: skip
+                     float(h[hi]), by, len(events[b]), len({e.incident_id for e in events[b]}),
+                     ";".join(v for v, _ in top)))  # fmt: skip
         days, tr, fitted = daily_trajectory(o["time_h"], o["trajectory"], pick)
         if not model.prep.product_in_run:  # measured only at harvest: no daily curve
             last = days == days.max() if days.size else np.zeros(0, dtype=bool)

@@ -93,6 +93,9 @@ def test_cli_alarms_attributions_dashboards_report(cli_out):
         alarms.groupby("batch_id").size().reindex(pred.index, fill_value=0).tolist()
         == pred.n_alarms.tolist()
     )
+    incidents = alarms.groupby("batch_id")["incident_id"].nunique()
+    assert incidents.reindex(pred.index, fill_value=0).tolist() == pred.n_incidents.tolist()
+    assert (pred.n_incidents <= pred.n_alarms).all()
     attr = pd.read_csv(out / "attributions.csv", dtype={"batch_id": str})
     for _, g in attr.groupby("batch_id"):
         assert g["rank"].tolist() == [1, 2, 3]
@@ -110,6 +113,8 @@ def test_cli_alarms_attributions_dashboards_report(cli_out):
         "dashboards/B0001.png",
     ):
         assert f"({link})" in report
+    n_inc = alarms[["batch_id", "incident_id"]].drop_duplicates().shape[0]
+    assert f"alarms: {len(alarms)} events in {n_inc} incidents" in report
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".out.tmp")]
 
 

@@ -112,6 +112,8 @@ def test_dashboard_alarm_windows_take_their_detectors_colour(dashboard):
         for e in events:
             assert spans.get(round(e.start_h / 24.0, 3)) == to_rgb(detector_color(e.detector))
     assert detector_color("rules") != detector_color("autoencoder")
+    keyed = {t.get_text() for lg in fig.legends for t in lg.get_texts()}
+    assert keyed == {f"{e.detector} alarm" for e in events}  # the colours are keyed
 
 
 def _attribution(time_h: np.ndarray, variables: list[str]):
