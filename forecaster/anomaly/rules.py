@@ -86,7 +86,7 @@ def evaluate_rules(
     out = _do_low(rows, t, cfg, agitation_max, rv) + _bands(rows, t, cfg, rv)
     out += _assays(rows, t, cfg, rv) + _stuck(rows, t, cfg, prof, rv)
     out += _spikes(rows, t, cfg, prof, rv)
-    fr = feed_rule(rows, cfg)
+    fr = feed_rule(rows, cfg, prof.feed_volume_sd_mL or None, rv)
     if fr is not None:
         out.append(fr)
     if consistency is not None and cfg.consistency:

@@ -72,6 +72,7 @@ def run_anomaly_stage(ctx: RunContext) -> dict:
             "firing_checked": det.profile.firing_checked,
             "heldout_batches": det.profile.heldout_batches,
             "heldout_firing_share": det.profile.heldout_firing_share,
+            "feed_volume_sd_mL": det.profile.feed_volume_sd_mL,
             "to_switch_back_on": "anomaly.rules.force_on: [<rule>]",
             "notes": det.profile.notes(),
         }

@@ -38,11 +38,10 @@ from forecaster.data import targets
 from forecaster.data.errors import ShortBatchError
 from forecaster.data.folds import kfold_batches
 from forecaster.models.conformal import LEVELS, ConformalCalibration, level_key
-from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, PointRung
+from forecaster.models.ladder import CHEAP_RUNGS, NAIVE_RUNGS, STATIC_RUNGS, PointRung
 from forecaster.models.ladder.adapters import RFRung, SequenceRung
 from forecaster.models.ladder.chosen import EXPENSIVE, ChosenForecast
 from forecaster.models.ladder.protocol import upto
-from forecaster.models.ladder.ridge import RidgePlan
 from forecaster.models.ladder.summary import RidgeSummary
 from forecaster.pipeline.ladder_calibrate import calibration_set
 from forecaster.pipeline.ladder_select import Choice, Forecasts, choose, combine
@@ -152,7 +151,8 @@ def fit_ladder(
         cheap_rungs["ridge_summary"] = partial(RidgeSummary, inputs=inputs)
     statics = _statics_of(sequence, rf)
     if in_run and statics:  # the assay history plus the plan known in advance
-        cheap_rungs["ridge_plan"] = partial(RidgePlan, statics=statics)
+        for name, cls in STATIC_RUNGS.items():
+            cheap_rungs[name] = partial(cls, statics=statics)
 
     oos: dict[str, dict[str, Forecasts]] = {n: {d: Forecasts() for d in days} for n in cheap_rungs}
     for f, (tr_ids, va_ids) in enumerate(folds):
