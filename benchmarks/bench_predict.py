@@ -61,11 +61,17 @@ def ensure_run(run: str | None, workdir: Path) -> Path:
 
 def bench_table(n_batches: int, days: float, seed: int) -> Path:
     """Simulated batch table (CSV), cached under ``data/bench/``."""
-    path = ROOT / "data" / "bench" / f"predict_{n_batches}x{days:g}d_seed{seed}.csv"
-    if not path.exists():
-        from forecaster.data.io import atomic_path
-        from forecaster.sim import SimConfig, simulate
+    from forecaster.data.io import atomic_path
+    from forecaster.sim import SimConfig, simulate
 
+    path = ROOT / "data" / "bench" / f"predict_{n_batches}x{days:g}d_seed{seed}.csv"
+    if path.exists():  # a file cached by an older simulator lacks today's columns: remake it
+        one = simulate(SimConfig(run_length_days=1.0), n_batches=1, seed=seed).table
+        with open(path) as fh:
+            header = set(fh.readline().strip().split(","))
+        if not {c for c in one.columns if not c.startswith("policy_")} <= header:
+            path.unlink()
+    if not path.exists():
         t = simulate(SimConfig(run_length_days=days), n_batches=n_batches, seed=seed).table
         t = t.drop(columns=[c for c in t.columns if c.startswith("policy_")])
         with atomic_path(path) as tmp:
