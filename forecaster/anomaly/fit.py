@@ -167,7 +167,7 @@ def _oof_calibration(name, section, spec, x_tr, x_va, ids, folds, seed, kwargs, 
         warnings.warn(msg, stacklevel=3)
         cal.excluded_batches, cal.note = list(excluded), "; ".join(filter(None, (cal.note, msg)))
     cal = check_contamination(
-        cal, [series[b][1] for b in ids], {b: series[b][1] for b in ids}, name
+        cal, [series[b][1] for b in ids], {b: series[b][1] for b in ids}, name, leave_one_out=True
     )
     cal.mode, cal.folds = "out_of_fold", len(folds)
     cal.scored_by_model_without = {b: sorted(set(ids) - set(fitted_on[b])) for b in ids}

@@ -201,6 +201,7 @@ def check_contamination(
     train_scores: list[np.ndarray],
     val_scores: dict[str, np.ndarray],
     name: str,
+    leave_one_out: bool = False,
 ) -> Calibration:
     """Warn when the calibration batches cannot support the threshold (unlabelled faults).
 
@@ -216,16 +217,28 @@ def check_contamination(
         train_scores: per-row scores of each fault-free training batch.
         val_scores: ``{batch_id: per-row scores}`` of the calibration batches.
         name: the scorer, for the message.
+        leave_one_out: the calibration batches are the training batches (out-of-fold
+            calibration): each batch is compared with the quantile of the other batches'
+            scores, so a faulty batch cannot raise its own reference.
     """
     tr = np.concatenate([np.asarray(s, float) for s in train_scores]) if train_scores else []
     tr = np.asarray(tr)[np.isfinite(tr)]
     if not tr.size or not val_scores:
         return cal
-    q = float(np.quantile(tr, TRAIN_QUANTILE))
     peaks = {b: float(np.nanmax(s)) if np.isfinite(s).any() else 0.0 for b, s in val_scores.items()}
     med = float(np.median(list(peaks.values())))
+    if leave_one_out and len(val_scores) > 2:  # each batch against the others' scores only
+        ref = {b: _quantile_without(val_scores, b) for b in val_scores}
+        q = float(np.median(list(ref.values())))
+    else:
+        q = float(np.quantile(tr, TRAIN_QUANTILE))
+        ref = {b: q for b in val_scores}
     lim = CONTAMINATION_FACTOR * max(q, 1e-12)
-    suspects = sorted(b for b, p in peaks.items() if p > lim and p > CONTAMINATION_FACTOR * med)
+    suspects = sorted(
+        b
+        for b, p in peaks.items()
+        if p > CONTAMINATION_FACTOR * max(ref[b], 1e-12) and p > CONTAMINATION_FACTOR * med
+    )
     msgs = []
     if cal.threshold > lim:
         msgs.append(
@@ -251,3 +264,11 @@ def check_contamination(
     cal.contamination_warning, cal.suspect_batches = text, suspects
     cal.note = "; ".join(n for n in (cal.note, text) if n)
     return cal
+
+
+def _quantile_without(scores: dict[str, np.ndarray], left_out: str) -> float:
+    """``TRAIN_QUANTILE`` quantile of the finite per-row scores of every batch but one."""
+    rest = [np.asarray(v, float) for b, v in scores.items() if b != left_out]
+    x = np.concatenate(rest) if rest else np.zeros(0)
+    x = x[np.isfinite(x)]
+    return float(np.quantile(x, TRAIN_QUANTILE)) if x.size else 0.0
