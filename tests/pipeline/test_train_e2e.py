@@ -81,6 +81,7 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path):
     assert model.prep.n_features > 0
 
 
+@pytest.mark.slow  # 26 s: two tiny trainings; the suite budget is 10 min on 2 cores
 def test_same_seed_same_metrics(tmp_path):
     _, m1 = _run(tmp_path, "s1")
     _, m2 = _run(tmp_path, "s2")
@@ -91,6 +92,7 @@ def test_same_seed_same_metrics(tmp_path):
         assert (math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k], k
 
 
+@pytest.mark.slow  # 35 s: a training, interrupted and resumed
 def test_resume_reaches_the_same_result(tmp_path, monkeypatch):
     args = ("--trainer.max_epochs", "4", "--trainer.patience", "10")
     _, full = _run(tmp_path, "full", *args)
