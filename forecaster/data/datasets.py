@@ -143,6 +143,9 @@ class PrefixDataset(Dataset):
         random_prefix: cut at random lengths (training) or keep whole batches (validation).
         seed: base seed; the cut of item ``i`` in epoch ``e`` depends on ``(seed, e, i)`` only,
             so a resumed run sees the same cuts.
+        repeats: each batch appears this many times per epoch, each time cut at its own
+            prefix (index ``i`` is batch ``i % len(items)``), so an epoch of a few batches
+            still holds several optimiser steps.
     """
 
     def __init__(
@@ -151,8 +154,10 @@ class PrefixDataset(Dataset):
         min_len: int = 24,
         random_prefix: bool = True,
         seed: int = 0,
+        repeats: int = 1,
     ) -> None:
         self.items = list(items)
+        self.repeats = max(1, int(repeats))
         self.min_len = min_len
         self.random_prefix = random_prefix
         self.seed = seed
@@ -162,10 +167,10 @@ class PrefixDataset(Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) * self.repeats
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        it = self.items[i]
+        it = self.items[i % len(self.items)]
         n = len(it.time_h)
         length = n
         if self.random_prefix and n > self.min_len:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,12 +21,21 @@ from forecaster.data.datasets import EpochShuffleSampler, PrefixDataset, batch_a
 from forecaster.models.forecast import ForecastModule
 from forecaster.models.pretrain import pretrain, render_sim, user_shape
 from forecaster.models.sequence import SequenceForecaster
-from forecaster.models.training_length import resolve_epochs, steps_per_epoch, undertrained
+from forecaster.models.training_length import (
+    epoch_repeats,
+    resolve_epochs,
+    steps_per_epoch,
+    undertrained,
+)
 from forecaster.pipeline.context import RunContext
 from forecaster.trainer import make_trainer
 
 #: added to the run's seed for the simulated pre-training batches
 SIM_SEED_OFFSET = 7919
+
+#: at most about this many forecast figures go to TensorBoard in one training (each costs
+#: about 1 s of matplotlib on a 2-core CPU; 250 one-step epochs on 8 batches drew 250)
+MAX_FIGURES = 20
 
 
 class ValLossHistory(Callback):
@@ -49,16 +59,26 @@ class ValLossHistory(Callback):
 
 
 class FigureCallback(Callback):
-    """Each validation epoch: titer trajectories with intervals and feed, for a few val batches."""
+    """Every ``every_n_epochs`` validation epochs: titer trajectories with intervals and feed,
+    for a few validation batches (the first epoch always draws)."""
 
-    def __init__(self, model: SequenceForecaster, val: pd.DataFrame, n_batches: int = 3) -> None:
+    def __init__(
+        self,
+        model: SequenceForecaster,
+        val: pd.DataFrame,
+        n_batches: int = 3,
+        every_n_epochs: int = 1,
+    ) -> None:
         ids = sorted(val["batch_id"].astype(str).unique())[:n_batches]
         self.model = model
+        self.every_n_epochs = max(1, int(every_n_epochs))
         self.batches = [g for _, g in val[val["batch_id"].isin(ids)].groupby("batch_id")]
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         exp = getattr(trainer.logger, "experiment", None)
         if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(exp, "add_figure"):
+            return
+        if trainer.current_epoch % self.every_n_epochs:
             return
         from forecaster.pipeline.figures import forecast_figure
 
@@ -85,8 +105,12 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     if pretrained is not None:  # fine-tuning: a fresh optimiser, at a lower learning rate
         cfg = replace(cfg, lr=cfg.lr * cfg.pretrain_finetune_lr_scale)
     min_len = max(int(cfg.min_prefix_h), 1)
+    # with a step budget, an epoch of a few runs repeats them (new cuts) to a few steps
+    repeats = (
+        epoch_repeats(train["batch_id"].nunique(), cfg.batch_size) if tcfg.min_steps > 0 else 1
+    )
     ds_train = PrefixDataset(
-        batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed
+        batch_arrays(train, model.prep, model.scales, cfg.n_days), min_len, True, ctx.seed, repeats
     )
     ds_val = PrefixDataset(
         batch_arrays(val, model.prep, model.scales, cfg.n_days), min_len, False, ctx.seed
@@ -110,7 +134,8 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
     max_epochs = resolve_epochs(tcfg.max_epochs, tcfg.min_steps, per_epoch, tcfg.patience)
     stopper = EarlyStopping(monitor="val/loss", mode="min", patience=tcfg.patience)
     history = ValLossHistory()
-    callbacks = [ckpt, stopper, history, FigureCallback(model, val)]
+    figures = FigureCallback(model, val, every_n_epochs=math.ceil(max_epochs / MAX_FIGURES))
+    callbacks = [ckpt, stopper, history, figures]
     module = ForecastModule(model.net.train(), cfg, max_epochs=max_epochs, seed=ctx.seed)
     limits = {
         k: v
@@ -149,6 +174,7 @@ def train_forecaster(ctx: RunContext) -> tuple[SequenceForecaster, dict]:
         "epoch_limit": int(max_epochs),
         "steps": int(trainer.global_step),
         "steps_per_epoch": int(per_epoch),
+        "epoch_repeats": int(repeats),
         "stopped_early": bool(stopper.stopped_epoch > 0),
         "val_loss_by_epoch": [round(v, 6) for v in history.losses],
         "warning": warning,

@@ -10,6 +10,7 @@ respires, secretes organic acids and kills CHO cells as it grows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,13 +58,14 @@ def run(
     plan: FaultPlan,
     noise: Noise,
     policy: FeedPolicy,
-    perturb: Perturbation | None = None,
+    perturb: Perturbation | Sequence[Perturbation | None] | None = None,
     progress: bool = False,
     schedule: FeedSchedule | None = None,
 ) -> Trajectory:
     """Integrate every batch to the longest run length; record every sample step.
 
     ``schedule`` (optional) replaces the operator's feed decisions and the shift times.
+    ``perturb``: one perturbation for every batch, or one (or None) per batch.
     """
     c, kin, n = cfg.control, cfg.kinetics, p["run_length_h"].size
     dt = cfg.dt_h
@@ -71,7 +73,7 @@ def run(
     rpa = int(round(cfg.assay_interval_h / cfg.sample_interval_h))
     n_rows = int(round(p["run_length_h"].max() / cfg.sample_interval_h)) + 1
     n_steps = (n_rows - 1) * spr
-    k_pert = -1 if perturb is None else int(np.ceil(perturb.at_h / dt - 1e-9))
+    events = _perturb_events(perturb, dt, n)
     params = PolicyParams(cfg.feed, cfg.assay_interval_h)
     bolus = policy.name == "daily_bolus"
 
@@ -116,9 +118,9 @@ def run(
 
     for k in tqdm(range(n_steps + 1), disable=not progress, desc="simulating", unit="step"):
         t = round(k * dt, 9)  # exact grid times, so faults start on their row
-        if k == k_pert:
+        if k in events:
             xv, xd, glc, gln, lac, amm, titer, vol = _perturb(
-                perturb, xv, xd, glc, gln, lac, amm, titer, vol
+                events[k], xv, xd, glc, gln, lac, amm, titer, vol
             )
         ph = ctl.ph_from(hco3, dco2)
         row, sample = divmod(k, spr)
@@ -228,9 +230,39 @@ def run(
     return Trajectory(rec, pol, tot)
 
 
-def _perturb(pert: Perturbation, *states: np.ndarray) -> list[np.ndarray]:
-    names = ("vcd", "dead", "glucose", "glutamine", "lactate", "ammonia", "titer", "volume")
+#: order of the states :func:`_perturb` receives
+_PERTURB_ORDER = ("vcd", "dead", "glucose", "glutamine", "lactate", "ammonia", "titer", "volume")
+
+
+def _perturb_events(
+    perturb: Perturbation | Sequence[Perturbation | None] | None, dt: float, n: int
+) -> dict[int, list[tuple[int, float | np.ndarray]]]:
+    """Integration step -> [(state index, factor: scalar or (n,) with 1 elsewhere)]."""
+    if perturb is None:
+        return {}
+
+    def step(pt: Perturbation) -> int:  # the first integration step at or after at_h
+        return int(np.ceil(pt.at_h / dt - 1e-9))
+
+    if isinstance(perturb, Perturbation):
+        return {step(perturb): [(_PERTURB_ORDER.index(perturb.state), perturb.factor)]}
+    if len(perturb) != n:
+        raise ValueError(f"{len(perturb)} perturbations for {n} batches; expected one per batch")
+    factors: dict[tuple[int, int], np.ndarray] = {}
+    for b, pt in enumerate(perturb):
+        if pt is not None:
+            key = (step(pt), _PERTURB_ORDER.index(pt.state))
+            factors.setdefault(key, np.ones(n))[b] = pt.factor
+    events: dict[int, list[tuple[int, float | np.ndarray]]] = {}
+    for (k, i), f in factors.items():
+        events.setdefault(k, []).append((i, f))
+    return events
+
+
+def _perturb(
+    changes: list[tuple[int, float | np.ndarray]], *states: np.ndarray
+) -> list[np.ndarray]:
     out = list(states)
-    i = names.index(pert.state)
-    out[i] = out[i] * pert.factor
+    for i, factor in changes:
+        out[i] = out[i] * factor
     return out

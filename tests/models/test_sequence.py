@@ -187,3 +187,20 @@ def test_trajectory_stops_at_the_days_training_covered(tmp_path):
     model.save(tmp_path / "m.pt")
     back = SequenceForecaster.load(tmp_path / "m.pt")
     assert back.horizon_days == 3
+
+
+def test_repeated_epoch_cuts_each_run_several_times():
+    model, table = _model()
+    items = batch_arrays(table, model.prep, model.scales, 4)
+    ds = PrefixDataset(items, min_len=10, random_prefix=True, seed=3, repeats=4)
+    assert len(ds) == 4 * len(items)
+    # index i is run i % n, each copy with its own cut (the first copy is the un-repeated one)
+    once = PrefixDataset(items, min_len=10, random_prefix=True, seed=3)
+    assert [int(ds[i]["length"]) for i in range(len(items))] == [
+        int(once[i]["length"]) for i in range(len(items))
+    ]
+    copies = {int(ds[i * len(items)]["length"]) for i in range(4)}
+    assert len(copies) > 1
+    for i in range(len(ds)):
+        n = int(ds[i]["length"])
+        assert torch.equal(ds[i]["x"], torch.from_numpy(items[i % len(items)].x[:n]))

@@ -63,3 +63,13 @@ def test_default_budget_lengthens_small_data_and_leaves_the_default_run_alone():
     assert small * steps_per_epoch(17, 16) >= budget
     # configs/default.yaml: 800 batches (about 640 training), batch_size 16, 80 epochs.
     assert resolve_epochs(80, budget, steps_per_epoch(640, 16), patience=12) == 80
+
+
+def test_epoch_repeats_fill_an_epoch_only_on_small_data():
+    from forecaster.models.training_length import epoch_repeats
+
+    assert epoch_repeats(8, 8) == 8  # one step an epoch -> 8
+    assert epoch_repeats(14, 8) == 5  # 70 cuts, 9 steps
+    assert epoch_repeats(560, 8) == 1  # 70 steps already
+    assert epoch_repeats(64, 8, min_steps_per_epoch=8) == 1
+    assert epoch_repeats(0, 8) == 64  # no crash on an empty count

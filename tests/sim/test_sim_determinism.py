@@ -102,3 +102,17 @@ def test_assay_noise_has_the_configured_size():
     assert ratio.size == 80 and 0.035 < ratio.std() < 0.07  # titer CV 5 %
     do_err = noisy.table["do_pct"] - true.table["do_pct"]
     assert 0.8 < do_err.std() < 1.2  # DO sensor sd 1 %
+
+
+def test_vectorised_perturbations_equal_one_simulation_each():
+    from forecaster.sim.sensitivity import harvest_titer_under
+
+    cfg = _cfg(days=5.0)  # faults on: they must repeat in every copy too
+    perts = [None, Perturbation("vcd", 50.0, 1.2), Perturbation("glucose", 75.0, 0.8),
+             Perturbation("titer", 50.0, 1.1)]  # fmt: skip
+    y = harvest_titer_under(cfg, perts, n_batches=3, seed=2)
+    assert y.shape == (4, 3)
+    for row, pt in zip(y, perts, strict=True):
+        one = simulate(cfg, n_batches=3, seed=2, perturb=pt).batches["harvest_titer_true_mg_L"]
+        np.testing.assert_array_equal(row, one.to_numpy())
+    assert not np.array_equal(y[0], y[1])
