@@ -20,13 +20,18 @@ thresholds as they were), and a package that reads format 2 only refuses a forma
 instead of scoring it without the scale its threshold was set with.
 
 ``detect`` and ``stream`` share one path (:class:`~forecaster.anomaly.stream.AlarmStream`):
-one-shot detection is a stream fed the whole batch at once.
+one-shot detection is a stream fed the whole batch at once. ``detect_many`` is ``detect`` of
+each batch with the scorers run over many batches first (a scorer's ``score_many``, e.g. the
+autoencoder's network over the windows of many batches per pass); the streams then read
+those scores, so the alarms, times and reasons are those of ``detect``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +44,11 @@ from forecaster.anomaly.consistency import ConsistencyModel
 from forecaster.anomaly.events import AlarmEvent
 from forecaster.anomaly.features import SETPOINT_OF, FeatureSpec
 from forecaster.anomaly.format_v1 import v1_to_v2
+from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
 from forecaster.anomaly.registry import scorer_class
 from forecaster.anomaly.rule_profile import RuleProfile
 from forecaster.anomaly.rule_vars import RuleVariables
-from forecaster.anomaly.scorer import Scorer, ScorerInput, rows_to_arrays
+from forecaster.anomaly.scorer import Scorer, ScorerInput, ScorerResult, rows_to_arrays
 from forecaster.anomaly.stream import AlarmStream
 from forecaster.anomaly.threshold import Calibration
 from forecaster.data.features import Preprocessor
@@ -50,6 +56,8 @@ from forecaster.data.io import atomic_write_text
 from forecaster.state import load_state, save_state
 
 KIND, FORMAT_VERSION = "anomaly-detector", 3
+#: Batches whose inputs and scores ``detect_many`` holds at once (bounds its memory).
+GROUP = 64
 MODEL_FILE, THRESHOLD_FILE = "model.pt", "thresholds.json"
 RULES = "rules"  # the rule set's name among the detectors of a stream
 
@@ -137,8 +145,7 @@ class AnomalyDetector:
             detectors: scorer names and/or ``"rules"`` (default :attr:`default_detectors`).
         """
         rows = self._check(rows)
-        bid = str(rows[schema.BATCH_ID].iloc[0]) if schema.BATCH_ID in rows else "batch"
-        s = self.stream(bid, detectors=detectors)
+        s = self.stream(_batch_id(rows), detectors=detectors)
         s.update(rows)
         return s.events
 
@@ -149,6 +156,49 @@ class AnomalyDetector:
         keep_history: bool = False,
     ) -> AlarmStream:
         """Incremental detector for a running batch (``.update(new_rows)`` -> new alarms)."""
+        detectors = self._detectors(detectors)
+        return AlarmStream(self, str(batch_id), detectors, keep_history=keep_history)
+
+    def detect_many(
+        self,
+        batches: Sequence[pd.DataFrame],
+        detectors: tuple[str, ...] | None = None,
+        vocabularies: Sequence[Vocabulary | None] | None = None,
+    ) -> list[list[AlarmEvent]]:
+        """:meth:`detect` of each batch, with the scorers run over many batches at once.
+
+        A scorer with a ``score_many`` (the autoencoder) scores :data:`GROUP` batches per
+        call; the others score batch by batch. The alarms, their times and reasons are those
+        of :meth:`detect` (scores equal to float rounding).
+
+        Args:
+            batches: the rows of one batch per entry (each sorted here by time if needed).
+            detectors: scorer names and/or ``"rules"`` (default :attr:`default_detectors`).
+            vocabularies: per batch, the names and units its reasons speak in
+                (:func:`~forecaster.anomaly.reasons.use_vocabulary`); None: the current one.
+
+        Returns:
+            per batch, its alarm events in order of raising.
+        """
+        detectors = self._detectors(detectors)
+        if vocabularies is not None and len(vocabularies) != len(batches):
+            raise ValueError(f"{len(vocabularies)} vocabularies for {len(batches)} batches")
+        out: list[list[AlarmEvent]] = []
+        for lo in range(0, len(batches), GROUP):
+            rows = [self._check(r) for r in batches[lo : lo + GROUP]]
+            inputs = [self._input(r) for r in rows]
+            scored = {s.name: _score_all(s, inputs) for s, _ in self.scorers if s.name in detectors}
+            for i, (r, x) in enumerate(zip(rows, inputs)):
+                ready = [(_Scored(s, x.t_h, scored[s.name][i]) if s.name in scored else s, c)
+                         for s, c in self.scorers]  # fmt: skip
+                vocab = vocabularies[lo + i] if vocabularies is not None else None
+                with use_vocabulary(vocab) if vocab is not None else nullcontext():
+                    stream = replace(self, scorers=ready).stream(_batch_id(r), detectors)
+                    stream.update(r)
+                out.append(stream.events)
+        return out
+
+    def _detectors(self, detectors: tuple[str, ...] | None) -> tuple[str, ...]:
         detectors = tuple(detectors) if detectors is not None else self.default_detectors
         unknown = [d for d in detectors if d != RULES and self.get(d) is None]
         if unknown:
@@ -156,7 +206,7 @@ class AnomalyDetector:
                 f"this detector has no scorer {unknown} (it has {self.names}; a scorer left "
                 f"out at training, e.g. anomaly.{unknown[0]}.enabled=false, cannot run)"
             )
-        return AlarmStream(self, str(batch_id), detectors, keep_history=keep_history)
+        return detectors
 
     def _input(self, rows: pd.DataFrame) -> ScorerInput:
         raw = rows_to_arrays(rows)
@@ -248,3 +298,30 @@ class AnomalyDetector:
         steps = {1: v1_to_v2(folder), 2: lambda s: s}  # 2 -> 3: no step scale saved
         state = load_state(folder / MODEL_FILE, KIND, FORMAT_VERSION, steps)
         return cls.from_state_dict(state)
+
+
+def _batch_id(rows: pd.DataFrame) -> str:
+    return str(rows[schema.BATCH_ID].iloc[0]) if schema.BATCH_ID in rows else "batch"
+
+
+def _score_all(scorer: Scorer, inputs: list[ScorerInput]) -> list[ScorerResult]:
+    """Every row of each input scored: ``score_many`` when the scorer has one."""
+    many = getattr(scorer, "score_many", None)
+    return many(inputs) if many is not None else [scorer.score(x) for x in inputs]
+
+
+class _Scored:
+    """A scorer that already holds its scores of one batch (:meth:`AnomalyDetector.
+    detect_many`): asked for all rows of that batch it returns them; anything else goes to
+    the scorer itself."""
+
+    def __init__(self, scorer: Scorer, t_h: np.ndarray, result: ScorerResult) -> None:
+        self._scorer, self._t_h, self._result = scorer, t_h, result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._scorer, name)
+
+    def score(self, x: ScorerInput, start: int = 0) -> ScorerResult:
+        if start == 0 and np.array_equal(x.t_h, self._t_h):
+            return self._result
+        return self._scorer.score(x, start)

@@ -30,6 +30,10 @@ from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readin
 from forecaster.anomaly.step_scale import fit_step_scale, hours_since_step, step_factor
 from forecaster.models.autoencoder_net import AutoencoderNet
 
+#: Rows per network pass when scoring many batches (bounds memory: about 20 MB of
+#: activations at the default sizes).
+CHUNK_ROWS = 8192
+
 
 @dataclass
 class ScoreResult:
@@ -191,25 +195,83 @@ class AEScorer:
 
     @torch.inference_mode()
     def reconstruct_last(self, feats: np.ndarray, rows: slice | None = None) -> np.ndarray:
-        """Reconstruction (n, V) of the newest row of the windows ending at ``rows``."""
-        x = feats[:, self.spec.input_idx]
-        if rows is not None:  # only the windows asked for: rows before them as context
-            lo = rows.start or 0
-            x = x[max(0, lo - self.window + 1) :]
-            win = windows(x, self.window)[min(lo, self.window - 1) :]
-        else:
-            win = windows(x, self.window)
-        if len(win) == 0:
+        """Reconstruction (n, V) of the newest row of the windows ending at ``rows`` (a
+        slice ``lo:``; default all rows) of ``feats: (T, F_all)``."""
+        lo = (rows.start or 0) if rows is not None else 0
+        if len(feats) - lo <= 0:
             return np.zeros((0, len(self.spec.variables)), np.float32)
-        x_t = torch.from_numpy(np.require(win, np.float32, ["C", "W"]))
-        return self.net.reconstruct_newest(x_t).numpy()
+        # rows before ``lo`` are context only: the window of row t starts at padded row t
+        padded = self._padded(feats)[lo:]
+        return self.net.reconstruct_sliding(torch.from_numpy(padded), self.window).numpy()
+
+    @torch.inference_mode()
+    def reconstruct_many(
+        self, feats: Sequence[np.ndarray], chunk_rows: int = CHUNK_ROWS
+    ) -> list[np.ndarray]:
+        """:meth:`reconstruct_last` of every row of several batches, many at a time.
+
+        The padded rows of consecutive batches are concatenated and go through the network
+        together, at most about ``chunk_rows`` rows per pass (memory stays bounded); the
+        windows that straddle two batches are dropped. Each batch's result equals its own
+        :meth:`reconstruct_last` to float rounding.
+
+        Args:
+            feats: per batch ``(T_b, F_all)`` features.
+            chunk_rows: rows per network pass (a longer batch goes alone).
+
+        Returns:
+            per batch ``(T_b, V)`` float32 reconstructions in scaled units.
+        """
+        out: list[np.ndarray] = [np.zeros((0, len(self.spec.variables)), np.float32)] * len(feats)
+        group: list[int] = []
+        size = 0
+        for b, f in enumerate([*feats, None]):
+            if group and (f is None or size + len(f) + self.window - 1 > chunk_rows):
+                parts = [self._padded(feats[i]) for i in group]
+                rec = self.net.reconstruct_sliding(torch.from_numpy(np.concatenate(parts)),
+                                                   self.window).numpy()  # fmt: skip
+                at = 0
+                for i, p in zip(group, parts):
+                    out[i] = rec[at : at + len(feats[i])]
+                    at += len(p)
+                group, size = [], 0
+            if f is not None and len(f):
+                group.append(b)
+                size += len(f) + self.window - 1
+        return out
+
+    def _padded(self, feats: np.ndarray) -> np.ndarray:
+        """(W - 1 + T, F) float32 network inputs, the first row repeated W - 1 times in front
+        (the window of row t is padded rows t .. t + W - 1)."""
+        x = feats[:, self.spec.input_idx]
+        x = np.concatenate([np.repeat(x[:1], self.window - 1, axis=0), x])
+        return np.require(x, np.float32, ["C", "W"])
+
+    def score_many(self, xs: Sequence[ScorerInput]) -> list[ScorerResult]:
+        """:meth:`score` of several batches (all rows), the network run over many at once
+        (:meth:`reconstruct_many`); equal to scoring each alone, to float rounding."""
+        recons = self.reconstruct_many([x.feats for x in xs])
+        out = []
+        for x, rec in zip(xs, recons):
+            r = self.score_features(x.feats, x.t_h, recon=rec)
+            out.append(
+                ScorerResult(r.score, r.contrib, expected_readings(x, self.spec, 0, r.recon))
+            )
+        return out
 
     def score_features(
-        self, feats: np.ndarray, t_h: np.ndarray, rows: slice | None = None
+        self,
+        feats: np.ndarray,
+        t_h: np.ndarray,
+        rows: slice | None = None,
+        recon: np.ndarray | None = None,
     ) -> ScoreResult:
         """Scores of the rows ``rows`` (default all; a slice ``lo:``) of ``feats: (T, F_all)``
-        at hours ``t_h: (T,)``. All windows go through the network in one forward pass."""
-        recon = self.reconstruct_last(feats, rows).astype(np.float64)
+        at hours ``t_h: (T,)``. All windows go through the network in one forward pass,
+        unless ``recon`` (n, V), their reconstruction, is given (:meth:`score_many`)."""
+        if recon is None:
+            recon = self.reconstruct_last(feats, rows)
+        recon = recon.astype(np.float64)
         y, m = self.spec.targets(feats)
         m = m * ~self.spec.in_transient(feats, self.setpoint_transient_h)
         t_h = np.asarray(t_h, dtype=float)

@@ -5,6 +5,11 @@ Encoder-Decoder for Multi-sensor Anomaly Detection" (arXiv:1607.00148): the enco
 compresses a window into a small latent vector, the decoder rebuilds the window from the
 latent alone (no teacher forcing, so it cannot copy its input) in reverse order, which makes
 the newest row the first one reconstructed and the best one to score a running batch on.
+
+Scoring reconstructs the newest row of every window of W consecutive rows of a long
+sequence (:meth:`AutoencoderNet.reconstruct_sliding`): the windows overlap, so the per-row
+input layers are computed once per row instead of once per window and row (W times less
+work), and the encoder steps through all windows together.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ import torch
 from torch import nn
 
 Tensor = torch.Tensor
+
+#: Below this many windows :meth:`AutoencoderNet.reconstruct_sliding` runs the windows
+#: through :meth:`~AutoencoderNet.reconstruct_newest` (the stepwise encoder's per-step
+#: overhead is larger than the work it saves).
+FEW_WINDOWS = 64
 
 
 class AutoencoderNet(nn.Module):
@@ -82,3 +92,61 @@ class AutoencoderNet(nn.Module):
         causal, so one decoder step suffices (half the work when scoring).
         """
         return self.decode(self.encode(x), 1)[:, 0]
+
+    def reconstruct_sliding(self, x: Tensor, window: int) -> Tensor:
+        """Newest-row reconstruction of every window of ``window`` consecutive rows.
+
+        Args:
+            x: (R, F) rows in time order (R >= ``window``).
+            window: W, rows per window.
+
+        Returns:
+            (R - W + 1, V): row i equals ``reconstruct_newest(x[i : i + W][None])[0]`` (to
+            float rounding). Windows of several sequences are scored in one call by
+            concatenating them and dropping the W - 1 outputs whose window straddles two.
+        """
+        if x.dim() != 2 or x.shape[0] < window or window < 1:
+            raise ValueError(f"x must be (R >= {window}, F) rows, got {tuple(x.shape)}")
+        n = x.shape[0] - window + 1
+        if n < FEW_WINDOWS:  # a stream's update: one call on the windows costs less
+            return self.reconstruct_newest(x.unfold(0, window, 1).transpose(1, 2).contiguous())
+        seq = self.inp(x)  # (R, H): the input layer once per row
+        h_last = None
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._layer_weights(layer)
+            if layer == 0:  # input gates once per row; window i reads rows i .. i + W - 1
+                gates_in = torch.addmm(b_ih, seq, w_ih.t())
+                steps = [gates_in[k : k + n] for k in range(window)]
+            else:  # upper layers read the lower layer's output at each step of each window
+                steps = [torch.addmm(b_ih, y, w_ih.t()) for y in seq]
+            seq = self._run_cell(steps, w_hh, b_hh)
+            h_last = seq[-1]
+        return self.decode(self.to_latent(h_last), 1)[:, 0]
+
+    def _layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        enc = self.encoder
+        return tuple(getattr(enc, f"{k}_l{layer}") for k in ("weight_ih", "weight_hh", "bias_ih",
+                                                              "bias_hh"))  # fmt: skip
+
+    def _run_cell(self, gates_in: list[Tensor], w_hh: Tensor, b_hh: Tensor) -> list[Tensor]:
+        """Hidden state (N, H) after each step, from zero, given each step's input gates
+        (N, G). The gate arithmetic is the order of torch's own CPU cells."""
+        n, hs = gates_in[0].shape[0], self.hidden_size
+        h = gates_in[0].new_zeros(n, hs)
+        c = torch.zeros_like(h) if self.cell == "lstm" else None
+        out = []
+        for gi in gates_in:
+            gh = torch.addmm(b_hh, h, w_hh.t())
+            if self.cell == "gru":
+                rz = gh[:, : 2 * hs].add_(gi[:, : 2 * hs]).sigmoid_()
+                r, z = rz[:, :hs], rz[:, hs:]
+                new = gi[:, 2 * hs :].add(gh[:, 2 * hs :].mul_(r)).tanh_()
+                h = (h - new).mul_(z).add_(new)
+            else:
+                g = gh.add_(gi)
+                i, f = g[:, :hs].sigmoid(), g[:, hs : 2 * hs].sigmoid()
+                cell, o = g[:, 2 * hs : 3 * hs].tanh(), g[:, 3 * hs :].sigmoid()
+                c = (f * c).add_(i * cell)
+                h = o * c.tanh()
+            out.append(h)
+        return out

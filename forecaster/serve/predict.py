@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from forecaster import schema
-from forecaster.anomaly.reasons import use_vocabulary
 from forecaster.data.errors import DataError
 from forecaster.models.decode import QuantilePick, daily_trajectory
 from forecaster.serve.cadence import on_trained_grid
@@ -225,10 +224,10 @@ def _predict_chunk(run, groups, attributions, top_k, method, alarms, seconds, di
         steps = [{**o, "product_in_run": False} for o in steps]
     seconds["forecast_s"] = seconds.get("forecast_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    events = {}
-    for b, g in zip(ids, rows):  # reasons in the user's names, units and dates
-        with use_vocabulary(display.vocabulary(b)):
-            events[b] = run.detector.detect(g) if alarms and run.detector is not None else []
+    events: dict[str, list] = {b: [] for b in ids}
+    if alarms and run.detector is not None:  # reasons in the user's names, units and dates
+        vocab = [display.vocabulary(b) for b in ids]
+        events.update(zip(ids, run.detector.detect_many(rows, vocabularies=vocab)))
     seconds["alarms_s"] = seconds.get("alarms_s", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     tops: dict[str, list[tuple[str, float]]] = {}
