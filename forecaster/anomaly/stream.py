@@ -8,6 +8,7 @@ assay ages need). Work is therefore proportional to the window, not to the histo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
@@ -74,22 +75,26 @@ class AlarmStream:
         self._cols = list(dict.fromkeys([schema.TIME, *det.prep.variables, *_EXTRA, *rule_vars]))
 
     # ------------------------------------------------------------------ public
-    def update(self, new_rows: pd.DataFrame) -> list[AlarmEvent]:
-        """Consume the next rows (time-ordered, after the previous ones); return new alarms."""
-        if len(new_rows) == 0:
+    def update(self, new_rows: pd.DataFrame | Mapping[str, np.ndarray]) -> list[AlarmEvent]:
+        """Consume the next rows (after the previous ones); return new alarms.
+
+        Args:
+            new_rows: a frame, or ``{column: (n,) array}`` (the Monitor's path: no frame
+                per update); canonical columns, rows sorted here by time if they are not.
+        """
+        if isinstance(new_rows, pd.DataFrame) and len(new_rows) == 0:
+            return []
+        new = self._arrays(new_rows)
+        if len(new[schema.TIME]) == 0:
             return []
         self._trim()  # drop what the previous update no longer needs (lazy: detect never pays)
-        t_new = new_rows[schema.TIME].to_numpy(float)
-        if np.any(np.diff(t_new) < 0):
-            new_rows = new_rows.sort_values(schema.TIME, kind="stable")
-            t_new = new_rows[schema.TIME].to_numpy(float)
+        t_new = new[schema.TIME]
         tail = self._tail
         if tail is not None and len(tail[schema.TIME]) and t_new[0] <= tail[schema.TIME][-1]:
             raise ValueError(
                 f"batch {self.batch_id}: new rows start at {t_new[0]} h, not after the last row "
                 f"seen ({tail[schema.TIME][-1]} h)"
             )
-        new = {c: new_rows[c].to_numpy(float) for c in self._cols if c in new_rows.columns}
         if tail is None:
             raw, n_prev = new, 0
         else:
@@ -125,6 +130,18 @@ class AlarmStream:
         if self._hist is None:
             raise ValueError("stream was created without keep_history=True")
         return {k: np.concatenate(v) for k, v in self._hist.items()}
+
+    def _arrays(self, rows: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``{column: (n,) float}`` of the columns the stream reads, sorted by time."""
+        if isinstance(rows, pd.DataFrame):
+            new = {c: rows[c].to_numpy(float) for c in self._cols if c in rows.columns}
+        else:
+            new = {c: np.asarray(rows[c], dtype=float) for c in self._cols if c in rows}
+        t = new[schema.TIME]
+        if np.any(np.diff(t) < 0):
+            order = np.argsort(t, kind="stable")
+            new = {c: x[order] for c, x in new.items()}
+        return new
 
     # ---------------------------------------------------------------- detectors
     def _score_detector(

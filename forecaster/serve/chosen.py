@@ -36,6 +36,8 @@ __all__ = ["ServedChoice", "load_choice"]
 FINISHED_TOL_H = 1.0
 #: the planned-recipe column of a batch's planned harvest time (h), when the data hold it
 PLANNED_HARVEST = "planned_harvest_h"
+#: nominal coverage of the served interval
+LEVEL = 0.8
 
 
 class ServedChoice:
@@ -85,14 +87,23 @@ class ServedChoice:
             rows: each batch's rows so far (sorted by time).
             seq_harvest: ``(n, Q)`` the network's harvest quantiles at those rows.
         """
-        seq = np.sort(self.pick.take(np.asarray(seq_harvest, dtype=float)), axis=1)
+        seq = self.sequence(seq_harvest)
         given = {"sequence": seq}
         if "rf" in self.chosen.needs():
             given["rf"] = self.rf.predict(list(rows))
         harvest_h = [self.planned_harvest(r) for r in rows]
-        p = self.chosen.predict(list(rows), given=given, level=0.8, harvest_h=harvest_h)
-        # no conformal interval at that day and rungs without a spread: the network's band,
-        # relative to its median, around the chosen median (never a zero-width interval)
+        p = self.chosen.predict(list(rows), given=given, level=LEVEL, harvest_h=harvest_h)
+        return self.widen_flat(p, seq)
+
+    def sequence(self, seq_harvest: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` the network's p10 / p50 / p90 (sorted) of its ``(n, Q)`` quantiles."""
+        return np.sort(self.pick.take(np.asarray(seq_harvest, dtype=float)), axis=1)
+
+    @staticmethod
+    def widen_flat(p: np.ndarray, seq: np.ndarray) -> np.ndarray:
+        """``p: (n, 3)`` with each zero-width interval (no conformal interval at that day and
+        rungs without a spread) replaced by the network's band ``seq: (n, 3)``, relative to
+        its median, around the chosen median (never a zero-width interval); in place."""
         flat = (p[:, 2] - p[:, 0] <= 1e-9 * np.abs(p[:, 1])) & (seq[:, 1] > 0)
         if flat.any():
             rel = seq[flat] / seq[flat, 1:2]

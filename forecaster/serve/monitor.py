@@ -33,6 +33,7 @@ from forecaster.data.streaming import StreamingFeatures
 from forecaster.data.validate import to_float
 from forecaster.models.decode import QuantilePick, decode
 from forecaster.models.inputs import check_rows, physical_bounds
+from forecaster.serve.chosen_stream import ChoiceStream
 from forecaster.serve.display import OutputNames
 from forecaster.serve.run_folder import LoadedRun, load_run
 
@@ -80,7 +81,8 @@ class _BatchState:
     alarms: object = None
     t0_stamp: pd.Timestamp | None = None  # first timestamp (time_unit: timestamp)
     last: MonitorUpdate | None = None
-    rows: pd.DataFrame | None = None  # canonical rows so far (the chosen forecast reads them)
+    choice: ChoiceStream | None = None  # the served choice (keeps the rows it reads)
+    vocabulary: Vocabulary | None = None  # the batch's reason words (fixed once started)
 
 
 class Monitor:
@@ -105,6 +107,7 @@ class Monitor:
             self._units[schema.TIME] = self._cmap.time_unit
         self._stamps = units.is_timestamp(self._cmap.time_unit)
         self._bounds_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._layouts: list[tuple[pd.Index, dict[str, str], list[int] | None]] = []
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, alarms: bool = True) -> Monitor:
@@ -155,8 +158,8 @@ class Monitor:
             if st.last is None:
                 raise TimeOrderError("no rows given for a new batch", batch=bid)
             return MonitorUpdate(**{**st.last.__dict__, "new_alarms": []})
-        block, canon = self._canonical(rows, st, bid)
-        col = {c: j for j, c in enumerate(canon.columns[1:])}
+        block, names = self._canonical(rows, st, bid)
+        col = {c: j for j, c in enumerate(names)}
         t = block[:, 0]
         dense = block[:, [col[c] for c in self._dense]]
         off = block[:, [col[c] for c in self._offline]]
@@ -165,16 +168,20 @@ class Monitor:
         if self.detector is not None:
             if st.alarms is None:
                 st.alarms = self.detector.stream(bid)
-            with use_vocabulary(self._vocabulary(bid, st)):  # reasons in the user's words
-                new_alarms = st.alarms.update(canon)
+            if st.vocabulary is None:  # its start time is known from the first rows on
+                st.vocabulary = self._vocabulary(bid, st)
+            with use_vocabulary(st.vocabulary):  # reasons in the user's words
+                new_alarms = st.alarms.update(dict(zip(names, block.T.copy())))
         x = st.features.update_arrays(t, dense, off)
         out, st.rnn = self.model.net.step(torch.from_numpy(x)[None], st.rnn)
         # the forecast at the last new row, decoded as every other path decodes it
         f = decode({k: v[0, -1].numpy() for k, v in out.items()}, self.model.scales,
                    self.model.horizon_days, self.model.harvest_day)  # fmt: skip
         if self.run.choice is not None:  # the harvest forecast training chose
-            st.rows = canon if st.rows is None else pd.concat([st.rows, canon], ignore_index=True)
-            f = self.run.choice.apply_row(st.rows, f)
+            if st.choice is None:
+                st.choice = ChoiceStream(self.run.choice, bid)
+            st.choice.append(block, names)
+            f = st.choice.apply(f)
         days = self.model.remaining_days(float(t[-1]))
         h, tr = self._q.take(f["harvest"]), self._q.take(f["trajectory"][days - 1])
         st.last = MonitorUpdate(
@@ -200,22 +207,18 @@ class Monitor:
     # ------------------------------------------------------------------ checks
     def _canonical(
         self, rows: pd.DataFrame, st: _BatchState, bid: str
-    ) -> tuple[np.ndarray, pd.DataFrame]:
+    ) -> tuple[np.ndarray, list[str]]:
         """Canonical values of the new rows, checked (raises DataError).
 
         Returns:
-            ``(n, 1 + V)`` float array (time, then ``self._cols(rows)`` variables) and the
-            same as a DataFrame with ``batch_id`` for the anomaly detector.
+            ``(n, 1 + V)`` float array (time, then the variables present) and the ``1 + V``
+            canonical names of its columns.
         """
         src = f"monitor update of batch {bid}"
-        names = self._columns(rows, src)
+        names, pos = self._layout(rows, src)
         first_row = st.features.n_rows + 1
-        theirs = [names[c] for c in names]
-        try:  # fast path: every cell already a number
-            block = rows[theirs].to_numpy(dtype=float, copy=True)
-        except (ValueError, TypeError):
-            block = None
-        if block is None or self._stamps:
+        block = None if self._stamps else _numbers(rows, pos, list(names.values()))
+        if block is None:
             block = np.empty((len(rows), len(names)))
             for j, (c, col) in enumerate(names.items()):
                 if c == schema.TIME and self._stamps:
@@ -234,9 +237,20 @@ class Monitor:
                 block[:, j] = units.convert(block[:, j], c, unit, process)
         check_rows(block, canon_names, batch=bid, first_row=first_row, source=src,
                    prev_time_h=st.features.last_time_h, bounds=self._bounds(canon_names))  # fmt: skip
-        frame = pd.DataFrame(block, columns=canon_names)
-        frame.insert(0, schema.BATCH_ID, bid)
-        return block, frame
+        return block, canon_names
+
+    def _layout(self, rows: pd.DataFrame, src: str) -> tuple[dict[str, str], list[int] | None]:
+        """:meth:`_columns` of the rows and the positions of those columns in them (None
+        when column names repeat), kept per column layout: a feed sends the same columns
+        at every update, and reading a pandas header costs more than the update's maths."""
+        cols = rows.columns
+        for known, names, pos in self._layouts:
+            if cols.equals(known):
+                return names, pos
+        names = self._columns(rows, src)
+        pos = [cols.get_loc(c) for c in names.values()] if cols.is_unique else None
+        self._layouts = [(cols, names, pos), *self._layouts[: _LAYOUTS - 1]]
+        return names, pos
 
     def _columns(self, rows: pd.DataFrame, src: str) -> dict[str, str]:
         """Canonical name -> the rows' column name: time, required variables, other variables."""
@@ -293,3 +307,26 @@ class Monitor:
         if st.t0_stamp is None:
             st.t0_stamp = stamps.iloc[0]
         return ((stamps - st.t0_stamp) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+
+
+#: column layouts of incoming rows kept by a Monitor (most recent first)
+_LAYOUTS = 8
+
+
+def _numbers(rows: pd.DataFrame, pos: list[int] | None, theirs: list[str]) -> np.ndarray | None:
+    """``(n, len(theirs))`` float copy of the rows' columns ``theirs`` (at ``pos``), or
+    None when a cell is not a plain number (the caller then reads column by column).
+
+    One conversion of the whole frame: selecting columns of a pandas frame costs more than
+    converting all of a row's cells. Cells numpy cannot read as floats (missing values of a
+    nullable column, dates) take pandas' own conversion, as before.
+    """
+    if pos is not None:
+        try:
+            return rows.to_numpy()[:, pos].astype(float)
+        except (ValueError, TypeError):
+            pass
+    try:
+        return rows[theirs].to_numpy(dtype=float, copy=True)
+    except (ValueError, TypeError):
+        return None

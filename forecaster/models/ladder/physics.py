@@ -59,6 +59,11 @@ class PlanDesignRung(RidgePlan):
         """The columns the design reads, as arrays (once per batch or prefix)."""
         return Prefix.of(rows, (*self.columns, *self.plan, SETPOINT_C))
 
+    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+        """:meth:`RidgePlan.served_inputs` plus the first set point the physics reads
+        (:func:`~forecaster.models.ladder.plan_features.shift_plan`)."""
+        return {**super().served_inputs(), "first": (SETPOINT_C,)}
+
     def _design(self, prefix: Prefix, day: int, harvest_h: float) -> np.ndarray:
         """``(P,)`` features of one prefix at origin day ``day``: the log daily assays of
         days 1..day (as ``ridge``), the plan values (as ``ridge_plan``), the physics."""

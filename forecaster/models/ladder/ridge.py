@@ -101,6 +101,19 @@ class RidgeHistory(PointRung):
     def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
         return history_features(rows, day, self.columns)
 
+    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+        """What a prefix's forecast reads besides its origin day and harvest time.
+
+        Two prefixes of one batch with the same origin day, harvest time and these inputs
+        get the same forecast, which lets a running batch's forecast be kept until an
+        input changes (:class:`forecaster.serve.chosen_stream.ChoiceStream`).
+
+        Returns:
+            ``{"assays": columns whose every finite value is read, "last": columns whose
+            last finite value is read, "first": columns whose first finite value is read}``.
+        """
+        return {"assays": self.columns, "last": (), "first": ()}
+
     def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
         out = np.full(len(prefixes), float(self.mean_final))
         if not self.models:
@@ -170,6 +183,10 @@ class RidgePlan(RidgeHistory):
             for c in self.plan
         ]
         return np.concatenate([super()._features(rows, day), np.asarray(plan, dtype=float)])
+
+    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+        """:meth:`RidgeHistory.served_inputs` plus the plan columns (their last value)."""
+        return {**super().served_inputs(), "last": self.plan}
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "plan": list(self.plan)}
