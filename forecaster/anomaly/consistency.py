@@ -37,13 +37,14 @@ window) only, so streaming and one-shot detection agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from forecaster.anomaly.config import RulesConfig
-from forecaster.anomaly.rule_signals import Rows, col, locf
+from forecaster.anomaly.rule_signals import Rows, col, locf, nan_to_num
 
 PH_COLS = ("ph", "ph_setpoint", "base_rate_mL_h", "co2_flow_mL_min")
 #: Cascade output (0-2: agitation + sparge, each 0-1 of the good range) within this of its
@@ -145,35 +146,38 @@ def _ph_residual(
 
 
 def windowed_cusum(
-    z: np.ndarray, k: float, w: int, restart: np.ndarray | None = None
+    z: np.ndarray, k: float | Sequence[float], w: int, restart: np.ndarray | None = None
 ) -> np.ndarray:
     """Two-sided CUSUM of ``z: (T,)`` over the last ``w`` rows at each row -> (T,).
 
     ``max(0, max over t-w < j <= t of sum_{j..t} (|z| - k))``, taken for a rise and a fall
     separately: a recursive CUSUM restarted ``w`` rows back, so it depends on those rows only.
     ``restart: (T,)`` bool marks rows left out: the statistic is 0 there and sums start
-    after the last such row (a restarted CUSUM).
+    after the last such row (a restarted CUSUM). Several allowances ``k: (K,)`` give
+    ``(K, T)``, one row each, in one pass (the streaming monitor runs this at every row).
     """
-    z = np.nan_to_num(np.asarray(z, dtype=float))
+    ks = np.atleast_1d(np.asarray(k, dtype=float))
+    z = nan_to_num(np.asarray(z, dtype=float))
     n = len(z)
     if restart is not None and restart.any():
         z = np.where(restart, 0.0, z)
         last = np.maximum.accumulate(np.where(restart, np.arange(n), -1))
     else:
         restart, last = None, None
-    out = np.zeros(n)
-    for s in (z - k, -z - k):
-        c = np.concatenate([[0.0], np.cumsum(s)])
-        pad = np.concatenate([np.full(w - 1, np.inf), c[:-1]])
-        win = np.lib.stride_tricks.sliding_window_view(pad, w)  # row t: c[t-w+1..t]
-        if last is not None:  # c[j] with j <= last restart row cannot start a sum
-            j = np.arange(n)[:, None] - (w - 1) + np.arange(w)[None, :]
-            win = np.where(j <= last[:, None], np.inf, win)
-        lo = win.min(axis=1)
-        out = np.maximum(out, np.where(np.isfinite(lo), c[1:] - lo, 0.0))
+    # rows: rise then fall of each allowance; cumulative sums run along each row
+    s = (np.stack([z, -z])[None] - ks[:, None, None]).reshape(2 * len(ks), n)
+    c = np.concatenate([np.zeros((len(s), 1)), np.cumsum(s, axis=1)], axis=1)
+    pad = np.concatenate([np.full((len(s), w - 1), np.inf), c[:, :-1]], axis=1)
+    win = np.lib.stride_tricks.sliding_window_view(pad, w, axis=1)  # [., t]: c[t-w+1..t]
+    if last is not None:  # c[j] with j <= last restart row cannot start a sum
+        j = np.arange(n)[:, None] - (w - 1) + np.arange(w)[None, :]
+        win = np.where(j <= last[:, None], np.inf, win)
+    lo = win.min(axis=2)
+    side = np.where(np.isfinite(lo), c[:, 1:] - lo, 0.0)
+    out = np.maximum(np.maximum(np.zeros((len(ks), n)), side[0::2]), side[1::2])
     if restart is not None:
-        out[restart] = 0.0
-    return out
+        out[:, restart] = 0.0
+    return out if np.ndim(k) else out[0]
 
 
 def do_recovery(t: np.ndarray, u: np.ndarray | None, z: np.ndarray) -> np.ndarray:
@@ -192,7 +196,7 @@ def do_recovery(t: np.ndarray, u: np.ndarray | None, z: np.ndarray) -> np.ndarra
     last_sat = np.maximum.accumulate(np.where(sat, idx, -1))
     since = np.where(last_sat >= 0, t - t[np.maximum(last_sat, 0)], np.inf)
     rate_window = since <= CASCADE_RATE_H
-    ok = (np.abs(np.nan_to_num(z)) <= DO_BAND_SD) & ~sat & ~rate_window
+    ok = (np.abs(nan_to_num(z)) <= DO_BAND_SD) & ~sat & ~rate_window
     last_ok = np.maximum.accumulate(np.where(ok, idx, -1))
     not_back = (last_sat >= 0) & (last_ok <= last_sat) & (since <= DO_RECOVERY_MAX_H)
     return sat | rate_window | not_back
@@ -258,17 +262,19 @@ def statistics(
     t = np.asarray(rows["time_h"], dtype=float)
     early = t < cfg.startup_h
     w = max(2, int(round(cfg.cusum_window_h)))
+    ks = [cfg.cusum_k, cfg.drift_k] if cfg.drift_k > 0 else [cfg.cusum_k]  # both in one pass
     out: dict[str, tuple] = {}
     ph_cols = [col(rows, c) for c in PH_COLS]
     if m.ph_fit is not None and all(c is not None for c in ph_cols):
         ph, sp, base, co2 = ph_cols
-        base, co2 = np.nan_to_num(locf(base)), np.nan_to_num(locf(co2))  # type: ignore[arg-type]
+        base, co2 = nan_to_num(locf(base)), nan_to_num(locf(co2))  # type: ignore[arg-type]
         sp = locf(sp)  # type: ignore[arg-type]
         r = _ph_residual(ph - sp, base, co2, m)  # type: ignore[operator]
         z = np.where(early, 0.0, r / m.ph_sigma)
-        out["ph_controller_mismatch"] = (windowed_cusum(z, cfg.cusum_k, w), (ph, ph - r, base, co2))
+        stat = windowed_cusum(z, ks, w)
+        out["ph_controller_mismatch"] = (stat[0], (ph, ph - r, base, co2))
         if cfg.drift_k > 0:
-            out["ph_drift"] = (windowed_cusum(z, cfg.drift_k, w), (ph, ph - r, base, co2))
+            out["ph_drift"] = (stat[1], (ph, ph - r, base, co2))
     have_cascade = m.cascade_lo is not None and "agitation_rpm" in rows and "airflow_L_min" in rows
     u = _cascade(rows, m) if have_cascade else None
     do, do_sp = col(rows, "do_pct"), col(rows, "do_setpoint_pct")
@@ -277,14 +283,15 @@ def statistics(
         z = _do_residual(d - m.do_mean, u, t, m) / m.do_sigma
         rec = do_recovery(t, u, z) if restart else None
         z = np.where(early, 0.0, z)
-        out["do_shift"] = (windowed_cusum(z, cfg.cusum_k, w, rec), (do, locf(do_sp), d))
+        stat, sp = windowed_cusum(z, ks, w, rec), locf(do_sp)
+        out["do_shift"] = (stat[0], (do, sp, d))
         if cfg.drift_k > 0:
-            out["do_drift"] = (windowed_cusum(z, cfg.drift_k, w, rec), (do, locf(do_sp), d))
+            out["do_drift"] = (stat[1], (do, sp, d))
     if u is not None:
         j = np.searchsorted(t, t - cfg.demand_window_h)
         ok = (t - t[j] >= 0.9 * cfg.demand_window_h) & ~early
         out["oxygen_demand_rise"] = (np.where(ok, u - u[j], 0.0), (u,))
     base = col(rows, "base_rate_mL_h")
     if m.base_max is not None and base is not None:
-        out["base_demand_high"] = (np.where(early, 0.0, np.nan_to_num(base)), (base,))
+        out["base_demand_high"] = (np.where(early, 0.0, nan_to_num(base)), (base,))
     return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from forecaster.anomaly.config import RulesConfig
 from forecaster.anomaly.consistency import ConsistencyModel, statistics
-from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf
+from forecaster.anomaly.rule_signals import Rows, RuleResult, col, locf, nan_to_num
 from forecaster.anomaly.rule_text import PartText
 from forecaster.anomaly.rule_vars import RuleVariables
 
@@ -32,7 +32,7 @@ CUSUM_K: dict[str, str] = {
 
 def window_mean(x: np.ndarray, w: int) -> np.ndarray:
     """(T,) mean of the last ``w`` rows of ``x`` (fewer at the start; NaN read as 0)."""
-    c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(x))])
+    c = np.concatenate([[0.0], np.cumsum(nan_to_num(x))])
     n = np.minimum(np.arange(1, len(x) + 1), w)
     return (c[1:] - c[np.arange(len(x)) + 1 - n]) / n
 
@@ -75,11 +75,11 @@ def consistency_rules(
 def _ph_check(name, rows, t, cfg, m, rv, stat, ex, lim) -> tuple:
     ph, imp, base, co2 = ex
     w = max(2, int(round(cfg.cusum_window_h)))
-    sp = locf(col(rows, "ph_setpoint"))  # type: ignore[arg-type]
-    mean_r = window_mean(ph - imp, w)  # reading - implied pH, last w rows
     ramp = name == "ph_drift"
 
-    def why(i: int, start: float) -> str:
+    def why(i: int, start: float) -> str:  # what only the reason reads is built here
+        sp = locf(col(rows, "ph_setpoint"))  # type: ignore[arg-type]
+        mean_r = window_mean(ph - imp, w)  # reading - implied pH, last w rows
         p, b, c = (PartText(x, rv) for x in ("ph", "base_rate_mL_h", "co2_flow_mL_min"))
         s = (
             f"{p.label} reading {ph[i]:.2f} at {p.voc.at(t[i])} against a {sp[i]:.2f} "
@@ -100,10 +100,10 @@ def _ph_check(name, rows, t, cfg, m, rv, stat, ex, lim) -> tuple:
 def _do_check(name, t, cfg, m, rv, stat, ex, lim) -> tuple:
     do, sp, dev = ex
     w = max(2, int(round(cfg.cusum_window_h)))
-    mean_w = window_mean(dev, w)
     ramp = name == "do_drift"
 
     def why(i: int, start: float) -> str:
+        mean_w = window_mean(dev, w)  # only the reason reads it
         d = PartText("do_pct", rv)
         s = (
             f"{d.label} reading {d.with_unit(do[i], d.level_fmt)} at {d.voc.at(t[i])} against a "

@@ -31,6 +31,7 @@ from forecaster.anomaly.rule_signals import (
     RuleResult,
     col,
     locf,
+    nan_to_num,
     recent_max,
     returned_spikes,
     settling,
@@ -176,7 +177,7 @@ def _assays(rows, t: np.ndarray, cfg: RulesConfig, rv: RuleVariables) -> list[Ru
 
         with np.errstate(invalid="ignore"):
             flag = np.isfinite(glc) & (glc < lvl)
-        severity = sev(lvl - np.nan_to_num(glc, nan=lvl), lvl) + 1.0
+        severity = sev(lvl - nan_to_num(glc, nan=lvl), lvl) + 1.0
         out.append(RuleResult("glucose_starvation", "glucose_g_L", flag, glc,
                               np.full(len(t), lvl), severity, lvl, 0.0, glc_reason, " g/L"))  # fmt: skip
     for var, name, frac, pts in (
@@ -201,7 +202,7 @@ def _assays(rows, t: np.ndarray, cfg: RulesConfig, rv: RuleVariables) -> list[Ru
             )
 
         unit = " (share of the recent highest assay)" if frac is not None else " % points"
-        out.append(RuleResult(name, var, flag, x, ref, sev(np.nan_to_num(drop), limit), limit,
+        out.append(RuleResult(name, var, flag, x, ref, sev(nan_to_num(drop), limit), limit,
                               0.0, drop_reason, unit))  # fmt: skip
     return out
 
@@ -241,7 +242,7 @@ def _stuck(
                 "although it moves from reading to reading in the normal batches)"
             )
 
-        out.append(RuleResult(f"stuck_{var}", var, flag, x, np.roll(x, 1), flag.astype(float),
+        out.append(RuleResult(f"stuck_{var}", var, flag, x, _previous(x), flag.astype(float),
                               cfg.stuck_tolerance, dur, stuck_reason, unit))  # fmt: skip
     return out
 
@@ -275,13 +276,18 @@ def _spikes(
         def spike_reason(i: int, start: float, x=x, med=med, limit=limit, var=var) -> str:
             v = PartText(var, rv)
             lo = max(0, i - back)  # the alarm comes when the reading is back: say the peak
-            j = lo + int(np.argmax(np.abs(np.nan_to_num(x[lo:i] - med[lo:i]))))
+            j = lo + int(np.argmax(np.abs(nan_to_num(x[lo:i] - med[lo:i]))))
             return (
                 f"{v.label} spiked to {v.with_unit(x[j], '.3g')} at {v.voc.at(t[j])}, "
                 f"{v.delta(x[j] - med[j]):+.3g} from the median of the previous {k} readings, "
                 f"and was back at {t[i]:.0f} h (limit {v.delta_with_unit(limit)})"
             )
 
-        out.append(RuleResult(f"spike_{var}", var, flag, x, med, sev(np.nan_to_num(peak), limit),
+        out.append(RuleResult(f"spike_{var}", var, flag, x, med, sev(nan_to_num(peak), limit),
                               limit, 0.0, spike_reason, unit))  # fmt: skip
     return out
+
+
+def _previous(x: np.ndarray) -> np.ndarray:
+    """(T,) the reading before each row (the last row's at row 0: ``np.roll(x, 1)``)."""
+    return np.concatenate([x[-1:], x[:-1]])
