@@ -48,7 +48,7 @@ from forecaster.anomaly.reasons import Vocabulary, use_vocabulary
 from forecaster.anomaly.registry import scorer_class
 from forecaster.anomaly.rule_profile import RuleProfile
 from forecaster.anomaly.rule_vars import RuleVariables
-from forecaster.anomaly.scorer import Scorer, ScorerInput, ScorerResult, rows_to_arrays
+from forecaster.anomaly.scorer import Scorer, ScorerInput, ScorerResult
 from forecaster.anomaly.stream import AlarmStream
 from forecaster.anomaly.threshold import Calibration
 from forecaster.data.features import Preprocessor
@@ -209,12 +209,17 @@ class AnomalyDetector:
         return detectors
 
     def _input(self, rows: pd.DataFrame) -> ScorerInput:
-        raw = rows_to_arrays(rows)
+        """The scorers' view of checked rows: the columns they read (:meth:`_needed`)."""
+        raw = {c: rows[c].to_numpy(dtype=float) for c in self._needed()}
         return ScorerInput(raw[schema.TIME], raw, self.spec.features(self.prep, raw))
 
+    def _needed(self) -> list[str]:
+        """Time, the preprocessed variables and the set points of the deviation variables."""
+        sps = (SETPOINT_OF[v] for v in self.spec.dev_vars)
+        return list(dict.fromkeys([schema.TIME, *self.prep.variables, *sps]))
+
     def _check(self, rows: pd.DataFrame) -> pd.DataFrame:
-        need = [schema.TIME, *self.prep.variables, *(SETPOINT_OF[v] for v in self.spec.dev_vars)]
-        missing = [c for c in dict.fromkeys(need) if c not in rows.columns]
+        missing = [c for c in self._needed() if c not in rows.columns]
         if missing:
             raise KeyError(f"rows lack columns {missing} needed by the anomaly detector")
         if schema.BATCH_ID in rows:

@@ -113,7 +113,7 @@ class AutoencoderNet(nn.Module):
         seq = self.inp(x)  # (R, H): the input layer once per row
         h_last = None
         for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self._layer_weights(layer)
+            w_ih, w_hh, b_ih, b_hh = _layer_weights(self.encoder, layer)
             if layer == 0:  # input gates once per row; window i reads rows i .. i + W - 1
                 gates_in = torch.addmm(b_ih, seq, w_ih.t())
                 steps = [gates_in[k : k + n] for k in range(window)]
@@ -121,18 +121,25 @@ class AutoencoderNet(nn.Module):
                 steps = [torch.addmm(b_ih, y, w_ih.t()) for y in seq]
             seq = self._run_cell(steps, w_hh, b_hh)
             h_last = seq[-1]
-        return self.decode(self.to_latent(h_last), 1)[:, 0]
+        return self._decode_newest(self.to_latent(h_last))
 
-    def _layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        enc = self.encoder
-        return tuple(getattr(enc, f"{k}_l{layer}") for k in ("weight_ih", "weight_hh", "bias_ih",
-                                                              "bias_hh"))  # fmt: skip
+    def _decode_newest(self, z: Tensor) -> Tensor:
+        """``decode(z, 1)[:, 0]`` stepped by hand: z (N, Z) -> (N, V)."""
+        h0 = torch.tanh(self.from_latent(z)).view(z.shape[0], self.num_layers, self.hidden_size)
+        y = z
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = _layer_weights(self.decoder, layer)
+            y = self._run_cell([torch.addmm(b_ih, y, w_ih.t())], w_hh, b_hh, h0[:, layer])[-1]
+        return self.out(y)
 
-    def _run_cell(self, gates_in: list[Tensor], w_hh: Tensor, b_hh: Tensor) -> list[Tensor]:
-        """Hidden state (N, H) after each step, from zero, given each step's input gates
-        (N, G). The gate arithmetic is the order of torch's own CPU cells."""
+    def _run_cell(
+        self, gates_in: list[Tensor], w_hh: Tensor, b_hh: Tensor, h0: Tensor | None = None
+    ) -> list[Tensor]:
+        """Hidden state (N, H) after each step, from ``h0`` (default zero; the LSTM's cell
+        state from zero), given each step's input gates (N, G). The gate arithmetic follows
+        the order of torch's own CPU cells."""
         n, hs = gates_in[0].shape[0], self.hidden_size
-        h = gates_in[0].new_zeros(n, hs)
+        h = gates_in[0].new_zeros(n, hs) if h0 is None else h0
         c = torch.zeros_like(h) if self.cell == "lstm" else None
         out = []
         for gi in gates_in:
@@ -150,3 +157,9 @@ class AutoencoderNet(nn.Module):
                 h = o * c.tanh()
             out.append(h)
         return out
+
+
+def _layer_weights(rnn: nn.Module, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer of a torch GRU/LSTM."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return tuple(getattr(rnn, f"{k}_l{layer}") for k in names)
