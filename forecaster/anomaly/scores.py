@@ -30,9 +30,9 @@ from forecaster.anomaly.scorer import ScorerInput, ScorerResult, expected_readin
 from forecaster.anomaly.step_scale import fit_step_scale, hours_since_step, step_factor
 from forecaster.models.autoencoder_net import AutoencoderNet
 
-#: Rows per network pass when scoring many batches (bounds memory: about 20 MB of
+#: Rows per network pass when scoring many batches (bounds memory: about 10 MB of
 #: activations at the default sizes).
-CHUNK_ROWS = 8192
+CHUNK_ROWS = 4096
 
 
 @dataclass
