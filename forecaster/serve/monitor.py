@@ -2,9 +2,11 @@
 
 Each update costs the same whatever the batch's age: the features are built incrementally
 (:class:`~forecaster.data.streaming.StreamingFeatures`), the recurrent network continues
-from its saved state (``ForecastNet.step``) and the anomaly detector keeps only the short
-tail its windows and rules look back to (``AnomalyDetector.stream``). Forecasts equal a
-one-shot ``predict`` on the same rows (up to float rounding)::
+from its saved state (``ForecastNet.step``), the anomaly detector keeps only the short
+tail its windows and rules look back to (``AnomalyDetector.stream``) and the served choice
+keeps its cheap rungs' forecasts until an assay, the plan or the origin day changes
+(:class:`~forecaster.serve.chosen_stream.ChoiceStream`). Forecasts equal a one-shot
+``predict`` on the same rows (up to float rounding)::
 
     mon = Monitor.from_run("checkpoints/NAME")
     for chunk in incoming_rows:                      # e.g. one row per hour
