@@ -54,10 +54,10 @@ class ChoiceStream:
         self.n_rows = 0
         self.recomputed: dict[str, int] = {}
         self._blocks: list[tuple[np.ndarray, list[str]]] = []  # (n, V) rows, their columns
-        self._inputs = {
-            name: ins()
+        self._inputs = {  # rungs that say what they read (the others: every update)
+            name: ins
             for name, r in served.chosen.rungs.items()
-            if (ins := getattr(r, "served_inputs", None)) is not None
+            if (ins := getattr(r, "served_inputs", lambda: None)()) is not None
         }
         watched = [c for ins in self._inputs.values() for k in _KINDS for c in ins.get(k, ())]
         self._watched = tuple(dict.fromkeys(watched))

@@ -120,3 +120,23 @@ def test_incremental_alarms_equal_one_shot_detection(loaded_run):
             assert g.pop("peak_score") == pytest.approx(w.pop("peak_score"), rel=1e-5)
         assert g == w  # rules: every field; reasons word for word
     assert any(e["detector"] == "rules" for e in got)  # the rules' incremental path ran
+
+
+def test_a_rung_that_reads_more_is_recomputed_at_every_update(served, tiny_table_module):
+    from forecaster.models.ladder import RidgeSummary
+
+    assert RidgeSummary().served_inputs() is None  # reads signal summaries: never kept
+    rung = served.chosen.rungs["ridge_plan"]
+    rung.served_inputs = lambda: None  # this instance no longer says what it reads
+    try:
+        rows = tiny_table_module[-1].iloc[:12]
+        names = [c for c in rows.columns if rows[c].dtype.kind == "f"]
+        stream = ChoiceStream(served, "B")
+        for i in range(len(rows)):
+            stream.append(rows[names].to_numpy(dtype=float)[i : i + 1], names)
+            got = stream.apply(_decoded(i))
+            want = served.apply_row(rows.iloc[: i + 1], _decoded(i))
+            np.testing.assert_array_equal(got["harvest"], want["harvest"])
+        assert stream.recomputed["ridge_plan"] == len(rows)
+    finally:
+        del rung.served_inputs

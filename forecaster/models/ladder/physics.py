@@ -24,7 +24,7 @@ from sklearn.linear_model import RidgeCV
 from forecaster import schema
 from forecaster.models.ladder.plan_features import SETPOINT_C, Prefix, physics_features
 from forecaster.models.ladder.protocol import MIN_TITER, end_h, finals, origin_day
-from forecaster.models.ladder.ridge import ALPHAS, MIN_BATCHES, RidgePlan
+from forecaster.models.ladder.ridge import ALPHAS, MIN_BATCHES, RidgePlan, reads_more
 
 #: version of the fitted state this code writes (and the newest it reads)
 FORMAT_VERSION = 1
@@ -59,10 +59,15 @@ class PlanDesignRung(RidgePlan):
         """The columns the design reads, as arrays (once per batch or prefix)."""
         return Prefix.of(rows, (*self.columns, *self.plan, SETPOINT_C))
 
-    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+    def served_inputs(self) -> dict[str, tuple[str, ...]] | None:
         """:meth:`RidgePlan.served_inputs` plus the first set point the physics reads
-        (:func:`~forecaster.models.ladder.plan_features.shift_plan`)."""
-        return {**super().served_inputs(), "first": (SETPOINT_C,)}
+        (:func:`~forecaster.models.ladder.plan_features.shift_plan`); the same for every
+        rung on this design (``ridge_physics``, ``kernel_plan``)."""
+        if reads_more(
+            self, PlanDesignRung, ("_arrays", "_design", "_point", "_point_arrays", "predict")
+        ):
+            return None
+        return {"assays": self.columns, "last": self.plan, "first": (SETPOINT_C,)}
 
     def _design(self, prefix: Prefix, day: int, harvest_h: float) -> np.ndarray:
         """``(P,)`` features of one prefix at origin day ``day``: the log daily assays of

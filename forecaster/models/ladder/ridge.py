@@ -101,7 +101,7 @@ class RidgeHistory(PointRung):
     def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
         return history_features(rows, day, self.columns)
 
-    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+    def served_inputs(self) -> dict[str, tuple[str, ...]] | None:
         """What a prefix's forecast reads besides its origin day and harvest time.
 
         Two prefixes of one batch with the same origin day, harvest time and these inputs
@@ -110,8 +110,12 @@ class RidgeHistory(PointRung):
 
         Returns:
             ``{"assays": columns whose every finite value is read, "last": columns whose
-            last finite value is read, "first": columns whose first finite value is read}``.
+            last finite value is read, "first": columns whose first finite value is read}``;
+            None for a subclass that changes what is read without saying it here (e.g.
+            ``ridge_summary``, which reads signal summaries): it is recomputed every time.
         """
+        if reads_more(self, RidgeHistory, ("_features", "_point", "predict")):
+            return None
         return {"assays": self.columns, "last": (), "first": ()}
 
     def _point(self, prefixes: list[pd.DataFrame], harvest_h: np.ndarray) -> np.ndarray:
@@ -184,9 +188,11 @@ class RidgePlan(RidgeHistory):
         ]
         return np.concatenate([super()._features(rows, day), np.asarray(plan, dtype=float)])
 
-    def served_inputs(self) -> dict[str, tuple[str, ...]]:
+    def served_inputs(self) -> dict[str, tuple[str, ...]] | None:
         """:meth:`RidgeHistory.served_inputs` plus the plan columns (their last value)."""
-        return {**super().served_inputs(), "last": self.plan}
+        if reads_more(self, RidgePlan, ("_features", "_point", "predict")):
+            return None
+        return {"assays": self.columns, "last": self.plan, "first": ()}
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "plan": list(self.plan)}
@@ -197,3 +203,9 @@ class RidgePlan(RidgeHistory):
         rung.plan = tuple(state.get("plan", ()))
         rung.statics = rung.plan
         return rung
+
+
+def reads_more(rung: object, cls: type, methods: tuple[str, ...]) -> bool:
+    """Whether ``rung``'s class replaces one of ``cls``'s ``methods`` (what it reads may
+    then differ from what ``cls.served_inputs`` says)."""
+    return any(getattr(type(rung), m) is not getattr(cls, m) for m in methods)
