@@ -57,6 +57,9 @@ class TrainerConfig:
     ``lightning.Trainer``. ``threads``: torch CPU threads (0 = one per core). The default
     is 1: the recurrent nets here are small, and on a 2-core machine where anything else
     runs, 2 threads measured 4-15x slower than 1 (thread contention), barely faster idle.
+    ``parallel_stages``: on CPU with 2+ cores, the anomaly stage trains in a second process
+    beside the forecaster (:mod:`forecaster.pipeline.side_stage`): ``auto`` from 50 batches
+    (below, starting a process costs more than it saves), ``true`` always, ``false`` never.
 
     Training length of the forecaster: ``min_steps`` optimiser steps at least (0 = none);
     the epoch limit is raised to ``ceil(min_steps / steps per epoch) + patience`` when
@@ -81,6 +84,7 @@ class TrainerConfig:
     deterministic: bool = True
     threads: int = 1
     num_workers: int = 0
+    parallel_stages: bool | str = "auto"
 
 
 @dataclass
@@ -148,6 +152,7 @@ COMMON_KEYS = {
     "trainer.accelerator": "cpu, gpu or auto",
     "trainer.devices": "devices to train on (auto: all of the accelerator)",
     "trainer.threads": "torch CPU threads (0 = one per core)",
+    "trainer.parallel_stages": "auto, true or false: on CPU, train the anomaly detector in a second process beside the forecaster",
 }
 
 

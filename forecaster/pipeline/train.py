@@ -35,6 +35,7 @@ from forecaster.pipeline.data_stage import load_data
 from forecaster.pipeline.explain_stage import run_explain_stage
 from forecaster.pipeline.forecast_stage import train_forecaster
 from forecaster.pipeline.model_eval import run_forecast_evaluation
+from forecaster.pipeline.side_stage import SideStage, runs_beside
 from forecaster.threads import set_threads
 from forecaster.trainer import trainer_kwargs
 
@@ -117,7 +118,19 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     )
     metrics: dict = {"data": data.summary, "timing": {}}
     metrics["process"] = report_mod.target_names(process, cfg.data.column_map)
+    side = None
+    if runs_beside(ctx):  # the anomaly detector trains in a second process meanwhile
+        log("      anomaly detection starts in a second process, beside the forecaster")
+        side = SideStage(ctx, trainer_kwargs(cfg.trainer, single_device=True))
+    try:
+        return _main_stages(ctx, data, metrics, side, log, t0)
+    finally:
+        if side is not None:
+            side.stop()
 
+
+def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, log, t0: float):
+    cfg, run_dir, writer = ctx.cfg, ctx.run_dir, ctx.writer
     log(
         f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches"
     )
@@ -142,7 +155,13 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     splits = {**ctx.splits, "faulty": sorted(data.faulty), "fit": fit_batches}
     atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
 
-    if cfg.anomaly.enabled:
+    if side is not None:
+        log("[4/6] anomaly detection (autoencoder, rules, PCA): results of the second process")
+        t_a = time.perf_counter()
+        metrics["anomaly"], sections, metrics["timing"]["anomaly_s"] = side.join()
+        ctx.report.extend(sections)
+        metrics["timing"]["anomaly_wait_s"] = time.perf_counter() - t_a
+    elif cfg.anomaly.enabled:
         log("[4/6] anomaly detection (autoencoder, rules, PCA)")
         t_a = time.perf_counter()
         metrics["anomaly"] = run_anomaly_stage(ctx)

@@ -1,0 +1,132 @@
+"""The anomaly stage in a second process, beside the forecaster's training, on CPU.
+
+The anomaly detector needs nothing the forecaster learns (only the data, the splits and the
+preprocessing), and every network here trains on one torch thread. On a machine with two
+or more cores the run therefore starts the anomaly stage in a second process right after
+the data are loaded, trains the forecaster (then the RandomForest and the ladder) in this
+one, and collects the anomaly results where the stage used to run. The results are the
+same as in one process: the stage seeds itself, and its report section keeps its place.
+
+It runs in one process (as before) when ``trainer.parallel_stages`` is false (or ``auto``
+with fewer than :data:`AUTO_MIN_BATCHES` batches: the second process takes about 10 s to
+start), when the run trains on a GPU or on several devices (those have their own
+parallelism), or when only one core is available.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from dataclasses import fields
+from multiprocessing.connection import Connection
+from typing import Any
+
+from forecaster import schema
+from forecaster.pipeline.context import RunContext
+from forecaster.threads import available_cores
+
+__all__ = ["AUTO_MIN_BATCHES", "SideStage", "runs_beside"]
+
+#: ``parallel_stages: auto`` uses a second process from this many batches in the run
+AUTO_MIN_BATCHES = 50
+
+
+def runs_beside(ctx: RunContext) -> bool:
+    """Whether the anomaly stage of ``ctx``'s run goes in a second process."""
+    t = ctx.cfg.trainer
+    mode = str(getattr(t, "parallel_stages", "false")).strip().lower()
+    if mode not in ("auto", "true", "false"):
+        from forecaster.data.errors import ConfigError
+
+        raise ConfigError(f"trainer.parallel_stages: {mode!r}; expected auto, true or false")
+    if mode == "false" or not ctx.cfg.anomaly.enabled:
+        return False
+    if mode == "auto" and ctx.table[schema.BATCH_ID].nunique() < AUTO_MIN_BATCHES:
+        return False
+    if available_cores() < 2 or str(t.devices) not in ("1", "auto") or int(t.num_nodes) != 1:
+        return False
+    if t.accelerator == "cpu":
+        return True
+    if t.accelerator != "auto":
+        return False
+    import torch
+
+    return not torch.cuda.is_available() and not torch.backends.mps.is_available()
+
+
+class SideStage:
+    """The anomaly stage running in a spawned process; :meth:`join` returns its results.
+
+    Args:
+        ctx: the run context after data loading (its writer, forecaster and RF are not sent).
+        trainer_kwargs: Lightning settings for the stage (one device).
+    """
+
+    def __init__(self, ctx: RunContext, trainer_kwargs: dict[str, Any]) -> None:
+        skip = {"writer", "forecaster", "rf", "rf_fit_batches", "report"}
+        state = {f.name: getattr(ctx, f.name) for f in fields(ctx) if f.name not in skip}
+        state["trainer_kwargs"] = dict(trainer_kwargs)
+        context = mp.get_context("spawn")  # no fork: torch and Lightning are loaded here
+        self._conn, child = context.Pipe(duplex=False)
+        self._proc = context.Process(target=_child, args=(child, state), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def join(self) -> tuple[dict, list[str], float]:
+        """Wait for the stage; returns ``(metrics["anomaly"], report sections, seconds)``.
+
+        Raises:
+            the stage's own exception (same type when it can be rebuilt), or RuntimeError
+            when the process ended without a result.
+        """
+        try:
+            msg = self._conn.recv()
+        except EOFError:
+            self._proc.join()
+            raise RuntimeError(
+                "the anomaly stage's process ended without a result "
+                f"(exit code {self._proc.exitcode}); run with --trainer.parallel_stages false "
+                "to see its error in this process"
+            ) from None
+        self._proc.join()
+        if msg[0] == "error":
+            _, exc, text = msg
+            if isinstance(exc, BaseException):
+                raise exc
+            raise RuntimeError(f"the anomaly stage failed in its process:\n{text}")
+        _, result, report, seconds = msg
+        return result, report, seconds
+
+    def stop(self) -> None:
+        """End the process if it still runs (the main stages failed)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(timeout=10)
+
+
+def _child(conn: Connection, state: dict[str, Any]) -> None:
+    """Run the anomaly stage on ``state`` and send its results (or its error) back."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        from forecaster.pipeline.anomaly_stage import run_anomaly_stage
+        from forecaster.threads import set_threads
+
+        set_threads(state["cfg"].trainer.threads)
+        ctx = RunContext(**state)
+        ctx.writer = SummaryWriter(str(ctx.run_dir / "tb" / "summary"), filename_suffix=".anomaly")
+        start = time.perf_counter()
+        try:
+            result = run_anomaly_stage(ctx)
+        finally:
+            ctx.writer.close()
+        conn.send(("ok", result, list(ctx.report), time.perf_counter() - start))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the run
+        text = traceback.format_exc()
+        try:
+            conn.send(("error", exc, text))
+        except Exception:  # the exception itself does not pickle
+            conn.send(("error", None, text))
+    finally:
+        conn.close()
