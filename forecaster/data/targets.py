@@ -65,12 +65,6 @@ def daily_assay(t: np.ndarray, y: np.ndarray, n_days: int, tol_h: float = 1.0) -
     for k in (j, np.clip(j - 1, 0, t.size - 1)):
         out = np.where(np.isnan(out) & (np.abs(t[k] - days) <= tol_h), y[k], out)
     return out
-    days = np.arange(1, n_days + 1) * 24.0
-    j = np.clip(np.searchsorted(t, days), 0, t.size - 1)
-    for k in (j, np.clip(j - 1, 0, t.size - 1)):
-        close = np.abs(t[k] - days) <= tol_h
-        out = np.where(np.isnan(out) & close, y[k], out)
-    return out
 
 
 def assayed_in_run(table: pd.DataFrame, product: str) -> bool:

@@ -50,6 +50,18 @@ def history_features(rows: pd.DataFrame, day: int, columns: tuple[str, ...]) -> 
     return np.concatenate(parts)
 
 
+def last_values(rows: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """``(len(columns),)`` each column's last non-NaN value (NaN if none or absent)."""
+    out = np.full(len(columns), np.nan)
+    for j, c in enumerate(columns):
+        if c in rows:
+            v = rows[c].to_numpy(dtype=float)
+            seen = np.flatnonzero(~np.isnan(v))
+            if seen.size:
+                out[j] = v[seen[-1]]
+    return out
+
+
 class RidgeHistory(PointRung):
     """Ridge regression of the log harvest titer on the daily log-assay history.
 
@@ -182,11 +194,7 @@ class RidgePlan(RidgeHistory):
         super()._fit_core(batches)
 
     def _features(self, rows: pd.DataFrame, day: int) -> np.ndarray:
-        plan = [
-            float(rows[c].dropna().iloc[-1]) if c in rows and rows[c].notna().any() else np.nan
-            for c in self.plan
-        ]
-        return np.concatenate([super()._features(rows, day), np.asarray(plan, dtype=float)])
+        return np.concatenate([super()._features(rows, day), last_values(rows, self.plan)])
 
     def served_inputs(self) -> dict[str, tuple[str, ...]] | None:
         """:meth:`RidgeHistory.served_inputs` plus the plan columns (their last value)."""
