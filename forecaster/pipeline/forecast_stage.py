@@ -35,7 +35,7 @@ SIM_SEED_OFFSET = 7919
 
 #: at most about this many forecast figures go to TensorBoard in one training (each costs
 #: about 1 s of matplotlib on a 2-core CPU; 250 one-step epochs on 8 batches drew 250)
-MAX_FIGURES = 20
+MAX_FIGURES = 10
 
 
 class ValLossHistory(Callback):
