@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,15 @@ def _groups(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [g.sort_values(schema.TIME) for _, g in table.groupby(schema.BATCH_ID, sort=True)]
 
 
-def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) -> dict:
+def run_forecast_evaluation(
+    ctx: RunContext,
+    batch_info: pd.DataFrame | None,
+    on_models_saved: Callable[[], None] | None = None,
+) -> dict:
     """Fit the RF (same batches, same inputs as the sequence model) and score both.
+
+    ``on_models_saved`` is called once the RandomForest is saved in the run folder (at
+    once when it is disabled), before the ladder: the explain stage may start from there.
 
     Returns ``{"feed": ..., "titer": ..., "faulty_batches": ..., "rf_search": ...}``.
     Normal test batches give the headline metrics; faulty test batches are scored
@@ -64,6 +72,8 @@ def run_forecast_evaluation(ctx: RunContext, batch_info: pd.DataFrame | None) ->
             "fit_s": time.perf_counter() - t0,
             "results": getattr(rf, "search_results", None),
         }
+    if on_models_saved is not None:
+        on_models_saved()
 
     for label, faulty, dest in (("normal", False, out), ("faulty", True, out["faulty_batches"])):
         batches = _groups(ctx.batches("test", faulty=faulty))

@@ -56,20 +56,28 @@ def runs_beside(ctx: RunContext) -> bool:
 
 
 class SideStage:
-    """The anomaly stage running in a spawned process; :meth:`join` returns its results.
+    """A stage running in a spawned process; :meth:`join` returns its results.
 
     Args:
-        ctx: the run context after data loading (its writer, forecaster and RF are not sent).
+        ctx: the run context (its writer, forecaster and RF are not sent).
         trainer_kwargs: Lightning settings for the stage (one device).
+        stage: ``anomaly`` (needs only the data), or ``explain`` (loads the forecaster and
+            the RandomForest the main process saved in the run folder).
     """
 
-    def __init__(self, ctx: RunContext, trainer_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, ctx: RunContext, trainer_kwargs: dict[str, Any], stage: str = "anomaly"
+    ) -> None:
+        if stage not in ("anomaly", "explain"):
+            raise ValueError(f"side stage {stage!r}; expected anomaly or explain")
         skip = {"writer", "forecaster", "rf", "rf_fit_batches", "report"}
         state = {f.name: getattr(ctx, f.name) for f in fields(ctx) if f.name not in skip}
         state["trainer_kwargs"] = dict(trainer_kwargs)
+        self.stage = stage
         context = mp.get_context("spawn")  # no fork: torch and Lightning are loaded here
         self._conn, child = context.Pipe(duplex=False)
-        self._proc = context.Process(target=_child, args=(child, state), daemon=True)
+        args = (child, state, stage, ctx.rf is not None)
+        self._proc = context.Process(target=_child, args=args, daemon=True)
         self._proc.start()
         child.close()
 
@@ -85,7 +93,7 @@ class SideStage:
         except EOFError:
             self._proc.join()
             raise RuntimeError(
-                "the anomaly stage's process ended without a result "
+                f"the {self.stage} stage's process ended without a result "
                 f"(exit code {self._proc.exitcode}); run with --trainer.parallel_stages false "
                 "to see its error in this process"
             ) from None
@@ -94,7 +102,7 @@ class SideStage:
             _, exc, text = msg
             if isinstance(exc, BaseException):
                 raise exc
-            raise RuntimeError(f"the anomaly stage failed in its process:\n{text}")
+            raise RuntimeError(f"the {self.stage} stage failed in its process:\n{text}")
         _, result, report, seconds = msg
         return result, report, seconds
 
@@ -105,20 +113,30 @@ class SideStage:
             self._proc.join(timeout=10)
 
 
-def _child(conn: Connection, state: dict[str, Any]) -> None:
-    """Run the anomaly stage on ``state`` and send its results (or its error) back."""
+def _child(conn: Connection, state: dict[str, Any], stage: str, with_rf: bool) -> None:
+    """Run ``stage`` on ``state`` and send its results (or its error) back."""
     try:
         from torch.utils.tensorboard import SummaryWriter
 
-        from forecaster.pipeline.anomaly_stage import run_anomaly_stage
         from forecaster.threads import set_threads
 
         set_threads(state["cfg"].trainer.threads)
         ctx = RunContext(**state)
-        ctx.writer = SummaryWriter(str(ctx.run_dir / "tb" / "summary"), filename_suffix=".anomaly")
+        ctx.writer = SummaryWriter(str(ctx.run_dir / "tb" / "summary"), filename_suffix=f".{stage}")
         start = time.perf_counter()
         try:
-            result = run_anomaly_stage(ctx)
+            if stage == "anomaly":
+                from forecaster.pipeline.anomaly_stage import run_anomaly_stage
+
+                result = run_anomaly_stage(ctx)
+            else:
+                from forecaster.models.baseline import RFBaseline
+                from forecaster.models.sequence import SequenceForecaster
+                from forecaster.pipeline.explain_stage import run_explain_stage
+
+                ctx.forecaster = SequenceForecaster.load(ctx.run_dir / "forecast" / "model.pt")
+                ctx.rf = RFBaseline.load(ctx.run_dir / "rf") if with_rf else None
+                result = run_explain_stage(ctx)
         finally:
             ctx.writer.close()
         conn.send(("ok", result, list(ctx.report), time.perf_counter() - start))

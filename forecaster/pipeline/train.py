@@ -130,7 +130,8 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
 
 
 def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, log, t0: float):
-    cfg, run_dir, writer = ctx.cfg, ctx.run_dir, ctx.writer
+    """Stage 2, the forecaster; then :func:`_evaluate_and_finish`."""
+    cfg, run_dir = ctx.cfg, ctx.run_dir
     log(
         f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches"
     )
@@ -148,7 +149,28 @@ def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, l
 
     log("[3/6] RandomForest baseline and evaluation on test batches")
     t_rf = time.perf_counter()
-    metrics.update(run_forecast_evaluation(ctx, data.batch_info))
+    beside: list[SideStage] = []  # the explain stage, started once the RF is saved
+
+    def start_explain() -> None:
+        if side is not None and cfg.explain.enabled:
+            log("      attributions start in a second process, beside the evaluation")
+            beside.append(SideStage(ctx, ctx.trainer_kwargs, stage="explain"))
+
+    try:
+        return _evaluate_and_finish(
+            ctx, data, metrics, side, beside, start_explain, fit_batches, log, t0, t_rf
+        )
+    finally:
+        for s in beside:
+            s.stop()
+
+
+def _evaluate_and_finish(ctx: RunContext, data, metrics: dict, side: SideStage | None,
+                         beside: list[SideStage], start_explain, fit_batches: dict, log,
+                         t0: float, t_rf: float):  # fmt: skip
+    """Stages 3-6: RF and ladder evaluation, the anomaly and explain results, the report."""
+    cfg, run_dir, writer = ctx.cfg, ctx.run_dir, ctx.writer
+    metrics.update(run_forecast_evaluation(ctx, data.batch_info, start_explain))
     metrics["timing"]["rf_and_eval_s"] = time.perf_counter() - t_rf
     if ctx.rf_fit_batches is not None:
         fit_batches["rf"] = ctx.rf_fit_batches
@@ -166,7 +188,13 @@ def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, l
         t_a = time.perf_counter()
         metrics["anomaly"] = run_anomaly_stage(ctx)
         metrics["timing"]["anomaly_s"] = time.perf_counter() - t_a
-    if cfg.explain.enabled:
+    if beside:
+        log("[5/6] attributions (Captum) and RF importances: results of the second process")
+        t_e = time.perf_counter()
+        metrics["attribution"], sections, metrics["timing"]["explain_s"] = beside[0].join()
+        ctx.report.extend(sections)
+        metrics["timing"]["explain_wait_s"] = time.perf_counter() - t_e
+    elif cfg.explain.enabled:
         log("[5/6] attributions (Captum) and RF importances")
         t_e = time.perf_counter()
         metrics["attribution"] = run_explain_stage(ctx)

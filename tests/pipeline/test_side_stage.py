@@ -36,21 +36,30 @@ def test_when_the_anomaly_stage_goes_to_a_second_process(monkeypatch):
         runs_beside(_ctx("sometimes", 500))
 
 
-def test_second_process_gives_the_same_anomaly_results_and_report(run_dir, tmp_path, monkeypatch):
+def test_second_processes_give_the_same_anomaly_and_attribution_results_and_report(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr("forecaster.pipeline.side_stage.available_cores", lambda: 2)
-    cfg, text = parse_config([*TRAIN_ARGS, "--output_dir", str(tmp_path), "--run_name", "par",
-                              "--trainer.parallel_stages", "true"])  # fmt: skip
-    par_dir, metrics = run(cfg, text, log=lambda *_: None)
-    one = json.loads((run_dir / "metrics.json").read_text())  # the same run, one process
-    assert "anomaly_s" in metrics["timing"] and "anomaly_wait_s" in metrics["timing"]
-    assert "anomaly_wait_s" not in one["timing"]
-    assert json.dumps(metrics["anomaly"], sort_keys=True) == json.dumps(
-        one["anomaly"], sort_keys=True
-    )
+    runs = {}
+    for mode in ("true", "false"):
+        cfg, text = parse_config([*TRAIN_ARGS, "--output_dir", str(tmp_path), "--run_name", mode,
+                                  "--trainer.parallel_stages", mode, "--explain.enabled", "true",
+                                  "--explain.targets", "[titer]"])  # fmt: skip
+        runs[mode] = run(cfg, text, log=lambda *_: None)
+    (par_dir, par), (one_dir, one) = runs["true"], runs["false"]
+    assert "anomaly_wait_s" in par["timing"] and "explain_wait_s" in par["timing"]
+    assert "anomaly_wait_s" not in one["timing"] and "explain_wait_s" not in one["timing"]
+    for key in ("anomaly", "attribution"):
+        a, b = dict(par[key]), dict(one[key])
+        for d in (a, b):
+            d.pop("seconds", None)
+        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), key
     drop = ("# Run report", "- Total time")
     lines = [
         [x for x in (d / "report.md").read_text().splitlines() if not x.startswith(drop)]
-        for d in (par_dir, run_dir)
+        for d in (par_dir, one_dir)
     ]
     assert lines[0] == lines[1]
-    assert (par_dir / "anomaly" / "detector.pt").exists() or any((par_dir / "anomaly").iterdir())
+    assert sorted(p.name for p in (par_dir / "explain").iterdir()) == sorted(
+        p.name for p in (one_dir / "explain").iterdir()
+    )
