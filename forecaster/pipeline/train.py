@@ -118,20 +118,31 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     )
     metrics: dict = {"data": data.summary, "timing": {}}
     metrics["process"] = report_mod.target_names(process, cfg.data.column_map)
-    side = None
+    sides: dict[str, SideStage] = {}  # stages running in second processes, by name
     if runs_beside(ctx):  # the anomaly detector trains in a second process meanwhile
         log("      anomaly detection starts in a second process, beside the forecaster")
-        side = SideStage(ctx, trainer_kwargs(cfg.trainer, single_device=True))
+        sides["anomaly"] = SideStage(ctx, trainer_kwargs(cfg.trainer, single_device=True))
     try:
-        return _main_stages(ctx, data, metrics, side, log, t0)
+        return _main_stages(ctx, data, metrics, sides, log, t0)
     finally:
-        if side is not None:
+        for side in sides.values():
             side.stop()
 
 
-def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, log, t0: float):
-    """Stage 2, the forecaster; then :func:`_evaluate_and_finish`."""
-    cfg, run_dir = ctx.cfg, ctx.run_dir
+#: the stages that may run beside the others: (name, metrics key, timing key, log line, run)
+_SIDE_STAGES = (
+    ("anomaly", "anomaly", "anomaly_s", "[4/6] anomaly detection (autoencoder, rules, PCA)",
+     run_anomaly_stage),
+    ("explain", "attribution", "explain_s", "[5/6] attributions (Captum) and RF importances",
+     run_explain_stage),
+)  # fmt: skip
+
+
+def _main_stages(ctx: RunContext, data, metrics: dict, sides: dict[str, SideStage], log,
+                 t0: float):  # fmt: skip
+    """Stages 2-6; ``sides`` holds the stages already running in second processes (the
+    explain stage joins them once the RandomForest is saved)."""
+    cfg, run_dir, writer = ctx.cfg, ctx.run_dir, ctx.writer
     log(
         f"[2/6] sequence forecaster ({cfg.model.cell.upper()}) on {len(ctx.splits['train'])} training batches"
     )
@@ -147,29 +158,13 @@ def _main_stages(ctx: RunContext, data, metrics: dict, side: SideStage | None, l
     if info.get("warning"):
         log(f"warning: {info['warning']}")
 
+    def start_explain() -> None:  # beside the ladder, once the RF is in the run folder
+        if sides and cfg.explain.enabled:
+            log("      attributions start in a second process, beside the evaluation")
+            sides["explain"] = SideStage(ctx, ctx.trainer_kwargs, stage="explain")
+
     log("[3/6] RandomForest baseline and evaluation on test batches")
     t_rf = time.perf_counter()
-    beside: list[SideStage] = []  # the explain stage, started once the RF is saved
-
-    def start_explain() -> None:
-        if side is not None and cfg.explain.enabled:
-            log("      attributions start in a second process, beside the evaluation")
-            beside.append(SideStage(ctx, ctx.trainer_kwargs, stage="explain"))
-
-    try:
-        return _evaluate_and_finish(
-            ctx, data, metrics, side, beside, start_explain, fit_batches, log, t0, t_rf
-        )
-    finally:
-        for s in beside:
-            s.stop()
-
-
-def _evaluate_and_finish(ctx: RunContext, data, metrics: dict, side: SideStage | None,
-                         beside: list[SideStage], start_explain, fit_batches: dict, log,
-                         t0: float, t_rf: float):  # fmt: skip
-    """Stages 3-6: RF and ladder evaluation, the anomaly and explain results, the report."""
-    cfg, run_dir, writer = ctx.cfg, ctx.run_dir, ctx.writer
     metrics.update(run_forecast_evaluation(ctx, data.batch_info, start_explain))
     metrics["timing"]["rf_and_eval_s"] = time.perf_counter() - t_rf
     if ctx.rf_fit_batches is not None:
@@ -177,28 +172,19 @@ def _evaluate_and_finish(ctx: RunContext, data, metrics: dict, side: SideStage |
     splits = {**ctx.splits, "faulty": sorted(data.faulty), "fit": fit_batches}
     atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
 
-    if side is not None:
-        log("[4/6] anomaly detection (autoencoder, rules, PCA): results of the second process")
-        t_a = time.perf_counter()
-        metrics["anomaly"], sections, metrics["timing"]["anomaly_s"] = side.join()
-        ctx.report.extend(sections)
-        metrics["timing"]["anomaly_wait_s"] = time.perf_counter() - t_a
-    elif cfg.anomaly.enabled:
-        log("[4/6] anomaly detection (autoencoder, rules, PCA)")
-        t_a = time.perf_counter()
-        metrics["anomaly"] = run_anomaly_stage(ctx)
-        metrics["timing"]["anomaly_s"] = time.perf_counter() - t_a
-    if beside:
-        log("[5/6] attributions (Captum) and RF importances: results of the second process")
-        t_e = time.perf_counter()
-        metrics["attribution"], sections, metrics["timing"]["explain_s"] = beside[0].join()
-        ctx.report.extend(sections)
-        metrics["timing"]["explain_wait_s"] = time.perf_counter() - t_e
-    elif cfg.explain.enabled:
-        log("[5/6] attributions (Captum) and RF importances")
-        t_e = time.perf_counter()
-        metrics["attribution"] = run_explain_stage(ctx)
-        metrics["timing"]["explain_s"] = time.perf_counter() - t_e
+    for name, key, timing, line, run_here in _SIDE_STAGES:
+        if not getattr(cfg, name).enabled:
+            continue
+        t_s = time.perf_counter()
+        if name in sides:
+            log(f"{line}: results of the second process")
+            metrics[key], sections, metrics["timing"][timing] = sides[name].join()
+            ctx.report.extend(sections)
+            metrics["timing"][f"{name}_wait_s"] = time.perf_counter() - t_s
+        else:
+            log(line)
+            metrics[key] = run_here(ctx)
+            metrics["timing"][timing] = time.perf_counter() - t_s
 
     metrics["timing"]["train_s"] = time.perf_counter() - t0
     log("[6/6] writing report and manifest")
