@@ -16,8 +16,12 @@ parallelism), or when only one core is available.
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 import traceback
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from multiprocessing.connection import Connection
 from typing import Any
@@ -75,11 +79,19 @@ class SideStage:
         state["trainer_kwargs"] = dict(trainer_kwargs)
         self.stage = stage
         context = mp.get_context("spawn")  # no fork: torch and Lightning are loaded here
-        self._conn, child = context.Pipe(duplex=False)
-        args = (child, state, stage, ctx.rf is not None)
-        self._proc = context.Process(target=_child, args=args, daemon=True)
-        self._proc.start()
+        self._conn, child = context.Pipe(duplex=True)
+        self._proc = context.Process(target=_child, args=(child, stage), daemon=True)
+        with _bare_main():
+            self._proc.start()
         child.close()
+        try:  # after start, so a child that dies early breaks the pipe instead of hanging
+            self._conn.send((state, ctx.rf is not None))
+        except OSError as exc:  # BrokenPipeError, ConnectionResetError
+            self._proc.join(timeout=10)
+            raise RuntimeError(
+                f"the {self.stage} stage's process ended before it started "
+                f"(exit code {self._proc.exitcode}): {exc}"
+            ) from None
 
     def join(self) -> tuple[dict, list[str], float]:
         """Wait for the stage; returns ``(metrics["anomaly"], report sections, seconds)``.
@@ -113,9 +125,28 @@ class SideStage:
             self._proc.join(timeout=10)
 
 
-def _child(conn: Connection, state: dict[str, Any], stage: str, with_rf: bool) -> None:
-    """Run ``stage`` on ``state`` and send its results (or its error) back."""
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Start a spawned process without re-running this process's ``__main__``.
+
+    ``spawn`` runs the parent's main script again in the child (as ``__mp_main__``) unless
+    it is a module run with ``-m``. The child needs nothing from it (its target lives in
+    this module), and re-running it can fail or do work: a script without a
+    ``if __name__ == "__main__"`` guard, a notebook, or an app page left as ``__main__``.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__
     try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _child(conn: Connection, stage: str) -> None:
+    """Receive the run's state, run ``stage`` on it and send its results (or its error)."""
+    try:
+        state, with_rf = conn.recv()
         from torch.utils.tensorboard import SummaryWriter
 
         from forecaster.threads import set_threads

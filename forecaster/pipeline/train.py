@@ -121,12 +121,22 @@ def _run_stages(cfg: RunConfig, run_dir: Path, config_yaml: str, log, t0: float)
     sides: dict[str, SideStage] = {}  # stages running in second processes, by name
     if runs_beside(ctx):  # the anomaly detector trains in a second process meanwhile
         log("      anomaly detection starts in a second process, beside the forecaster")
-        sides["anomaly"] = SideStage(ctx, trainer_kwargs(cfg.trainer, single_device=True))
+        _start_beside(sides, "anomaly", ctx, trainer_kwargs(cfg.trainer, single_device=True), log)
     try:
         return _main_stages(ctx, data, metrics, sides, log, t0)
     finally:
         for side in sides.values():
             side.stop()
+
+
+def _start_beside(sides: dict[str, SideStage], stage: str, ctx: RunContext, kwargs: dict,
+                  log) -> None:  # fmt: skip
+    """Start ``stage`` in a second process; if that process cannot start, the stage runs
+    in this one later (``stage`` stays out of ``sides``)."""
+    try:
+        sides[stage] = SideStage(ctx, kwargs, stage=stage)
+    except RuntimeError as exc:
+        log(f"warning: {exc}; the {stage} stage runs in this process instead")
 
 
 #: the stages that may run beside the others: (name, metrics key, timing key, log line, run)
@@ -161,7 +171,7 @@ def _main_stages(ctx: RunContext, data, metrics: dict, sides: dict[str, SideStag
     def start_explain() -> None:  # beside the ladder, once the RF is in the run folder
         if sides and cfg.explain.enabled:
             log("      attributions start in a second process, beside the evaluation")
-            sides["explain"] = SideStage(ctx, ctx.trainer_kwargs, stage="explain")
+            _start_beside(sides, "explain", ctx, ctx.trainer_kwargs, log)
 
     log("[3/6] RandomForest baseline and evaluation on test batches")
     t_rf = time.perf_counter()

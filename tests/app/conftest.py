@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,17 @@ pytest.importorskip("plotly", reason="the app tests need the app extra: pip inst
 from forecaster.serve.app import MAIN  # noqa: E402
 from forecaster.serve.app.settings import AppSettings  # noqa: E402
 from tests.predict.conftest import half_finished  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _main_module_put_back():
+    """Streamlit's ``AppTest`` leaves the app page as ``sys.modules["__main__"]``; later
+    tests that start processes with ``spawn`` would run that page again in the child."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
 
 #: the batch cut short (still running) in the app's data
 RUNNING = "B0001"

@@ -1,14 +1,23 @@
 """The anomaly stage in a second process gives the same run as in one process."""
 
+import contextlib
 import json
+import multiprocessing as mp
+import sys
+import threading
+import time
+import types
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from forecaster.data.errors import ConfigError
 from forecaster.pipeline.config import parse_config
-from forecaster.pipeline.side_stage import AUTO_MIN_BATCHES, runs_beside
+from forecaster.pipeline.context import RunContext
+from forecaster.pipeline.side_stage import AUTO_MIN_BATCHES, SideStage, _bare_main, runs_beside
 from forecaster.pipeline.train import run
 from tests.predict.conftest import TRAIN_ARGS
 
@@ -63,3 +72,50 @@ def test_second_processes_give_the_same_anomaly_and_attribution_results_and_repo
     assert sorted(p.name for p in (par_dir / "explain").iterdir()) == sorted(
         p.name for p in (one_dir / "explain").iterdir()
     )
+
+
+def _crashing_main(tmp_path: Path, monkeypatch) -> types.ModuleType:
+    """Make ``__main__`` a script that fails when run again (as an app page left as
+    ``__main__`` by Streamlit's test runner did, which hung the test suite)."""
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('this script must not run again in the child')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    return main
+
+
+def test_the_second_process_does_not_run_the_parents_main_script_again(tmp_path, monkeypatch):
+    main = _crashing_main(tmp_path, monkeypatch)
+    spawn = mp.get_context("spawn")
+    unguarded = spawn.Process(target=time.sleep, args=(0,))
+    unguarded.start()
+    unguarded.join(60)
+    assert unguarded.exitcode == 1  # what spawn does by itself: runs page.py, which fails
+    proc = spawn.Process(target=time.sleep, args=(0,))
+    with _bare_main():
+        proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert sys.modules["__main__"] is main  # put back
+
+
+def test_a_second_process_that_dies_at_start_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    _crashing_main(tmp_path, monkeypatch)
+    monkeypatch.setattr("forecaster.pipeline.side_stage._bare_main", contextlib.nullcontext)
+    big = pd.DataFrame({"x": np.zeros(2_000_000)})  # more than a pipe holds: send must fail
+    ctx = RunContext(cfg=None, run_dir=tmp_path, table=big, faults=big.iloc[:0], splits={},
+                     prep=None, seed=0, writer=None, trainer_kwargs={})  # fmt: skip
+    errors: list[BaseException] = []
+
+    def start_and_join() -> None:
+        try:
+            SideStage(ctx, {}).join()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=start_and_join, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "the run hung on a second process that had died"
+    assert len(errors) == 1 and "anomaly stage's process ended" in str(errors[0])
