@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/quickstart.yaml
+# test files run in this many processes (one per core on the 2-core target)
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test lint bench clean
 
@@ -27,7 +29,7 @@ demo: setup
 	$(BIN)/python train.py --config $(CONFIG) $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
