@@ -119,3 +119,19 @@ def test_a_second_process_that_dies_at_start_is_an_error_not_a_hang(tmp_path, mo
     worker.join(120)
     assert not worker.is_alive(), "the run hung on a second process that had died"
     assert len(errors) == 1 and "anomaly stage's process ended" in str(errors[0])
+
+
+def test_a_stage_whose_process_cannot_start_runs_in_this_process(monkeypatch):
+    from forecaster.pipeline import train
+
+    def fails(*_, **__):
+        raise RuntimeError("the anomaly stage's process ended before it started (exit code 1)")
+
+    monkeypatch.setattr(train, "SideStage", fails)
+    sides, lines = {}, []
+    train._start_beside(sides, "anomaly", None, {}, lines.append)
+    assert sides == {}  # so the stage loop runs it here
+    assert lines == [
+        "warning: the anomaly stage's process ended before it started (exit code 1); "
+        "the anomaly stage runs in this process instead"
+    ]
