@@ -251,15 +251,20 @@ def check_contamination(
         msgs.append(f"calibration batches score far above the others: {shown}{more}")
     if not msgs:
         return cal
-    cause = (
-        "the calibration batches probably contain unlabelled faults"
-        if suspects
-        else "unlabelled faults among the calibration batches, or too few batches to calibrate on"
-    )
-    text = (
-        "; ".join(msgs)
-        + f": {cause}, so this threshold may never alarm (label or remove those batches and retrain)"
-    )
+    if cal.threshold <= lim:  # only outlying batches: a fault, or normal but unusual operation
+        tail = (
+            "such a batch holds an unlabelled fault (which raises the threshold, so it may "
+            "never alarm) or runs unlike the training batches; look at it, label or remove a "
+            "faulty one and retrain"
+        )
+    else:
+        cause = (
+            "the calibration batches probably contain unlabelled faults"
+            if suspects
+            else "unlabelled faults among the calibration batches, or too few batches to calibrate on"
+        )
+        tail = f"{cause}, so this threshold may never alarm (label or remove those batches and retrain)"
+    text = "; ".join(msgs) + f": {tail}"
     warnings.warn(text, UserWarning, stacklevel=3)
     cal.contamination_warning, cal.suspect_batches = text, suspects
     cal.note = "; ".join(n for n in (cal.note, text) if n)

@@ -161,6 +161,22 @@ def test_contaminated_calibration_is_warned_about(threshold, peaks, warns, suspe
     assert cal.suspect_batches == suspects
 
 
+def test_an_outlying_batch_under_a_sound_threshold_is_not_called_a_fault_for_sure():
+    """A fault-free batch of the default run (agitation cascade ramping early) peaked far
+    above the others while the threshold stayed sound: the warning names the batch and
+    both explanations, not just "unlabelled faults"."""
+    rng = np.random.default_rng(0)
+    train = [np.abs(rng.normal(0, 3.0, 300)) for _ in range(5)]
+    val = {
+        f"V{i}": np.concatenate([np.abs(rng.normal(0, 1.0, 99)), [p]])
+        for i, p in enumerate([9.0, 8.0, 669.0, 10.0])
+    }
+    with pytest.warns(UserWarning, match="runs unlike the training batches"):
+        cal = check_contamination(_cal(12.0), train, val, "pca")
+    assert cal.suspect_batches == ["V2"] and "V2 (669)" in cal.contamination_warning
+    assert "probably contain unlabelled faults" not in cal.contamination_warning
+
+
 def test_batch_figure_labels_units_keys_detectors_and_keeps_legends_off_the_data():
     from forecaster.anomaly.plots import batch_figure, detector_color
 
