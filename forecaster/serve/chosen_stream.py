@@ -26,7 +26,6 @@ import pandas as pd
 
 from forecaster import schema
 from forecaster.models.decode import rescale_to_harvest
-from forecaster.models.ladder.chosen import geometric_blend
 from forecaster.models.ladder.protocol import origin_day
 from forecaster.serve.chosen import LEVEL, PLANNED_HARVEST, ServedChoice
 
@@ -136,20 +135,15 @@ class ChoiceStream:
         prefix, with the cheap rungs' forecasts kept while their inputs stand."""
         chosen = self.served.chosen
         d = str(chosen.day_for(np.asarray([t]))[0])
-        names = list(chosen.weights[d])
-        parts = []
-        for r in names:
+        parts = {}
+        for r in chosen.weights[d]:
             if r in chosen.rungs:
-                parts.append(self._rung(r, t, h))
+                parts[r] = self._rung(r, t, h)
             elif r == "rf":
-                parts.append(np.asarray(self.served.rf.predict([self.frame()]), dtype=float))
+                parts[r] = np.asarray(self.served.rf.predict([self.frame()]), dtype=float)
             else:  # the sequence model
-                parts.append(seq)
-        p = geometric_blend(parts, [chosen.weights[d][r] for r in names])
-        if chosen.calibration.met(d, LEVEL):
-            lo, hi = chosen.calibration.interval(p[:, 1], d, LEVEL)
-            p = np.stack([lo, p[:, 1], hi], 1)
-        return p
+                parts[r] = seq
+        return chosen.blend_day(d, parts, LEVEL)
 
     def _rung(self, name: str, t: float, h: float) -> np.ndarray:
         """``(1, 3)`` a cheap rung's forecast of the rows so far (kept or recomputed)."""

@@ -125,19 +125,30 @@ class ChosenForecast:
             if not idx.size:
                 continue
             pre = [prefixes[i] for i in idx]
-            names = list(self.weights[d])
-            parts = [
-                self.rungs[r].predict(pre, None if h is None else h[idx])
+            parts = {
+                r: self.rungs[r].predict(pre, None if h is None else h[idx])
                 if r in self.rungs
                 else np.asarray(given[r], dtype=float)[idx]
-                for r in names
-            ]
-            p = geometric_blend(parts, [self.weights[d][r] for r in names])
-            if self.calibration.met(d, level):
-                lo, hi = self.calibration.interval(p[:, 1], d, level)
-                p = np.stack([lo, p[:, 1], hi], 1)
-            out[idx] = p
+                for r in self.weights[d]
+            }
+            out[idx] = self.blend_day(d, parts, level)
         return out
+
+    def blend_day(self, d: str, parts: Mapping[str, np.ndarray], level: float) -> np.ndarray:
+        """``(n, 3)`` the origin-day-``d`` choice from its rungs' ``(n, 3)`` forecasts.
+
+        Args:
+            d: the origin day (a key of ``weights``).
+            parts: ``{rung: (n, 3)}`` for every rung weighted at ``d``.
+            level: nominal coverage; the choice's conformal interval replaces the blended
+                rungs' own where enough out-of-sample batches supported it at ``d``.
+        """
+        names = list(self.weights[d])
+        p = geometric_blend([parts[r] for r in names], [self.weights[d][r] for r in names])
+        if self.calibration.met(d, level):
+            lo, hi = self.calibration.interval(p[:, 1], d, level)
+            p = np.stack([lo, p[:, 1], hi], 1)
+        return p
 
     # ------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
